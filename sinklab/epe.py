@@ -1,0 +1,59 @@
+"""Effective positional encoding: EPE_i = MLP^(1)(p_i) + p_i, and its massive coordinates."""
+from __future__ import annotations
+
+import weakref
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .errors import BadInput
+
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _mlp(block, x: torch.Tensor) -> torch.Tensor:
+    """The block's MLP as a pure function of x. [..., d_model] -> [..., d_model]"""
+    h = block.mlp.act(x @ block.mlp.c_fc.weight + block.mlp.c_fc.bias)  # [..., d_mlp]
+    return h @ block.mlp.c_proj.weight + block.mlp.c_proj.bias
+
+
+def _ln(ln, x):
+    return F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps)
+
+
+def epe(model, ln2: bool = False) -> torch.Tensor:
+    """EPE for every position. [n_positions, d_model]; EPE_i = MLP1(p_i) + p_i (ln2: MLP1(ln_2(p_i)) + p_i)."""
+    per_model = _CACHE.setdefault(model, {})
+    if ln2 not in per_model:
+        block = model.transformer.h[0]
+        with torch.inference_mode():
+            p = model.transformer.wpe.weight  # [n_positions, d_model]
+            per_model[ln2] = _mlp(block, _ln(block.ln_2, p) if ln2 else p) + p
+    return per_model[ln2]
+
+
+def massive_coords(model, k_sigma: float = 3.0, top: int | None = None, ln2: bool = False,
+                   position: int = 0) -> tuple[int, ...]:
+    """Coordinates of EPE_position with |v| > mean|v| + k_sigma*std|v| (or the `top` largest |v|), by size."""
+    if top is not None and not 1 <= top <= model.config.n_embd:
+        raise BadInput(f"top must be in 1..{model.config.n_embd}; got {top}")
+    if not 0 <= k_sigma <= 50:
+        raise BadInput(f"k_sigma must be in [0, 50]; got {k_sigma}")
+    a = epe(model, ln2)[position].abs().float()  # [d_model]
+    order = torch.argsort(a, descending=True)
+    if top is not None:
+        return tuple(int(i) for i in order[:top])
+    thr = a.mean() + k_sigma * a.std()
+    return tuple(int(i) for i in order if a[i] > thr)
+
+
+def epe_coordinates(model, ln2: bool = False, position: int = 0, k_sigma: float = 3.0) -> pd.DataFrame:
+    """EPE_position coordinate values. Columns: coord, value, abs_value, massive, threshold."""
+    v = epe(model, ln2)[position].float().cpu()
+    a = v.abs()
+    thr = float(a.mean() + k_sigma * a.std())
+    return pd.DataFrame({
+        "coord": range(len(v)), "value": v.numpy(), "abs_value": a.numpy(),
+        "massive": (a > thr).numpy(), "threshold": thr,
+    })

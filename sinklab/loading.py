@@ -1,0 +1,174 @@
+"""Load a GPT-2-family model: a Hugging Face id, a local directory, or a bundled offline model."""
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+
+from .errors import BadInput, ModelUnavailable
+
+BUNDLED_DIR = Path(__file__).parent / "models"
+BUNDLED = ("textbook", "sinklab-mini")
+DEFAULT_ONLINE = "gpt2"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What was loaded, from where."""
+
+    name: str
+    n_layer: int
+    n_head: int
+    d_model: int
+    n_positions: int
+    vocab_size: int
+    source: str  # "bundled", "local directory", "HF cache" or "HF hub"
+    device: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model in eval mode, its tokenizer and a description. Never mutated by sinklab."""
+
+    model: Any
+    tokenizer: Any
+    info: ModelInfo
+    meta: dict | None = None  # ground truth of a bundled model, if any
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """cuda -> mps -> cpu unless `device` is given."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _pick_dtype(dtype, device: torch.device) -> torch.dtype:
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, str):
+        table = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16,
+                 "bfloat16": torch.bfloat16, "fp16": torch.float16, "float16": torch.float16}
+        if dtype not in table:
+            raise BadInput(f"dtype must be one of {sorted(table)}; got {dtype!r}")
+        dtype = table[dtype]
+    if dtype != torch.float32 and device.type == "cpu":
+        raise BadInput("bf16/fp16 are for GPUs; on the CPU use fp32 (the default)")
+    return dtype
+
+
+def hf_cache_dir() -> str:
+    from huggingface_hub import constants
+
+    return str(constants.HF_HUB_CACHE)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A TCP connect to the hub endpoint within `timeout` seconds (no HTTP request)."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _unavailable(spec: str, why: str) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"Cannot load model {spec!r}: {why}.\n"
+        f"Looked in: the Hugging Face cache at {hf_cache_dir()} and, if reachable, the hub.\n"
+        "Fix: connect to the internet once so the weights are cached (later runs can set "
+        "HF_HUB_OFFLINE=1), or pass a local directory made with save_pretrained, or use a "
+        f"bundled offline model: {', '.join(BUNDLED)}."
+    )
+
+
+def _finish(model, tokenizer, name: str, source: str, device, dtype, meta=None) -> LoadedModel:
+    if getattr(model.config, "model_type", None) != "gpt2":
+        raise BadInput(f"{name!r} is a {model.config.model_type!r} model; sinklab reads GPT-2-family "
+                       "(GPT2LMHeadModel) checkpoints only")
+    model = model.to(device=device, dtype=dtype).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    c = model.config
+    info = ModelInfo(name=name, n_layer=c.n_layer, n_head=c.n_head, d_model=c.n_embd,
+                     n_positions=c.n_positions, vocab_size=c.vocab_size, source=source,
+                     device=str(device), dtype=str(dtype).replace("torch.", ""))
+    return LoadedModel(model=model, tokenizer=tokenizer, info=info, meta=meta)
+
+
+def _from_pretrained(path_or_id: str, **kw):
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel.from_pretrained(
+        path_or_id, use_safetensors=True, trust_remote_code=False, attn_implementation="eager", **kw)
+    tokenizer = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=False, **kw)
+    return model, tokenizer
+
+
+def load_model(spec: str, device: str | None = None, dtype=None) -> LoadedModel:
+    """Load `spec` (HF id, local directory, or a bundled name) in eval mode, fp32 by default."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise BadInput("model spec must be a non-empty string: a Hugging Face id, a directory, "
+                       f"or one of {', '.join(BUNDLED)}")
+    spec = spec.strip()
+    dev = pick_device(device)
+    dt = _pick_dtype(dtype, dev)
+    if spec == "textbook":
+        from .textbook import build_textbook
+
+        model, tokenizer, meta = build_textbook()
+        return _finish(model, tokenizer, spec, "bundled (built in code)", dev, dt, meta)
+    if spec in BUNDLED:
+        path = BUNDLED_DIR / spec
+        if not (path / "config.json").exists():
+            raise _unavailable(spec, f"the bundled checkpoint is missing from {path}")
+        model, tokenizer = _from_pretrained(str(path), local_files_only=True)
+        meta = None
+        if (path / "sinklab_meta.json").exists():
+            import json
+
+            meta = json.loads((path / "sinklab_meta.json").read_text())
+        return _finish(model, tokenizer, spec, "bundled", dev, dt, meta)
+    if os.path.isdir(spec):
+        try:
+            model, tokenizer = _from_pretrained(spec, local_files_only=True)
+        except (OSError, ValueError) as e:
+            raise ModelUnavailable(f"Cannot load model from directory {spec!r}: {e}. It must hold a "
+                                   "GPT2LMHeadModel saved with save_pretrained (config.json, "
+                                   "model.safetensors and tokenizer files).") from e
+        return _finish(model, tokenizer, spec, "local directory", dev, dt)
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise _unavailable(spec, "no such directory")
+    try:
+        model, tokenizer = _from_pretrained(spec, local_files_only=True)
+        return _finish(model, tokenizer, spec, "HF cache", dev, dt)
+    except (OSError, ValueError):
+        pass
+    if not _hub_reachable():
+        raise _unavailable(spec, "it is not in the local cache and the hub cannot be reached (offline)")
+    try:
+        model, tokenizer = _from_pretrained(spec)
+    except (OSError, ValueError) as e:
+        raise _unavailable(spec, f"the hub answered but loading failed ({e.__class__.__name__}: {e})") from e
+    return _finish(model, tokenizer, spec, "HF hub", dev, dt)
+
+
+def default_model_name() -> str:
+    """The bundled model used when GPT-2 cannot be loaded."""
+    return "textbook"
