@@ -57,3 +57,23 @@ def epe_coordinates(model, ln2: bool = False, position: int = 0, k_sigma: float 
         "coord": range(len(v)), "value": v.numpy(), "abs_value": a.numpy(),
         "massive": (a > thr).numpy(), "threshold": thr,
     })
+
+
+def epe_validation(trace, model, ln2: bool = False) -> pd.DataFrame:
+    """cos(EPE_i, R_i - O_i) with R = x + MLP1(x), O = e + MLP1(e), x = e + p (appendix A.1).
+
+    Long: example, position, cosine. trace must hold hook_embed and hook_pos_embed.
+    """
+    block = model.transformer.h[0]
+    f = (lambda v: _mlp(block, _ln(block.ln_2, v))) if ln2 else (lambda v: _mlp(block, v))
+    with torch.inference_mode():
+        e = trace["hook_embed"]  # [batch, pos, d_model]
+        x = e + trace["hook_pos_embed"]
+        diff = (x + f(x)) - (e + f(e))
+        T = e.shape[1]
+        cos = F.cosine_similarity(diff, epe(model, ln2)[:T][None], dim=-1).float().cpu()  # [batch, pos]
+    rows = []
+    for i, n in enumerate(trace.mask.sum(1).tolist()):
+        rows.append(pd.DataFrame({"example": i, "position": range(n), "cosine": cos[i, :n].numpy()}))
+    return pd.concat(rows, ignore_index=True)
+

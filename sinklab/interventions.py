@@ -388,3 +388,19 @@ def catalogue() -> "pd.DataFrame":
          "parameters": ", ".join(f.name for f in dataclasses.fields(c))}
         for k, c in CATALOGUE.items()
     ])
+
+
+def standard_settings(target: int = 1, factor: float = 4.0, seed: int = 0) -> dict[str, Intervention | None]:
+    """The paper's ten (a-j), the transplant to `target`, and the structural pair at `target`."""
+    out: dict[str, Intervention | None] = {"baseline": None}
+    for label in PAPER[1:]:
+        out[label] = make(label, seed=seed) if label == "j" else make(label)
+    out["transplant"] = Transplant(other=target)
+    out["isolate"] = IsolatePosition(position=target)
+    out["amplify"] = AmplifyVariance(position=target, factor=factor)
+    return out
+
+
+def describe(name: str) -> str:
+    """Title of a setting name used by standard_settings ('baseline', 'b', 'transplant', ...)."""
+    return "Baseline" if name == "baseline" else CATALOGUE[name].title

@@ -1,0 +1,91 @@
+"""One-command reproduction of the circuit paper's Table 1 (and the structural pair) on any model."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from . import reference
+from .effects import summary, sweep
+from .interventions import describe, standard_settings
+from .loading import LoadedModel
+
+
+@dataclass(frozen=True)
+class Report:
+    """table: per domain (nl/math/code/all) and intervention; examples: per input; sources: per domain."""
+
+    table: pd.DataFrame
+    examples: pd.DataFrame
+    sources: dict[str, str]
+    markdown: str
+
+
+def _fmt(x: float, se: float) -> str:
+    return f"{x:.4f} ± {se:.4f}"
+
+
+def to_markdown(table: pd.DataFrame, model_name: str, sources: dict[str, str], metric: str,
+                published: pd.DataFrame | None = None) -> str:
+    """Table 1 shape: one row per intervention, one column per domain, mean ± se (% of baseline)."""
+    domains = list(dict.fromkeys(table["domain"]))
+    lines = [f"# sinklab report: {model_name}", "",
+             f"Sink metric: {metric} (attention to the intervention's key; position 1 unless stated).", "",
+             "| intervention | key | " + " | ".join(domains) + " | CE change (all) |",
+             "|---|---|" + "---|" * len(domains) + "---|"]
+    for name in dict.fromkeys(table["intervention"]):
+        rows = table[table["intervention"] == name].set_index("domain")
+        cells = [f"{_fmt(rows.loc[d, 'sink'], rows.loc[d, 'se'])} ({rows.loc[d, 'pct_of_baseline']:.1f}%)"
+                 for d in domains]
+        key = int(rows["key"].iloc[0]) + 1
+        ce = rows.loc["all", "ce_change"] if "all" in rows.index else rows["ce_change"].mean()
+        lines.append(f"| {name}: {describe(name)} | {key} | " + " | ".join(cells) + f" | {ce:+.3f} |")
+    lines += ["", "Sources:"] + [f"- {d}: {s}" for d, s in sources.items()]
+    if published is not None:
+        lines += ["", "Published by the circuit paper's authors for GPT-2 small (reference, not computed here):", "",
+                  "| intervention | " + " | ".join(dict.fromkeys(published["domain"])) + " |",
+                  "|---|" + "---|" * published["domain"].nunique()]
+        for name in dict.fromkeys(published["intervention"]):
+            rows = published[published["intervention"] == name].set_index("domain")
+            lines.append(f"| {name} | " + " | ".join(_fmt(r.sink, r.se) for r in rows.itertuples()) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def build_report(lm: LoadedModel, n: int = 100, n_tokens: int = 40, seed: int = 42, source: str = "auto",
+                 target: int = 1, metric: str = "paper", batch_size: int = 32,
+                 progress: Callable[[str, float], None] | None = None) -> Report:
+    """Every standard intervention over the NL / math / code corpora; mean ± se per domain and overall."""
+    from .corpora import load_corpora
+
+    corpora = load_corpora(lm.tokenizer, n=n, n_tokens=n_tokens, seed=seed, source=source)
+    settings = standard_settings(target=target)
+    tables, examples = [], []
+    for domain, corpus in corpora.items():
+        cb = None if progress is None else (lambda f, d=domain: progress(d, f))
+        sw = sweep(lm.model, corpus.ids, settings, metric=metric, batch_size=batch_size, progress=cb)
+        tables.append(summary(sw).assign(domain=domain))
+        examples.append(sw.examples.assign(domain=domain))
+    ex = pd.concat(examples, ignore_index=True)
+    # the pooled row: examples of all domains together, renumbered so baselines pair up
+    pooled = ex.assign(example=ex["domain"] + ":" + ex["example"].astype(str))
+    from .effects import Sweep
+
+    tables.append(summary(Sweep(examples=pooled, layers=pd.DataFrame())).assign(domain="all"))
+    table = pd.concat(tables, ignore_index=True)
+    table.insert(1, "title", table["intervention"].map(describe))
+    sources = {d: c.source for d, c in corpora.items()}
+    published = reference.table1() if reference.is_gpt2_small(lm.info) else None
+    md = to_markdown(table, lm.info.name, sources, metric, published)
+    return Report(table=table, examples=ex, sources=sources, markdown=md)
+
+
+def write_report(rep: Report, out: str | Path) -> Path:
+    """Write table.csv, examples.csv and report.md into `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rep.table.to_csv(out / "table.csv", index=False)
+    rep.examples.to_csv(out / "examples.csv", index=False)
+    (out / "report.md").write_text(rep.markdown)
+    return out
