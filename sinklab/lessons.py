@@ -1,0 +1,296 @@
+"""One call per lesson (app page / tutorial): everything a step of the walk-through shows, as DataFrames.
+
+Each function takes a LoadedModel and small frozen settings, runs the forward passes it needs and
+returns a frozen dataclass of tidy tables. The app caches these calls; the notebooks call them
+directly; sinklab.charts draws them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import pandas as pd
+import torch
+
+from . import decomposition as dc
+from . import effects, metrics, origin
+from .corpora import OZYMANDIAS, load_corpora
+from .epe import epe_coordinates, epe_validation, massive_coords
+from .errors import BadInput
+from .forward import Trace, run
+from .gamma import alignment, gamma_distribution, gamma_table
+from .interventions import Baseline, Intervention
+from .loading import LoadedModel
+from .reference import is_gpt2_small
+from .stats import percentiles
+from .tokens import Tokens, tokenize
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt and how to tokenise it (paper convention: no BOS, 40 tokens)."""
+
+    text: str = OZYMANDIAS
+    n_tokens: int = 40
+    prepend_bos: bool = False
+
+
+def encode(lm: LoadedModel, prompt: Prompt) -> Tokens:
+    """Tokenise, truncating to min(n_tokens, the model's positions); at least 2 tokens."""
+    if not 2 <= prompt.n_tokens <= 100_000:
+        raise BadInput(f"token length must be in 2..{lm.info.n_positions}; got {prompt.n_tokens}")
+    limit = min(prompt.n_tokens, lm.info.n_positions)
+    if not prompt.text or not prompt.text.strip():
+        raise BadInput("the prompt is empty: type some text or pick an example")
+    return tokenize(lm.tokenizer, prompt.text, max_tokens=limit, prepend_bos=prompt.prepend_bos, min_tokens=2)
+
+
+def _trace(lm: LoadedModel, prompt: Prompt, interventions=None) -> tuple[Tokens, Trace]:
+    toks = encode(lm, prompt)
+    return toks, run(lm.model, toks.ids[None], interventions=interventions)
+
+
+def _token_frame(toks: Tokens) -> pd.DataFrame:
+    return pd.DataFrame({"position": range(len(toks)), "token": toks.strings})
+
+
+def attention_maps(trace: Trace, toks: Tokens, example: int = 0, per_head: bool = True) -> pd.DataFrame:
+    """Long: layer, head ('mean' for the head average), query, key, weight, query_token, key_token (causal part)."""
+    A = trace.patterns()[:, example].float().cpu()  # [layer, head, query_pos, key_pos]
+    L, H, T, _ = A.shape
+    q, k = torch.tril_indices(T, T)
+    frames = []
+    heads = [("mean", A.mean(1))] + ([(str(h), A[:, h]) for h in range(H)] if per_head else [])
+    for name, a in heads:
+        vals = a[:, q, k]  # [layer, entries]
+        frames.append(pd.DataFrame({
+            "layer": torch.arange(L).repeat_interleave(len(q)).numpy(), "head": name,
+            "query": q.repeat(L).numpy(), "key": k.repeat(L).numpy(), "weight": vals.reshape(-1).numpy()}))
+    df = pd.concat(frames, ignore_index=True)
+    tokens = pd.Series(toks.strings)
+    df["query_token"] = df["query"].map(tokens)
+    df["key_token"] = df["key"].map(tokens)
+    return df
+
+
+# ---------------------------------------------------------------- 1. Start
+@dataclass(frozen=True)
+class StartView:
+    tokens: pd.DataFrame  # position, token
+    maps: pd.DataFrame  # attention_maps(): layer, head, query, key, weight, ...
+    heads: pd.DataFrame  # layer, head, value (attention mass to position 1)
+    per_layer: pd.DataFrame  # layer, value, metric
+    score: float  # the chosen metric on this prompt
+    metric: str
+    paper_layers: tuple[int, int]
+    truncated_from: int | None
+
+
+def start(lm: LoadedModel, prompt: Prompt = Prompt(), metric: metrics.Metric = "paper") -> StartView:
+    """Attention maps per layer and head, the per-head sink grid and the sink metric per layer."""
+    toks, tr = _trace(lm, prompt)
+    heads = metrics.sink_table(tr, 0, "gu" if metric == "gu" else "mass")[["layer", "head", "value"]]
+    return StartView(tokens=_token_frame(toks), maps=attention_maps(tr, toks), heads=heads,
+                     per_layer=metrics.per_layer(tr, 0, metric), score=float(metrics.sink_score(tr, 0, metric)[0]),
+                     metric=metric, paper_layers=metrics.paper_layers(lm.info.n_layer),
+                     truncated_from=toks.truncated_from)
+
+
+# ---------------------------------------------------------------- 2. Decomposition
+@dataclass(frozen=True)
+class DecompositionView:
+    terms: pd.DataFrame  # query, key, term, value for the chosen head
+    attention: pd.DataFrame  # query, key, weight, source ('model' | 'terms 1+3')
+    max_attention_change: float  # max |softmax(terms 1+3) - model attention| over all layers and heads
+    max_sum_error: float  # max |sum of four terms - model scores|
+    delta: pd.DataFrame  # position, token, delta (this layer and head)
+    pooled: pd.DataFrame  # delta_norm pooled over paper layers, group first/other
+    check: pd.DataFrame  # per layer errors
+    layer: int
+    head: int
+
+
+def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, head: int = 0) -> DecompositionView:
+    """The four score terms of one head, attention without terms 2 and 4, and Delta across positions."""
+    _check_layer_head(lm, layer, head)
+    toks, tr = _trace(lm, prompt)
+    terms = dc.score_terms(tr, lm.model, layer)
+    T = len(toks)
+    q, k = torch.tril_indices(T, T)
+    p13 = dc.attention_from_terms(terms, tr.mask, use=(0, 2))[0, head].cpu()
+    model_p = tr.pattern(layer)[0, head].cpu()
+    attention = pd.concat([
+        pd.DataFrame({"query": q.numpy(), "key": k.numpy(), "weight": model_p[q, k].numpy(), "source": "model"}),
+        pd.DataFrame({"query": q.numpy(), "key": k.numpy(), "weight": p13[q, k].numpy(), "source": "terms 1+3"}),
+    ], ignore_index=True)
+    check = dc.decomposition_check(tr, lm.model)
+    d = dc.delta(tr, lm.model, (layer, layer + 1))
+    d = d[d["head"] == head][["position", "delta", "delta_norm"]].reset_index(drop=True)
+    d["token"] = d["position"].map(pd.Series(toks.strings))
+    return DecompositionView(
+        terms=dc.terms_table(tr, lm.model, layer, head), attention=attention,
+        max_attention_change=float(check["max_prob_error_terms_1_3"].max()),
+        max_sum_error=float(check["max_sum_error"].max()), delta=d, pooled=dc.delta_pooled(tr, lm.model),
+        check=check, layer=layer, head=head)
+
+
+# ---------------------------------------------------------------- 3. EPE
+@dataclass(frozen=True)
+class EPEView:
+    coords: pd.DataFrame  # coord, value, abs_value, massive, threshold
+    massive: tuple[int, ...]
+    validation: pd.DataFrame  # position, p10, p50, p90, mean, std over the corpus
+    n_inputs: int
+    source: str
+    ln2: bool
+    published: pd.DataFrame | None  # authors' numbers (GPT-2 small only)
+
+
+def epe_lesson(lm: LoadedModel, k_sigma: float = 3.0, ln2: bool = False, n: int = 30, n_tokens: int = 40,
+               seed: int = 42) -> EPEView:
+    """EPE_1's coordinates (massive ones flagged) and cos(EPE_i, R_i - O_i) over a mixed corpus."""
+    from .reference import epe_validation as published
+
+    ids, source = mixed_corpus(lm, n, n_tokens, seed)
+    tr = run(lm.model, ids, names=["hook_embed", "hook_pos_embed"])
+    val = percentiles(epe_validation(tr, lm.model, ln2), "position", "cosine")
+    return EPEView(coords=epe_coordinates(lm.model, ln2, k_sigma=k_sigma),
+                   massive=massive_coords(lm.model, k_sigma=k_sigma, ln2=ln2), validation=val,
+                   n_inputs=int(ids.shape[0]), source=source, ln2=ln2,
+                   published=published() if is_gpt2_small(lm.info) and not ln2 else None)
+
+
+def mixed_corpus(lm: LoadedModel, n: int = 30, n_tokens: int = 40, seed: int = 42) -> tuple[torch.Tensor, str]:
+    """About n inputs split over the three domains. ([n, n_tokens] ids, source description)"""
+    if n < 3:
+        raise BadInput(f"n must be at least 3 (one input per domain); got {n}")
+    n_tokens = min(n_tokens, lm.info.n_positions)
+    corpora = load_corpora(lm.tokenizer, n=max(1, n // 3), n_tokens=n_tokens, seed=seed)
+    ids = torch.cat([c.ids for c in corpora.values()])
+    return ids, "; ".join(f"{d}: {c.source}" for d, c in corpora.items())
+
+
+# ---------------------------------------------------------------- 4. gamma and alignment
+@dataclass(frozen=True)
+class GammaView:
+    table: pd.DataFrame  # layer, coord, abs_gamma, baseline_mean, baseline_std, baseline_upper, exceeds
+    distribution: pd.DataFrame  # layer, head, coord, abs_gamma, massive
+    distribution_summary: pd.DataFrame  # massive, mean, std, median
+    alignment: pd.DataFrame  # layer, position, cosine, first
+    massive: tuple[int, ...]
+
+
+def gamma_lesson(lm: LoadedModel, k_sigma: float = 3.0, positions: int = 40) -> GammaView:
+    """gamma at the massive coordinates vs baseline, the |gamma| distribution, and the b_Q-EPE alignment."""
+    dist = gamma_distribution(lm.model, k_sigma=k_sigma)
+    summ = dist.groupby("massive")["abs_gamma"].agg(["mean", "std", "median", "count"]).reset_index()
+    return GammaView(table=gamma_table(lm.model, k_sigma=k_sigma), distribution=dist, distribution_summary=summ,
+                     alignment=alignment(lm.model, positions=min(positions, lm.info.n_positions)),
+                     massive=massive_coords(lm.model, k_sigma=k_sigma))
+
+
+# ---------------------------------------------------------------- 5. Interventions
+@dataclass(frozen=True)
+class InterventionView:
+    maps: pd.DataFrame  # layer, query, key, weight, run ('before' | 'after') -- head-averaged
+    per_layer: pd.DataFrame  # layer, run, key, value (attention to the key, mean over heads)
+    summary: pd.DataFrame  # run, key, sink at key, sink at position 1, ce
+    ce_change: float
+    key: int
+    title: str
+    description: str
+
+
+def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: Prompt = Prompt(),
+                        metric: metrics.Metric = "paper") -> InterventionView:
+    """Before/after maps, the sink per layer and the cross-entropy change of one (composed) intervention."""
+    toks = encode(lm, prompt)
+    ivs = (setting,) if isinstance(setting, Intervention) else tuple(setting)
+    ids = toks.ids[None].repeat(2, 1)
+    tr = run(lm.model, ids, per_example=[None, ivs])
+    key = effects._target(ivs)
+    maps = attention_maps(tr, toks, 0, per_head=False).assign(run="before")
+    maps = pd.concat([maps, attention_maps(tr, toks, 1, per_head=False).assign(run="after")], ignore_index=True)
+    maps = maps.drop(columns="head")
+    ce = effects.cross_entropy(tr.logits, tr.ids).cpu()
+    frames = []
+    for k in sorted({0, key}):
+        a = metrics.attention_to(tr, k).mean(-1).cpu()  # [run, layer]
+        for i, name in enumerate(["before", "after"]):
+            frames.append(pd.DataFrame({"layer": range(a.shape[1]), "run": name, "key": k, "value": a[i].numpy()}))
+    at_key = metrics.sink_score(tr, key, metric).cpu()
+    first = metrics.sink_score(tr, 0, metric).cpu()
+    summ = pd.DataFrame({"run": ["before", "after"], "key": key, "sink": at_key.numpy(),
+                         "sink_first": first.numpy(), "ce": ce.numpy()})
+    titles = " + ".join(iv.title for iv in ivs) or Baseline.title
+    return InterventionView(maps=maps, per_layer=pd.concat(frames, ignore_index=True), summary=summ,
+                            ce_change=float(ce[1] - ce[0]), key=key, title=titles,
+                            description=" ".join(iv.description for iv in ivs))
+
+
+# ---------------------------------------------------------------- 6. Across domains
+@dataclass(frozen=True)
+class DomainsView:
+    table: pd.DataFrame  # domain, intervention, title, key, n, sink, se, pct_of_baseline, first, ce, ce_change
+    sources: dict
+    published: pd.DataFrame | None
+    markdown: str
+
+
+def domains_lesson(lm: LoadedModel, n: int = 20, n_tokens: int = 40, seed: int = 42, target: int = 1,
+                   metric: metrics.Metric = "paper",
+                   progress: Callable[[str, float], None] | None = None) -> DomainsView:
+    """The Table-1 summary over NL / math / code (and pooled), with the authors' numbers for GPT-2 small."""
+    from .reference import table1
+    from .report import build_report
+
+    rep = build_report(lm, n=n, n_tokens=min(n_tokens, lm.info.n_positions), seed=seed, target=target,
+                       metric=metric, progress=progress)
+    return DomainsView(table=rep.table, sources=rep.sources,
+                       published=table1() if is_gpt2_small(lm.info) else None, markdown=rep.markdown)
+
+
+# ---------------------------------------------------------------- 7. Structural origin
+@dataclass(frozen=True)
+class OriginView:
+    stats: pd.DataFrame  # layer, position, variance, norm, z_variance, first
+    neurons: pd.DataFrame  # layer, neuron, act_first, act_other, score, sparsity, coords
+    row: pd.DataFrame  # coord, weight, abs_weight of the top super neuron's down-projection
+    top_neuron: tuple[int, int]
+    moves: pd.DataFrame  # intervention, layer, key, value: attention to position k per layer
+    moves_summary: pd.DataFrame  # intervention, sink at k, sink at position 1
+    position: int
+
+
+def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5, factor: float = 4.0,
+                  layers: tuple[int, int] | None = None, metric: metrics.Metric = "paper") -> OriginView:
+    """Attention-output variance per position, super neurons, and the two structural interventions at k."""
+    from .interventions import AmplifyVariance, IsolatePosition
+
+    toks, tr = _trace(lm, prompt)
+    if not 1 <= position < len(toks):
+        raise BadInput(f"position must be in 1..{len(toks) - 1} for this {len(toks)}-token prompt; got {position}")
+    neurons = origin.super_neurons(tr, lm.model)
+    top = neurons.sort_values("score", ascending=False).iloc[0]
+    settings = {"baseline": None, "isolate": IsolatePosition(position=position, layers=layers),
+                "amplify": AmplifyVariance(position=position, factor=factor, layers=layers)}
+    moved = run(lm.model, toks.ids[None].repeat(3, 1), per_example=list(settings.values()),
+                names=lambda n: n.endswith("hook_pattern"))
+    per_layer = metrics.attention_to(moved, position).mean(-1).cpu()  # [setting, layer]
+    moves = pd.concat([pd.DataFrame({"intervention": name, "key": position, "layer": range(per_layer.shape[1]),
+                                     "value": per_layer[i].numpy()}) for i, name in enumerate(settings)],
+                      ignore_index=True)
+    summ = pd.DataFrame({"intervention": list(settings),
+                         "sink_at_k": metrics.sink_score(moved, position, metric).cpu().numpy(),
+                         "sink_first": metrics.sink_score(moved, 0, metric).cpu().numpy()})
+    return OriginView(stats=origin.attention_output_stats(tr), neurons=neurons,
+                      row=origin.down_projection(lm.model, int(top["layer"]), int(top["neuron"])),
+                      top_neuron=(int(top["layer"]), int(top["neuron"])), moves=moves, moves_summary=summ,
+                      position=position)
+
+
+def _check_layer_head(lm: LoadedModel, layer: int, head: int) -> None:
+    if not 0 <= layer < lm.info.n_layer:
+        raise BadInput(f"layer must be in 0..{lm.info.n_layer - 1}; got {layer}")
+    if not 0 <= head < lm.info.n_head:
+        raise BadInput(f"head must be in 0..{lm.info.n_head - 1}; got {head}")
