@@ -19,6 +19,8 @@ from a fixed seed, then the circuit of the paper written in by hand:
    shift Delta_j = b_Q W_k^T x_j is then large at j = position 1 only: a sink. One head per wired
    layer is left generic.
 
+Generic weights use GPT-2's init (std 0.02, residual projections 0.02/sqrt(2 n_layer)), except the
+query/key weights (std QK_STD = 0.1, nearer a trained GPT-2's) so that content attention varies.
 Everything is planted, nothing is learned: the model is an LM-shaped network (tied unembedding)
 whose predictions are meaningless.
 """
@@ -45,6 +47,7 @@ TRIGGER_GAIN = 2.0  # super-neuron input weight along r
 TRIGGER_BIAS = 6.0  # super-neuron threshold: GELU(-6) ~ 0 when r is absent
 DORMANT = 0.25  # scale of generic writes into the massive coordinates
 STD = 0.02  # GPT-2 init scale
+QK_STD = 0.1  # scale of the generic query/key weights (larger: livelier content attention)
 # wired heads: layer -> {head: Delta at position 1 (scaled logit units)}
 WIRED = {
     1: {0: 6.0, 1: 7.0, 3: 5.5},
@@ -84,6 +87,10 @@ def _fill(model, g: torch.Generator) -> None:
             p.copy_(torch.randn(p.shape, generator=g) * (STD / 2))
         elif name.endswith("c_proj.weight"):
             p.copy_(torch.randn(p.shape, generator=g) * resid_std)
+        elif name.endswith("attn.c_attn.weight"):
+            w = torch.randn(p.shape, generator=g) * STD
+            w[:, : 2 * D_MODEL] *= QK_STD / STD
+            p.copy_(w)
         elif name.endswith(".bias"):
             p.copy_(torch.randn(p.shape, generator=g) * (STD / 2))
         else:
