@@ -1,0 +1,331 @@
+"""Altair charts for the lessons: pure functions DataFrame -> alt.Chart, shared by the app and the tutorials.
+
+Every function takes a table from a `sinklab.lessons` result (column names as documented there),
+filters/encodes it and returns a chart with a title and labelled axes. No analysis happens here.
+Positions are shown 0-indexed as in the tables ("position 0" = the paper's position 1).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import pandas as pd
+
+FIRST = "#d62728"  # the first position / the massive coordinates
+OTHER = "#4c78a8"  # everything else
+PUBLISHED = "#ff7f0e"  # the authors' published numbers
+PUBLISHED_LABEL = "published (GPT-2, authors)"
+HEAT = "viridis"
+DIVERGING = "redblue"
+
+alt.data_transformers.disable_max_rows()
+
+
+def _first_flag(df: pd.DataFrame, position: str = "position") -> pd.Series:
+    return df[position] == 0 if "first" not in df.columns else df["first"].astype(bool)
+
+
+def _label_first(flag: pd.Series, yes: str = "first position", no: str = "other positions") -> pd.Series:
+    return flag.map({True: yes, False: no})
+
+
+def _group_scale(yes: str = "first position", no: str = "other positions") -> alt.Scale:
+    return alt.Scale(domain=[yes, no], range=[FIRST, OTHER])
+
+
+def _heat(df: pd.DataFrame, value: str, title: str, tooltip: list, domain=None, scheme: str = HEAT,
+          size: int = 320) -> alt.Chart:
+    scale = alt.Scale(scheme=scheme, domain=domain) if domain is not None else alt.Scale(scheme=scheme)
+    return alt.Chart(df, title=title).mark_rect().encode(
+        x=alt.X("key:O", title="key position (attended to)"),
+        y=alt.Y("query:O", title="query position (attending)"),
+        color=alt.Color(f"{value}:Q", scale=scale, title=value),
+        tooltip=tooltip,
+    ).properties(width=size, height=size)
+
+
+def _map_tooltip(df: pd.DataFrame, value: str = "weight") -> list:
+    cols = ["query", "query_token", "key", "key_token"]
+    return [c for c in cols if c in df.columns] + [alt.Tooltip(f"{value}:Q", format=".3f")]
+
+
+# ---------------------------------------------------------------- 1. Start
+def attention_map(maps: pd.DataFrame, layer: int, head="mean") -> alt.Chart:
+    """Heatmap query x key of one layer's attention (head 'mean' = head average); token tooltips."""
+    df = maps[maps["layer"] == layer]
+    if "head" in df.columns:
+        df = df[df["head"].astype(str) == str(head)]
+    who = "mean over heads" if str(head) == "mean" else f"head {head}"
+    return _heat(df, "weight", f"Attention, layer {layer} ({who})", _map_tooltip(df), domain=[0, 1])
+
+
+def head_grid(heads: pd.DataFrame, title: str = "Attention mass to position 0, per layer and head") -> alt.Chart:
+    """Layer x head heatmap of `value` (e.g. attention mass to the first position)."""
+    return alt.Chart(heads, title=title).mark_rect().encode(
+        x=alt.X("head:O", title="head"), y=alt.Y("layer:O", title="layer"),
+        color=alt.Color("value:Q", scale=alt.Scale(scheme=HEAT), title="value"),
+        tooltip=["layer", "head", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=280, height=220)
+
+
+def sink_per_layer(per_layer: pd.DataFrame, paper_layers: Sequence[int] | None = None) -> alt.Chart:
+    """Bars of the sink metric per layer; layers inside `paper_layers` [start, stop) drawn darker."""
+    df = per_layer.copy()
+    metric = str(df["metric"].iloc[0]) if "metric" in df.columns and len(df) else "value"
+    if paper_layers is not None:
+        a, b = paper_layers
+        df["in paper metric"] = df["layer"].between(a, b - 1).map({True: "yes", False: "no"})
+        color = alt.Color("in paper metric:N", scale=alt.Scale(domain=["yes", "no"], range=[OTHER, "#b8c7dc"]))
+    else:
+        color = alt.value(OTHER)
+    return alt.Chart(df, title=f"Sink metric per layer ({metric})").mark_bar().encode(
+        x=alt.X("layer:O", title="layer"), y=alt.Y("value:Q", title=f"sink ({metric})"), color=color,
+        tooltip=["layer", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=320, height=220)
+
+
+# ---------------------------------------------------------------- 2. Decomposition
+TERM_ORDER = ["content-content", "query-only", "key-only (Δ)", "constant", "total", "model"]
+
+
+def terms_heatmaps(terms: pd.DataFrame, columns: int = 3) -> alt.Chart:
+    """Facet of the four score terms, their total and the model's own scores (query x key)."""
+    order = [t for t in TERM_ORDER if t in set(terms["term"])] + sorted(set(terms["term"]) - set(TERM_ORDER))
+    return alt.Chart(terms).mark_rect().encode(
+        x=alt.X("key:O", title="key position", axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("query:O", title="query position", axis=alt.Axis(labels=False, ticks=False)),
+        color=alt.Color("value:Q", scale=alt.Scale(scheme=DIVERGING, domainMid=0, reverse=True), title="score"),
+        tooltip=["term", "query", "key", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=170, height=170).facet(
+        facet=alt.Facet("term:N", sort=order, title=None), columns=columns,
+    ).properties(title="Pre-softmax score terms (each panel: query x key)").resolve_scale(color="independent")
+
+
+def attention_compare(attention: pd.DataFrame) -> alt.Chart:
+    """Model attention next to softmax(term 1 + term 3): identical, because terms 2 and 4 cancel."""
+    return alt.Chart(attention).mark_rect().encode(
+        x=alt.X("key:O", title="key position", axis=alt.Axis(labels=False, ticks=False)),
+        y=alt.Y("query:O", title="query position", axis=alt.Axis(labels=False, ticks=False)),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme=HEAT, domain=[0, 1]), title="attention"),
+        tooltip=["source", "query", "key", alt.Tooltip("weight:Q", format=".4f")],
+    ).properties(width=250, height=250).facet(
+        column=alt.Column("source:N", title=None, sort=["model", "terms 1+3"]),
+    ).properties(title="Attention: the model vs softmax(terms 1 + 3 only)")
+
+
+def delta_bars(delta: pd.DataFrame) -> alt.Chart:
+    """Δ_j (the key-only shift) per key position; the first position in red."""
+    df = delta.assign(group=_label_first(_first_flag(delta)))
+    tooltip = ["position"] + (["token"] if "token" in df.columns else []) + [alt.Tooltip("delta:Q", format=".3f")]
+    return alt.Chart(df, title="Δ_j = b_Q W_k^T x_j per key position").mark_bar().encode(
+        x=alt.X("position:O", title="key position j"), y=alt.Y("delta:Q", title="Δ_j (score shift)"),
+        color=alt.Color("group:N", scale=_group_scale(), title=None), tooltip=tooltip,
+    ).properties(width=420, height=220)
+
+
+def delta_histogram(pooled: pd.DataFrame, bins: int = 40) -> alt.Chart:
+    """Histogram of normalised Δ (min over positions = 0), first position vs the others, pooled over heads."""
+    df = pooled[["delta_norm", "group"]]
+    return alt.Chart(df, title="Pooled Δ (min_j Δ = 0 per head): first position vs the rest").mark_bar(
+        opacity=0.7, binSpacing=0).encode(
+        x=alt.X("delta_norm:Q", bin=alt.Bin(maxbins=bins), title="Δ − min_j Δ"),
+        y=alt.Y("count():Q", stack=None, title="count"),
+        color=alt.Color("group:N", scale=_group_scale(), title=None),
+    ).properties(width=420, height=220)
+
+
+# ---------------------------------------------------------------- 3. EPE
+def epe_coords(coords: pd.DataFrame) -> alt.Chart:
+    """|EPE_1| per residual coordinate, massive ones in red, with the threshold as a rule."""
+    df = coords.assign(kind=coords["massive"].astype(bool).map({True: "massive", False: "other"}))
+    bars = alt.Chart(df).mark_bar().encode(
+        x=alt.X("coord:Q", title="residual coordinate"), y=alt.Y("abs_value:Q", title="|EPE_1[coord]|"),
+        color=alt.Color("kind:N", scale=alt.Scale(domain=["massive", "other"], range=[FIRST, OTHER]), title=None),
+        tooltip=["coord", alt.Tooltip("value:Q", format=".3f"), "massive"],
+    )
+    layers = [bars]
+    if "threshold" in df.columns and len(df):
+        rule = pd.DataFrame({"threshold": [float(df["threshold"].iloc[0])], "label": ["threshold"]})
+        layers.append(alt.Chart(rule).mark_rule(strokeDash=[4, 4], color="black").encode(
+            y="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", format=".3f")]))
+    return alt.layer(*layers).properties(title="EPE_1 coordinates (massive ones in red)", width=520, height=220)
+
+
+def epe_validation(validation: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart:
+    """cos(EPE_i, R_i − O_i) per position: p10–p90 band and median; the authors' median in another colour."""
+    ours = validation.assign(source="this model")
+    frames = [ours]
+    if published is not None and len(published):
+        frames.append(published[published["position"] <= validation["position"].max()].assign(source=PUBLISHED_LABEL))
+    df = pd.concat(frames, ignore_index=True)
+    domain = ["this model"] + ([PUBLISHED_LABEL] if len(frames) > 1 else [])
+    color = alt.Color("source:N", scale=alt.Scale(domain=domain, range=[OTHER, PUBLISHED][: len(domain)]), title=None)
+    base = alt.Chart(df).encode(x=alt.X("position:Q", title="position i"))
+    band = base.mark_area(opacity=0.25).encode(
+        y=alt.Y("p10:Q", title="cos(EPE_i, R_i − O_i)"), y2="p90:Q", color=color)
+    line = base.mark_line(point=True).encode(
+        y="p50:Q", color=color,
+        tooltip=["source", "position", alt.Tooltip("p10:Q", format=".3f"), alt.Tooltip("p50:Q", format=".3f"),
+                 alt.Tooltip("p90:Q", format=".3f")])
+    return alt.layer(band, line).properties(title="EPE validation: median and p10–p90 per position",
+                                            width=520, height=240)
+
+
+# ---------------------------------------------------------------- 4. gamma and alignment
+def gamma_table_chart(table: pd.DataFrame) -> alt.Chart:
+    """|γ| at each massive coordinate per layer (points) vs the baseline mean + 2 std (rule per layer)."""
+    pts = alt.Chart(table).mark_point(filled=True, size=80).encode(
+        x=alt.X("layer:O", title="layer"), y=alt.Y("abs_gamma:Q", title="|γ^(l)[coord]|"),
+        color=alt.Color("coord:N", title="massive coord"), shape=alt.Shape("exceeds:N", title="above baseline"),
+        tooltip=["layer", "coord", alt.Tooltip("abs_gamma:Q", format=".4f"),
+                 alt.Tooltip("baseline_upper:Q", format=".4f"), "exceeds"])
+    base = table.drop_duplicates("layer")[["layer", "baseline_mean", "baseline_upper"]]
+    upper = alt.Chart(base).mark_tick(color="black", thickness=2, size=30).encode(
+        x="layer:O", y="baseline_upper:Q", tooltip=["layer", alt.Tooltip("baseline_upper:Q", format=".4f")])
+    mean = alt.Chart(base).mark_tick(color="gray", size=20).encode(x="layer:O", y="baseline_mean:Q")
+    return alt.layer(upper, mean, pts).properties(
+        title="|γ| at the massive coordinates vs all coordinates (black: mean + 2 std, gray: mean)",
+        width=420, height=240)
+
+
+def gamma_histogram(distribution: pd.DataFrame, bins: int = 40) -> alt.Chart:
+    """Histogram of per-head |γ| at the massive coordinates vs all other coordinates (normalised counts)."""
+    df = distribution.assign(kind=distribution["massive"].astype(bool).map({True: "massive", False: "other"}))
+    return alt.Chart(df, title="|γ_h[d]| over heads and layers: massive vs other coordinates").transform_bin(
+        "bin", "abs_gamma", bin=alt.Bin(maxbins=bins)).transform_joinaggregate(
+        total="count()", groupby=["kind"]).transform_aggregate(
+        n="count()", total="max(total)", groupby=["kind", "bin", "bin_end"]).transform_calculate(
+        share="datum.n / datum.total").mark_bar(opacity=0.7, binSpacing=0).encode(
+        x=alt.X("bin:Q", bin="binned", title="|γ_h[d]|"), x2="bin_end:Q",
+        y=alt.Y("share:Q", stack=None, title="share of coordinates"),
+        color=alt.Color("kind:N", scale=alt.Scale(domain=["massive", "other"], range=[FIRST, OTHER]), title=None),
+    ).properties(width=420, height=220)
+
+
+def alignment_chart(alignment: pd.DataFrame) -> alt.Chart:
+    """cos(b_Q, EPE_j W_k) per layer, one line per position j; the first position in red."""
+    df = alignment.assign(group=_label_first(_first_flag(alignment)))
+    return alt.Chart(df, title="Alignment cos(b_Q^(l), EPE_j W_k^(l)) per layer").mark_line(point=True).encode(
+        x=alt.X("layer:O", title="layer"), y=alt.Y("cosine:Q", title="cosine"), detail="position:N",
+        color=alt.Color("group:N", scale=_group_scale(), title=None),
+        strokeWidth=alt.condition("datum.group == 'first position'", alt.value(3), alt.value(0.8)),
+        opacity=alt.condition("datum.group == 'first position'", alt.value(1.0), alt.value(0.35)),
+        tooltip=["layer", "position", alt.Tooltip("cosine:Q", format=".3f")],
+    ).properties(width=420, height=260)
+
+
+# ---------------------------------------------------------------- 5. Interventions
+def before_after_maps(maps: pd.DataFrame, layer: int) -> alt.Chart:
+    """Head-averaged attention of one layer before and after the intervention, side by side."""
+    df = maps[maps["layer"] == layer]
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("key:O", title="key position", axis=alt.Axis(labelFontSize=8)),
+        y=alt.Y("query:O", title="query position", axis=alt.Axis(labelFontSize=8)),
+        color=alt.Color("weight:Q", scale=alt.Scale(scheme=HEAT, domain=[0, 1]), title="attention"),
+        tooltip=["run"] + _map_tooltip(df),
+    ).properties(width=260, height=260).facet(
+        column=alt.Column("run:N", sort=["before", "after"], title=None),
+    ).properties(title=f"Attention at layer {layer} (mean over heads): before vs after")
+
+
+def per_layer_change(per_layer: pd.DataFrame) -> alt.Chart:
+    """Attention to each key of interest per layer, before vs after (one panel per key)."""
+    df = per_layer.assign(key_label="attention to position " + per_layer["key"].astype(str))
+    return alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("layer:O", title="layer"), y=alt.Y("value:Q", title="mean attention (second-half queries)"),
+        color=alt.Color("run:N", scale=alt.Scale(domain=["before", "after"], range=["gray", FIRST]), title=None),
+        tooltip=["run", "key", "layer", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=260, height=220).facet(column=alt.Column("key_label:N", title=None)).properties(
+        title="Sink per layer, before vs after")
+
+
+# ---------------------------------------------------------------- 6. Across domains
+def domain_bars(table: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart:
+    """Sink ± se per intervention, one panel per domain; the authors' numbers beside ours when given."""
+    cols = ["domain", "intervention", "sink", "se"] + (["title"] if "title" in table.columns else [])
+    ours = table[cols].assign(source="this model")
+    frames = [ours]
+    if published is not None and len(published):
+        pub = published[published["domain"].isin(set(table["domain"]))
+                        & published["intervention"].isin(set(table["intervention"]))]
+        frames.append(pub[[c for c in cols if c in pub.columns]].assign(source=PUBLISHED_LABEL))
+    df = pd.concat(frames, ignore_index=True)
+    df["low"], df["high"] = df["sink"] - df["se"].fillna(0), df["sink"] + df["se"].fillna(0)
+    domain = ["this model"] + ([PUBLISHED_LABEL] if len(frames) > 1 else [])
+    color = alt.Color("source:N", scale=alt.Scale(domain=domain, range=[OTHER, PUBLISHED][: len(domain)]), title=None)
+    order = list(dict.fromkeys(table["intervention"]))
+    x = alt.X("intervention:N", sort=order, title="intervention")
+    base = alt.Chart().encode(x=x, xOffset=alt.XOffset("source:N", sort=domain), color=color)
+    bars = base.mark_bar().encode(
+        y=alt.Y("sink:Q", title="sink at the key"),
+        tooltip=["source", "domain", "intervention"] + (["title"] if "title" in df.columns else [])
+        + [alt.Tooltip("sink:Q", format=".3f"), alt.Tooltip("se:Q", format=".4f")])
+    err = base.mark_errorbar(color="black").encode(y="low:Q", y2="high:Q")
+    doms = list(dict.fromkeys(table["domain"]))
+    return alt.layer(bars, err, data=df).properties(width=max(220, 28 * len(order)), height=200).facet(
+        row=alt.Row("domain:N", sort=doms, title=None)).properties(
+        title="Sink per intervention and domain (± standard error)")
+
+
+# ---------------------------------------------------------------- 7. Structural origin
+def variance_chart(stats: pd.DataFrame, layer: int | None = None, value: str = "variance") -> alt.Chart:
+    """Attention-output variance (or 'norm') per position, first position in red; one layer or a facet of all."""
+    df = stats if layer is None else stats[stats["layer"] == layer]
+    df = df.assign(group=_label_first(_first_flag(df)))
+    chart = alt.Chart(df).mark_bar().encode(
+        x=alt.X("position:O", title="position"), y=alt.Y(f"{value}:Q", title=value),
+        color=alt.Color("group:N", scale=_group_scale(), title=None),
+        tooltip=["layer", "position", alt.Tooltip(f"{value}:Q", format=".4g")],
+    )
+    if layer is not None:
+        return chart.properties(title=f"Attention-output {value} per position (layer {layer})", width=420, height=200)
+    return chart.properties(width=420, height=90).facet(row=alt.Row("layer:O", title="layer")).resolve_scale(
+        y="independent").properties(title=f"Attention-output {value} per position (all layers)")
+
+
+def down_projection_bar(row: pd.DataFrame, title: str = "Down-projection of the top super neuron") -> alt.Chart:
+    """The weight a neuron writes into each residual coordinate (its W_out row)."""
+    return alt.Chart(row, title=title).mark_bar().encode(
+        x=alt.X("coord:Q", title="residual coordinate"), y=alt.Y("weight:Q", title="weight"),
+        color=alt.condition("abs(datum.weight) > 0", alt.value(FIRST), alt.value(OTHER)),
+        tooltip=["coord", alt.Tooltip("weight:Q", format=".4f")],
+    ).properties(width=520, height=200)
+
+
+def moves_chart(moves: pd.DataFrame) -> alt.Chart:
+    """Attention to position k per layer for the baseline and the two structural interventions."""
+    k = int(moves["key"].iloc[0]) if "key" in moves.columns and len(moves) else None
+    order = ["baseline", "isolate", "amplify"]
+    return alt.Chart(moves, title=f"Attention to position {k} per layer").mark_line(point=True).encode(
+        x=alt.X("layer:O", title="layer"), y=alt.Y("value:Q", title=f"mean attention to position {k}"),
+        color=alt.Color("intervention:N", sort=order,
+                        scale=alt.Scale(domain=order, range=["gray", FIRST, PUBLISHED]), title=None),
+        tooltip=["intervention", "layer", alt.Tooltip("value:Q", format=".3f")],
+    ).properties(width=420, height=240)
+
+
+def emergence_chart(log: pd.DataFrame) -> alt.Chart:
+    """Sink metrics and loss vs training step from a training_log.csv (tolerant of missing columns)."""
+    if "step" not in log.columns:
+        raise ValueError("the training log needs a 'step' column")
+    loss_cols = [c for c in ("train_loss", "heldout_loss") if c in log.columns]
+    sink_cols = [c for c in log.columns if c.startswith("sink") or c == "gu_sink_share"]
+    df = log.copy()
+    for c in loss_cols + sink_cols:
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    panels = []
+    if sink_cols:
+        long = df.melt("step", sink_cols, var_name="series", value_name="value").dropna()
+        panels.append(alt.Chart(long, title="Sink metrics during training").mark_line(point=True).encode(
+            x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title="sink metric"),
+            color=alt.Color("series:N", title=None), tooltip=["step", "series", alt.Tooltip("value:Q", format=".3f")],
+        ).properties(width=420, height=220))
+    if loss_cols:
+        long = df.melt("step", loss_cols, var_name="series", value_name="value").dropna()
+        panels.append(alt.Chart(long, title="Loss during training").mark_line(point=True).encode(
+            x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title="loss (nats/token)"),
+            color=alt.Color("series:N", title=None), tooltip=["step", "series", alt.Tooltip("value:Q", format=".3f")],
+        ).properties(width=420, height=220))
+    if not panels:
+        raise ValueError("the training log has no sink or loss columns")
+    return alt.vconcat(*panels).properties(title="Emergence of the sink") if len(panels) > 1 else panels[0]
