@@ -169,6 +169,16 @@ def load_model(spec: str, device: str | None = None, dtype=None) -> LoadedModel:
     return _finish(model, tokenizer, spec, "HF hub", dev, dt)
 
 
-def default_model_name() -> str:
-    """The bundled model used when GPT-2 cannot be loaded."""
-    return "textbook"
+OFFLINE_DEFAULT = "textbook"  # the planted circuit tells the story best; see README
+
+
+def load_preferred(preferred: str = DEFAULT_ONLINE, fallback: str = OFFLINE_DEFAULT,
+                   device: str | None = None) -> tuple[LoadedModel, str | None]:
+    """Load `preferred` (GPT-2 small) or, if it is unreachable, the bundled `fallback`.
+
+    Returns (model, why the fallback was used or None).
+    """
+    try:
+        return load_model(preferred, device=device), None
+    except ModelUnavailable as e:
+        return load_model(fallback, device=device), str(e).splitlines()[0]

@@ -1,0 +1,164 @@
+"""Each intervention changes what it claims and nothing upstream of it; bad parameters are refused."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import sinklab
+from sinklab import epe
+from sinklab.interventions import CATALOGUE, catalogue, make, standard_settings
+
+IDS = torch.arange(3, 23)  # 20 tokens
+
+
+@pytest.fixture(scope="module")
+def base(tiny):
+    return sinklab.run(tiny, IDS)
+
+
+def run(model, iv):
+    return sinklab.run(model, IDS, interventions=iv)
+
+
+def same(a, b):
+    return torch.equal(a, b)
+
+
+def test_no_query_bias(tiny, base):
+    tr = run(tiny, make("b"))
+    assert same(tr["blocks.0.ln1.hook_normalized"], base["blocks.0.ln1.hook_normalized"])
+    assert same(tr["blocks.0.attn.hook_k"], base["blocks.0.attn.hook_k"])
+    b_q = tiny.transformer.h[0].attn.c_attn.bias[:64]
+    torch.testing.assert_close(base["blocks.0.attn.hook_q"] - tr["blocks.0.attn.hook_q"], b_q.expand(1, 20, 64))
+    half = run(tiny, make("b", alpha=0.5))
+    torch.testing.assert_close(base["blocks.0.attn.hook_q"] - half["blocks.0.attn.hook_q"], 0.5 * b_q.expand(1, 20, 64))
+
+
+def test_remove_first_pe(tiny, base):
+    tr = run(tiny, make("c"))
+    pos = tr["hook_pos_embed"]
+    assert same(pos[0, 0], tiny.transformer.wpe.weight[1])
+    assert same(pos[0, 1:], base["hook_pos_embed"][0, 1:])
+    assert same(tr["hook_embed"], base["hook_embed"])
+
+
+@pytest.mark.parametrize("label,direction", [("d", "epe"), ("e", "pe")])
+def test_swaps_touch_only_positions_1_and_2_after_the_first_mlp(tiny, base, label, direction):
+    tr = run(tiny, make(label))
+    assert same(tr["blocks.0.hook_resid_mid"], base["blocks.0.hook_resid_mid"])
+    before, after = base["blocks.0.hook_mlp_out"][0], tr["blocks.0.hook_mlp_out"][0]
+    assert same(after[2:], before[2:])
+    vecs = epe.epe(tiny) if direction == "epe" else tiny.transformer.wpe.weight
+    e1, e2 = vecs[0] / vecs[0].norm(), vecs[1] / vecs[1].norm()
+    alpha = before[0] @ e1
+    torch.testing.assert_close(after[0], before[0] + alpha * (e2 - e1))
+    torch.testing.assert_close(after[1], before[1] + alpha * (e1 - e2))
+
+
+def test_transplant_targets_the_chosen_position(tiny, base):
+    tr = run(tiny, make("transplant", other=6))
+    before, after = base["blocks.0.hook_mlp_out"][0], tr["blocks.0.hook_mlp_out"][0]
+    changed = (after != before).any(-1).nonzero().flatten().tolist()
+    assert changed == [0, 6]
+    assert make("transplant", other=6).target() == 6
+
+
+def test_interpolate_dose(tiny, base):
+    zero = run(tiny, make("interpolate", t=0.0))
+    torch.testing.assert_close(zero.logits, base.logits)
+    half, full = run(tiny, make("interpolate", t=0.5)), run(tiny, make("interpolate", t=1.0))
+    d_half = half["blocks.0.hook_mlp_out"][0, 0] - base["blocks.0.hook_mlp_out"][0, 0]
+    d_full = full["blocks.0.hook_mlp_out"][0, 0] - base["blocks.0.hook_mlp_out"][0, 0]
+    torch.testing.assert_close(2 * d_half, d_full)
+    assert same(full["blocks.0.hook_mlp_out"][0, 1:], base["blocks.0.hook_mlp_out"][0, 1:])
+
+
+def test_nullify_bos(tiny, base):
+    tr = run(tiny, make("f"))
+    assert torch.all(tr["hook_embed"][0, 0] == 0)
+    assert same(tr["hook_embed"][0, 1:], base["hook_embed"][0, 1:])
+    assert same(tr["hook_pos_embed"], base["hook_pos_embed"])
+
+
+def test_skip_mlp_in_a_layer_range(tiny, base):
+    tr = run(tiny, make("g", layers=(1, 3)))
+    assert same(tr["blocks.0.hook_mlp_out"], base["blocks.0.hook_mlp_out"])
+    assert torch.all(tr["blocks.1.hook_mlp_out"] == 0) and torch.all(tr["blocks.2.hook_mlp_out"] == 0)
+
+
+def test_no_pe(tiny, base):
+    tr = run(tiny, make("h"))
+    assert torch.all(tr["hook_pos_embed"] == 0)
+    assert same(tr["hook_embed"], base["hook_embed"])
+
+
+@pytest.mark.parametrize("label", ["i", "j"])
+def test_zero_key_rows_equals_zeroing_the_weight_rows(tiny, base, label):
+    iv = make(label)
+    coords = list(iv.chosen(tiny))
+    assert coords
+    tr = run(tiny, iv)
+    x = base["blocks.0.ln1.hook_normalized"].clone()
+    x[..., coords] = 0
+    w = tiny.transformer.h[0].attn.c_attn
+    want_k = x @ w.weight[:, 64:128] + w.bias[64:128]
+    torch.testing.assert_close(tr["blocks.0.attn.hook_k"], want_k, atol=1e-5, rtol=1e-5)
+    assert same(tr["blocks.0.attn.hook_q"], base["blocks.0.attn.hook_q"])
+    assert same(tr["blocks.0.attn.hook_v"], base["blocks.0.attn.hook_v"])
+
+
+def test_random_coords_are_a_fair_control(tiny):
+    massive = set(make("i").chosen(tiny))
+    rnd = make("j").chosen(tiny)
+    assert len(rnd) == len(massive) and not massive & set(rnd)
+    assert make("j", seed=0).chosen(tiny) == rnd
+    assert make("j", seed=1).chosen(tiny) != rnd
+    assert len(make("i", n=5).chosen(tiny)) == 5
+
+
+def test_isolate_position(tiny, base):
+    tr = run(tiny, make("isolate", position=7))
+    for l in range(tiny.config.n_layer):
+        row = tr.pattern(l)[0, :, 7]  # [head, key]
+        assert torch.allclose(row[:, 7], torch.ones(4)) and torch.all(row[:, :7] == 0)
+    assert same(tr.pattern(0)[0, :, :7], base.pattern(0)[0, :, :7])
+
+
+def test_amplify_variance(tiny, base):
+    tr = run(tiny, make("amplify", position=4, factor=3.0, layers=(1, 2)))
+    assert same(tr["blocks.0.attn.hook_z"], base["blocks.0.attn.hook_z"])
+    assert same(tr["blocks.1.attn.hook_pattern"], base["blocks.1.attn.hook_pattern"])
+    z0, z1 = base["blocks.1.attn.hook_z"][0], tr["blocks.1.attn.hook_z"][0]  # [pos, head, d_head]
+    torch.testing.assert_close(z1[4].var(-1), 9 * z0[4].var(-1))
+    assert same(z1[:4], z0[:4]) and same(z1[5:], z0[5:])
+
+
+def test_head_rmsnorm_equalises_rms_across_positions(tiny, base):
+    tr = run(tiny, make("rmsnorm"))
+    z = tr["blocks.1.attn.hook_z"][0]  # [pos, head, d_head]
+    rms = z.pow(2).mean(-1).sqrt()  # [pos, head]
+    assert torch.allclose(rms, rms[:1].expand_as(rms), rtol=1e-3)
+    assert not torch.allclose(base["blocks.1.attn.hook_z"][0].pow(2).mean(-1).sqrt(), rms, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name,params,match", [
+    ("zz", {}, "unknown intervention"),
+    ("b", {"alpha": 1.5}, r"alpha must be in \[0, 1\]"),
+    ("interpolate", {"t": -0.1}, r"t must be in \[0, 1\]"),
+    ("i", {"n": 0}, "n .* must be in 1..64"),
+    ("g", {"layers": (2, 9)}, "layers must satisfy 0 <= start < stop <= 3"),
+    ("transplant", {"other": 40}, "position must be in 1..19"),
+    ("isolate", {"position": -1}, "position must be in 0..19"),
+    ("amplify", {"factor": -2.0}, "factor must be in"),
+    ("b", {"beta": 1}, "unknown"),
+])
+def test_bad_parameters_name_the_valid_range(tiny, name, params, match):
+    with pytest.raises(sinklab.BadInput, match=match):
+        run(tiny, make(name, **params))
+
+
+def test_catalogue_lists_every_intervention_with_a_description():
+    df = catalogue()
+    assert set(df["label"]) == set(CATALOGUE) and set("abcdefghij") <= set(df["label"])
+    assert (df["description"].str.len() > 10).all()
+    assert list(standard_settings())[:10] == ["baseline", *"bcdefghij"]
