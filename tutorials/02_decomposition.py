@@ -1,0 +1,172 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.0
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Decomposition
+#
+# **The question.** An attention score is a dot product between a query and a key. Which
+# part of that dot product makes every query prefer position 1?
+#
+# **You will learn** to split a score into four terms, to see that two of them cannot
+# change the attention at all, and to find the one that carries the sink: the
+# *source-agnostic shift* Δ_j, the same for every query. Mirrors the app's
+# "Decomposition" page.
+#
+# With x_t the input of the attention layer (after `ln_1`), queries x_t W_q + b_Q and
+# keys x_j W_k + b_K, the score of query t on key j splits into
+#
+# s_{t→j} = (x_t W_q)(x_j W_k)ᵀ + (x_t W_q) b_Kᵀ + b_Q (x_j W_k)ᵀ + b_Q b_Kᵀ
+#
+# 1. content–content, 2. query-only, 3. key-only: Δ_j = b_Q W_kᵀ x_jᵀ, 4. a constant.
+
+# %%
+import os
+
+import sinklab
+from sinklab import charts, lessons
+from sinklab.lessons import Prompt
+from sinklab.reference import is_gpt2_small
+
+MODEL = os.environ.get("SINKLAB_MODEL", "textbook")
+lm = sinklab.load_model(MODEL)
+GPT2 = is_gpt2_small(lm.info)  # the paper's published numbers apply to GPT-2 small only
+PLANTED = "massive_coords" in (lm.meta or {})  # the textbook model: the circuit is planted, ground truth known
+print(f"{lm.info.name}: {lm.info.n_layer} layers x {lm.info.n_head} heads")
+
+# %% [markdown]
+# We look at one head of a middle layer on the paper's Ozymandias prompt.
+
+# %%
+LAYER, HEAD = min(5, lm.info.n_layer - 1), 0
+view = lessons.decomposition(lm, Prompt(), layer=LAYER, head=HEAD)
+print(f"layer {view.layer}, head {view.head}")
+view.terms.head()
+
+# %% [markdown]
+# ## The four terms
+#
+# One heatmap per term (rows: queries, columns: keys), then their sum and the model's own
+# scores.
+
+# %%
+charts.terms_heatmaps(view.terms)
+
+# %% [markdown]
+# The four terms add up to the model's own pre-softmax scores, in every layer and head:
+
+# %%
+print(f"max |sum of the four terms - model scores| over all layers and heads: {view.max_sum_error:.1e}")
+assert view.max_sum_error < 1e-3
+
+# %% [markdown]
+# Term 2 depends only on the query (it is constant along each row) and term 4 is one
+# number. Term 3, Δ_j, depends only on the key: it is the same for every query (constant
+# down each column).
+
+# %%
+TERMS = list(view.terms["term"].unique())  # content-content, query-only, key-only (Δ), constant, ...
+spread_along_keys = view.terms[view.terms.term == TERMS[1]].groupby("query")["value"].std().fillna(0).max()
+spread_of_constant = view.terms[view.terms.term == TERMS[3]]["value"].std()
+spread_along_queries = view.terms[view.terms.term == TERMS[2]].groupby("key")["value"].std().fillna(0).max()
+print(f"term 2 along keys: {spread_along_keys:.1e}; term 4: {spread_of_constant:.1e}; "
+      f"term 3 along queries: {spread_along_queries:.1e}")
+assert spread_along_keys < 1e-5 and spread_of_constant < 1e-5 and spread_along_queries < 1e-5
+
+# %% [markdown]
+# ## Terms 2 and 4 do not change the attention
+#
+# The softmax over keys ignores anything added equally to every key of a row. So the
+# attention computed from terms 1 + 3 alone is the model's attention. Left: the model;
+# right: terms 1 + 3.
+
+# %%
+charts.attention_compare(view.attention)
+
+# %%
+print(f"max |softmax(terms 1+3) - model attention| over all layers and heads: {view.max_attention_change:.1e}")
+assert view.max_attention_change < 1e-4
+
+# %% [markdown]
+# ## Δ_j: a shift every query sees
+#
+# Because Δ_j is added to the score of key j for *every* query, a key with a large Δ_j
+# attracts attention from everyone: a sink. Here is Δ_j across positions for our head.
+
+# %%
+charts.delta_bars(view.delta)
+
+# %%
+delta = view.delta.set_index("position")["delta"]
+print(f"Δ at position 1: {delta.iloc[0]:.2f}; largest elsewhere: {delta.iloc[1:].max():.2f} "
+      f"(position {int(delta.iloc[1:].idxmax()) + 1})")
+if PLANTED and HEAD in lm.meta["wired_heads"].get(str(LAYER), []):
+    assert delta.idxmax() == 0  # a wired head of the textbook model: Δ peaks at position 1
+
+# %% [markdown]
+# ## All the middle layers at once
+#
+# Pool Δ over every head of the middle layers, after shifting each (layer, head) so its
+# smallest Δ is 0 (the arXiv paper's convention): position 1 against all the others.
+
+# %%
+charts.delta_histogram(view.pooled)
+
+# %%
+pooled = view.pooled.groupby("group")["delta_norm"]
+stats = pooled.describe(percentiles=[0.5, 0.9])
+print(stats[["count", "mean", "50%", "90%"]].round(2))
+first_mean, other_mean = stats.loc["first position", "mean"], stats.loc["other positions", "mean"]
+if PLANTED or GPT2:  # GPT-2: the paper's finding (per-head b_Q·k is largest at position 1 in the middle layers)
+    assert first_mean > other_mean
+if PLANTED:  # most heads are wired: the typical first position beats almost every other one
+    assert stats.loc["first position", "50%"] > stats.loc["other positions", "90%"]
+
+# %% [markdown]
+# ## What we found
+
+# %%
+print(f"Model: {lm.info.name}, layer {LAYER}, head {HEAD}")
+print(f"Four terms sum to the scores (max error {view.max_sum_error:.1e}); "
+      f"dropping terms 2 and 4 changes the attention by at most {view.max_attention_change:.1e}")
+print(f"Δ at position 1: {delta.iloc[0]:.2f} vs at most {delta.iloc[1:].max():.2f} elsewhere")
+print(f"Pooled over the middle layers: mean shifted Δ {first_mean:.2f} at position 1 vs {other_mean:.2f} elsewhere")
+
+# %% [markdown]
+# ## Your turn
+#
+# Show yourself that terms 2 and 4 do not matter. Complete
+# `attention_from_terms_1_and_3(terms)`: from the long table `view.terms` (columns
+# `query, key, term, value`), keep terms 1 and 3 (`TERMS[0]` and `TERMS[2]`), add them per
+# (query, key), and take the softmax over the keys of each query. Return a pandas Series
+# indexed by (query, key).
+
+# %%
+def attention_from_terms_1_and_3(terms):
+    # your code here
+    return None
+
+
+if os.environ.get("SINKLAB_SOLUTIONS") == "1":
+    from sinklab.solutions import attention_from_terms_1_and_3
+
+# %%
+from sinklab.solutions import attention_from_terms_1_and_3 as reference  # noqa: E402
+from sinklab.solutions import check  # noqa: E402
+
+model_attention = view.attention[view.attention.source == "model"].set_index(["query", "key"])["weight"]
+check(lambda: (attention_from_terms_1_and_3(view.terms) - reference(view.terms)).abs().max() < 1e-5
+      and (attention_from_terms_1_and_3(view.terms) - model_attention).abs().max() < 1e-4,
+      "Well done: terms 1 + 3 alone give the model's attention.",
+      "Not yet: sum terms 1 and 3 per (query, key), then softmax over the keys of each query.")
