@@ -24,8 +24,8 @@
 # metric, and to see which layers and heads have it. This notebook mirrors the app's
 # "Start" page and uses the same `sinklab` calls and charts.
 #
-# Positions are 1-indexed in the prose (as in the papers) and 0-indexed in code:
-# "position 1" is index 0.
+# Positions are counted from 0, as in the app, the tables and the charts: position 0 is the
+# papers' "position 1" (the first token).
 
 # %%
 import os
@@ -49,7 +49,7 @@ if PLANTED:
 # ## One prompt, every layer
 #
 # The default prompt is the paper's: the opening of Shelley's *Ozymandias*, cut to 40
-# tokens, without a BOS token (so "position 1" is simply the first word).
+# tokens, without a BOS token (so position 0 is simply the first word).
 # `lessons.start` runs the model once and returns tidy tables.
 
 # %%
@@ -70,7 +70,7 @@ print(f"{len(row_sums)} attention rows, all sum to 1 (max error {(row_sums - 1).
 # ## The head-averaged attention map
 #
 # Rows are queries (the token that is looking), columns are keys (the tokens it looks
-# at). Pick a middle layer: the first column, position 1, is dark all the way down.
+# at). Pick a middle layer: the first column, position 0, is bright all the way down.
 
 # %%
 LAYER = min(5, lm.info.n_layer - 1)
@@ -79,17 +79,17 @@ charts.attention_map(view.maps, LAYER)
 # %% [markdown]
 # ## The sink metric
 #
-# The paper's metric: the mean attention to position 1 from the queries in the second
+# The paper's metric: the mean attention to position 0 from the queries in the second
 # half of the sequence, averaged over all heads and over the middle layers (it drops the
 # first quarter of the layers and the last one). If attention were spread evenly over the
-# allowed keys, position 1 would get only about 1/i from query i.
+# allowed keys, position 0 would get only 1/(i+1) from query i.
 
 # %%
 T = len(view.tokens)
-uniform = sum(1 / (i + 1) for i in range(T // 2, T)) / (T - T // 2)  # even share of position 1
+uniform = sum(1 / (i + 1) for i in range(T // 2, T)) / (T - T // 2)  # even share of position 0
 first, last = view.paper_layers
 print(f"metric: {view.metric}, layers {first}..{last - 1} (0-indexed)")
-print(f"attention to position 1: {view.score:.3f}  (an even spread would give {uniform:.3f})")
+print(f"attention to position 0: {view.score:.3f}  (an even spread would give {uniform:.3f})")
 
 # %% [markdown]
 # On this model the first position gets many times its even share: it is a sink. (The
@@ -111,7 +111,7 @@ if GPT2:
 # layers: the first layer does not have it yet.
 
 # %%
-charts.sink_per_layer(view.per_layer)
+charts.sink_per_layer(view.per_layer, view.paper_layers)
 
 # %%
 per_layer = view.per_layer.set_index("layer")["value"]
@@ -126,7 +126,7 @@ if PLANTED:  # the textbook model: no sink before the first wired layer
 # ## Head by head
 #
 # Not every head is a sink head. The grid shows, for each (layer, head), the attention
-# mass on position 1 from the second-half queries.
+# mass on position 0 from the second-half queries.
 
 # %%
 charts.head_grid(view.heads)
@@ -138,7 +138,7 @@ charts.head_grid(view.heads)
 
 # %%
 sink_heads = {(int(r.layer), int(r.head)) for r in view.heads.itertuples() if r.value > 0.5}
-print(f"{len(sink_heads)} of {lm.info.n_layer * lm.info.n_head} heads have mass > 0.5 on position 1")
+print(f"{len(sink_heads)} of {lm.info.n_layer * lm.info.n_head} heads have mass > 0.5 on position 0")
 if PLANTED:
     wired = {(int(l), h) for l, heads in lm.meta["wired_heads"].items() for h in heads}
     assert sink_heads == wired, (sink_heads ^ wired)
@@ -148,7 +148,7 @@ if PLANTED:
 # ## Whatever the text
 #
 # The sink does not care what the first token says: a review, a word problem or a
-# Python function all put it at position 1.
+# Python function all put it at position 0.
 
 # %%
 scores = {domain: lessons.start(lm, Prompt(text=text)).score for domain, text in example_prompts().items()}
@@ -172,7 +172,7 @@ print("Other domains: " + ", ".join(f"{d} {s:.3f}" for d, s in scores.items()))
 # Complete `first_token_share(maps, layer)`: from the long table `view.maps` (columns
 # `layer, head, query, key, weight`; `head == "mean"` is the head average), return the mean
 # attention that the second-half queries (`query >= T // 2`, T = number of tokens) give
-# to position 1 (`key == 0`) in `layer`. It should match the per-layer chart above.
+# to position 0 (`key == 0`) in `layer`. It should match the per-layer chart above.
 
 # %%
 def first_token_share(maps, layer):

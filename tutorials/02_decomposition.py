@@ -17,7 +17,7 @@
 # # Decomposition
 #
 # **The question.** An attention score is a dot product between a query and a key. Which
-# part of that dot product makes every query prefer position 1?
+# part of that dot product makes every query prefer position 0?
 #
 # **You will learn** to split a score into four terms, to see that two of them cannot
 # change the attention at all, and to find the one that carries the sink: the
@@ -30,6 +30,8 @@
 # s_{t→j} = (x_t W_q)(x_j W_k)ᵀ + (x_t W_q) b_Kᵀ + b_Q (x_j W_k)ᵀ + b_Q b_Kᵀ
 #
 # 1. content–content, 2. query-only, 3. key-only: Δ_j = b_Q W_kᵀ x_jᵀ, 4. a constant.
+#
+# Positions are counted from 0 as in the app: position 0 is the papers' "position 1".
 
 # %%
 import os
@@ -109,16 +111,16 @@ charts.delta_bars(view.delta)
 
 # %%
 delta = view.delta.set_index("position")["delta"]
-print(f"Δ at position 1: {delta.iloc[0]:.2f}; largest elsewhere: {delta.iloc[1:].max():.2f} "
-      f"(position {int(delta.iloc[1:].idxmax()) + 1})")
+print(f"Δ at position 0: {delta.iloc[0]:.2f}; largest elsewhere: {delta.iloc[1:].max():.2f} "
+      f"(position {int(delta.iloc[1:].idxmax())})")
 if PLANTED and HEAD in lm.meta["wired_heads"].get(str(LAYER), []):
-    assert delta.idxmax() == 0  # a wired head of the textbook model: Δ peaks at position 1
+    assert delta.idxmax() == 0  # a wired head of the textbook model: Δ peaks at position 0
 
 # %% [markdown]
 # ## All the middle layers at once
 #
 # Pool Δ over every head of the middle layers, after shifting each (layer, head) so its
-# smallest Δ is 0 (the arXiv paper's convention): position 1 against all the others.
+# smallest Δ is 0 (the arXiv paper's convention): position 0 against all the others.
 
 # %%
 charts.delta_histogram(view.pooled)
@@ -128,7 +130,7 @@ pooled = view.pooled.groupby("group")["delta_norm"]
 stats = pooled.describe(percentiles=[0.5, 0.9])
 print(stats[["count", "mean", "50%", "90%"]].round(2))
 first_mean, other_mean = stats.loc["first position", "mean"], stats.loc["other positions", "mean"]
-if PLANTED or GPT2:  # GPT-2: the paper's finding (per-head b_Q·k is largest at position 1 in the middle layers)
+if PLANTED or GPT2:  # GPT-2: the paper's finding (per-head b_Q·k is largest at position 0 in the middle layers)
     assert first_mean > other_mean
 if PLANTED:  # most heads are wired: the typical first position beats almost every other one
     assert stats.loc["first position", "50%"] > stats.loc["other positions", "90%"]
@@ -140,8 +142,8 @@ if PLANTED:  # most heads are wired: the typical first position beats almost eve
 print(f"Model: {lm.info.name}, layer {LAYER}, head {HEAD}")
 print(f"Four terms sum to the scores (max error {view.max_sum_error:.1e}); "
       f"dropping terms 2 and 4 changes the attention by at most {view.max_attention_change:.1e}")
-print(f"Δ at position 1: {delta.iloc[0]:.2f} vs at most {delta.iloc[1:].max():.2f} elsewhere")
-print(f"Pooled over the middle layers: mean shifted Δ {first_mean:.2f} at position 1 vs {other_mean:.2f} elsewhere")
+print(f"Δ at position 0: {delta.iloc[0]:.2f} vs at most {delta.iloc[1:].max():.2f} elsewhere")
+print(f"Pooled over the middle layers: mean shifted Δ {first_mean:.2f} at position 0 vs {other_mean:.2f} elsewhere")
 
 # %% [markdown]
 # ## Your turn
