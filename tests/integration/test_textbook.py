@@ -33,10 +33,18 @@ def _random_texts(n: int = 3, length: int = 64, seed: int = 0) -> list[str]:
     return [bytes(rng.randrange(256) for _ in range(length)).decode("latin-1") for _ in range(n)]
 
 
-@pytest.fixture(scope="module")
-def setup():
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These forwards are tiny: one thread is fastest, and avoids oversubscribing a shared CPU."""
+    before = torch.get_num_threads()
     torch.set_num_threads(1)
-    lm = sinklab.load_model("textbook")
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def setup(textbook):  # `textbook` (tests/conftest.py) is sinklab.load_model("textbook")
+    lm = textbook
     toks = [tokenize(lm.tokenizer, t, max_tokens=40) for t in (*TEXTS, *_random_texts())]
     assert all(len(t) == 40 for t in toks)
     ids, mask = batch(toks)
