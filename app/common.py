@@ -237,8 +237,7 @@ def _banner(active: str) -> None:
     ok, why = gpt2_status()
     if ok or active == DEFAULT_ONLINE:
         return
-    if forced_model():
-        st.info(f"Model in use: **{active}** (set by SINKLAB_MODEL). GPT-2 small was not tried.")
+    if forced_model():  # whoever runs the server chose the model: no banner
         return
     st.warning(f"GPT-2 small is not available here, so the app uses the offline model **{active}**. "
                f"Fix: {FIX}.")
@@ -377,9 +376,17 @@ def intervention_view(model: str, label: str, params: tuple, text: str, n_tokens
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def domains_view(model: str, n: int, n_tokens: int, target: int, metric: str, _progress=None):
-    return lessons.domains_lesson(get_model(model), n=n, n_tokens=n_tokens, target=target, metric=metric,
-                                  progress=_progress)
+def domains_view(model: str, n: int, n_tokens: int, target: int, metric: str):
+    """The Table-1 lesson with a progress bar (created here, so a cache hit replays it as finished)."""
+    bar = st.progress(0.0, text="Running every intervention…")
+
+    def progress(domain: str, fraction: float) -> None:
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=f"Running every intervention on the {domain} inputs…")
+
+    view = lessons.domains_lesson(get_model(model), n=n, n_tokens=n_tokens, target=target, metric=metric,
+                                  progress=progress)
+    bar.empty()
+    return view
 
 
 @st.cache_data(show_spinner="Running the structural interventions…", max_entries=64)

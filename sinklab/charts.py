@@ -177,11 +177,11 @@ def gamma_table_chart(table: pd.DataFrame) -> alt.Chart:
     pts = alt.Chart(table).mark_point(filled=True, size=80).encode(
         x=alt.X("layer:O", title="layer"), y=alt.Y("abs_gamma:Q", title="|γ^(l)[coord]|"),
         color=alt.Color("coord:N", title="massive coord"), shape=alt.Shape("exceeds:N", title="above baseline"),
-        tooltip=["layer", "coord", alt.Tooltip("abs_gamma:Q", format=".4f"),
-                 alt.Tooltip("baseline_upper:Q", format=".4f"), "exceeds"])
+        tooltip=["layer:O", "coord:N", alt.Tooltip("abs_gamma:Q", format=".4f"),
+                 alt.Tooltip("baseline_upper:Q", format=".4f"), "exceeds:N"])
     base = table.drop_duplicates("layer")[["layer", "baseline_mean", "baseline_upper"]]
     upper = alt.Chart(base).mark_tick(color="black", thickness=2, size=30).encode(
-        x="layer:O", y="baseline_upper:Q", tooltip=["layer", alt.Tooltip("baseline_upper:Q", format=".4f")])
+        x="layer:O", y="baseline_upper:Q", tooltip=["layer:O", alt.Tooltip("baseline_upper:Q", format=".4f")])
     mean = alt.Chart(base).mark_tick(color="gray", size=20).encode(x="layer:O", y="baseline_mean:Q")
     return alt.layer(upper, mean, pts).properties(
         title="|γ| at the massive coordinates vs all coordinates (black: mean + 2 std, gray: mean)",

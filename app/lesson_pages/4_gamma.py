@@ -24,6 +24,8 @@ cols = st.columns(2)
 for col, flag, name in [(cols[0], True, "massive coordinates"), (cols[1], False, "other coordinates")]:
     if flag in summ.index:
         col.metric(f"mean |γ_h[d]|, {name}", f"{summ.loc[flag, 'mean']:.3f}")
+if v.table.empty:
+    st.warning("No coordinate of EPE_1 is massive at this kσ: lower the threshold to see γ at the massive ones.")
 left, right = st.columns(2)
 with left:
     common.chart(charts.gamma_table_chart(v.table))

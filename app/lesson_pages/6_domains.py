@@ -22,15 +22,7 @@ with c2:
     target = common.int_slider("Target position for transplant / isolate / amplify", "target", 1,
                                max(1, s.n_tokens - 1), 1)
 
-bar = st.progress(0.0, text="Running every intervention…")
-
-
-def progress(domain: str, fraction: float) -> None:
-    bar.progress(min(max(fraction, 0.0), 1.0), text=f"Running every intervention on the {domain} inputs…")
-
-
-v = common.call(common.domains_view, s.model, n, s.n_tokens, target, s.metric, _progress=progress)
-bar.empty()
+v = common.call(common.domains_view, s.model, n, s.n_tokens, target, s.metric)  # shows a progress bar
 
 order = list(dict.fromkeys(v.table["intervention"]))
 chosen = st.multiselect("Interventions in the chart", order, default=order, key="dom_show")
