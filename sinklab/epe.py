@@ -24,13 +24,15 @@ def _ln(ln, x):
 
 def epe(model, ln2: bool = False) -> torch.Tensor:
     """EPE for every position. [n_positions, d_model]; EPE_i = MLP1(p_i) + p_i (ln2: MLP1(ln_2(p_i)) + p_i)."""
+    block = model.transformer.h[0]
+    used = [model.transformer.wpe.weight, *block.mlp.parameters(), *block.ln_2.parameters()]
+    version = tuple(t._version for t in used)  # recompute if a weight was edited in place
     per_model = _CACHE.setdefault(model, {})
-    if ln2 not in per_model:
-        block = model.transformer.h[0]
-        with torch.inference_mode():
+    if per_model.get(ln2, (None,))[0] != version:
+        with torch.no_grad():
             p = model.transformer.wpe.weight  # [n_positions, d_model]
-            per_model[ln2] = _mlp(block, _ln(block.ln_2, p) if ln2 else p) + p
-    return per_model[ln2]
+            per_model[ln2] = (version, _mlp(block, _ln(block.ln_2, p) if ln2 else p) + p)
+    return per_model[ln2][1]
 
 
 def massive_coords(model, k_sigma: float = 3.0, top: int | None = None, ln2: bool = False,

@@ -49,6 +49,11 @@ def _check_position(iv, pos: int, n_pos: int, low: int = 0) -> None:
         raise BadInput(f"{iv.title}: position must be in {low}..{n_pos - 1} for {n_pos} tokens; got {pos}")
 
 
+def _first_mlp_only(iv) -> None:
+    if iv.layers is not None:
+        raise BadInput(f"{iv.title} acts after the first block's MLP only; it takes no layer range")
+
+
 def _check_unit(iv, name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise BadInput(f"{iv.title}: {name} must be in [0, 1]; got {value}")
@@ -125,6 +130,7 @@ class SwapEPE(Intervention):
         return layer == 0
 
     def check(self, cfg, n_pos):
+        _first_mlp_only(self)
         _check_position(self, self.other, n_pos, low=1)
 
     def _directions(self, model):
@@ -177,6 +183,7 @@ class InterpolateEPE(Intervention):
         return layer == 0
 
     def check(self, cfg, n_pos):
+        _first_mlp_only(self)
         _check_unit(self, "t", self.t)
         if not 1 <= self.toward < cfg.n_positions:
             raise BadInput(f"{self.title}: toward must be in 1..{cfg.n_positions - 1}; got {self.toward}")

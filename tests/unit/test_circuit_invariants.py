@@ -131,3 +131,11 @@ def test_cross_entropy_matches_hf_loss(tiny):
     with torch.no_grad():
         loss = tiny(ids[:1], labels=ids[:1]).loss
     torch.testing.assert_close(effects.cross_entropy(tr.logits, ids)[0], loss, atol=1e-5, rtol=1e-5)
+
+
+def test_epe_cache_follows_in_place_weight_edits():
+    model = random_gpt2(seed=3)  # a private copy: this test edits it
+    before = epe.epe(model)[0].clone()
+    with torch.no_grad():
+        model.transformer.wpe.weight[0].mul_(2.0)
+    assert not torch.allclose(epe.epe(model)[0], before)

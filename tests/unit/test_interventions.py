@@ -149,6 +149,7 @@ def test_head_rmsnorm_equalises_rms_across_positions(tiny, base):
     ("g", {"layers": (2, 9)}, "layers must satisfy 0 <= start < stop <= 3"),
     ("transplant", {"other": 40}, "position must be in 1..19"),
     ("isolate", {"position": -1}, "position must be in 0..19"),
+    ("d", {"layers": (0, 2)}, "takes no layer range"),
     ("amplify", {"factor": -2.0}, "factor must be in"),
     ("b", {"beta": 1}, "unknown"),
 ])
