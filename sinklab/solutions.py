@@ -92,3 +92,8 @@ def variance_ratio(stats: pd.DataFrame, layer: int, column: str = "z_variance") 
     """Position 1's attention-output variance over the median of the other positions', in `layer`."""
     s = stats[stats["layer"] == layer].set_index("position")[column]
     return float(s.loc[0] / s.drop(index=0).median())
+
+
+def top_written_coords(row: pd.DataFrame, n: int = 3) -> list[int]:
+    """The `n` residual coordinates a neuron writes most strongly (largest |weight| of its row), largest first."""
+    return [int(c) for c in row.sort_values("abs_weight", ascending=False, kind="stable")["coord"].head(n)]
