@@ -268,7 +268,7 @@ def sidebar() -> Settings:
             desired = st.text_input("Hugging Face id or local directory", key="model_custom",
                                     placeholder="e.g. gpt2-medium or /path/to/dir").strip()
     active, lm = _resolve_model(desired)
-    publish("model", desired or active)
+    publish("model", active)
     _banner(active)
     with st.sidebar:
         st.caption(f"In use: **{lm.info.name}** · {lm.info.n_layer} layers × {lm.info.n_head} heads · "

@@ -290,3 +290,50 @@ def test_offline_banner_when_gpt2_not_tried(monkeypatch):
     assert not at.exception
     banner = [w.value for w in at.warning]
     assert banner and "textbook" in banner[0] and "Fix:" in banner[0]
+
+
+def test_configured_models_are_offered(monkeypatch, tmp_path):
+    monkeypatch.setenv("SINKLAB_MODELS", f"{tmp_path}/teacher-model, another/hf-id")
+    at = app()
+    ok(at)
+    options = at.sidebar.selectbox(key="model").options
+    assert options[0] == "textbook"
+    assert f"{tmp_path}/teacher-model" in options and "another/hf-id" in options
+    assert options[-1].startswith("other")
+    at.sidebar.selectbox(key="model").set_value(f"{tmp_path}/teacher-model").run()
+    assert not at.exception
+    assert at.error and "still using **textbook**" in at.error[0].value
+    assert at.query_params["model"] == "textbook"
+
+
+def test_gpt2_unavailable_falls_back_once(monkeypatch):
+    """Without SINKLAB_MODEL the app probes GPT-2 once; when it fails: textbook, a banner, no re-probe."""
+    import sys
+
+    from sinklab.errors import ModelUnavailable
+
+    app()  # imports the app's `common` module into this process
+    common = sys.modules["common"]
+    real, calls = common.load_model, []
+
+    def fake_load(spec, *a, **kw):
+        if spec == "gpt2":
+            calls.append(spec)
+            raise ModelUnavailable("Cannot load model 'gpt2': offline (test)")
+        return real(spec, *a, **kw)
+
+    monkeypatch.setattr(common, "load_model", fake_load)
+    monkeypatch.delenv("SINKLAB_MODEL")
+    monkeypatch.delenv("SINKLAB_OFFLINE", raising=False)
+    common._gpt2_attempt.clear()
+    try:
+        at = app()
+        ok(at)
+        assert at.sidebar.selectbox(key="model").value == "textbook"
+        assert "gpt2" not in at.sidebar.selectbox(key="model").options
+        assert at.warning and "GPT-2 small is not available" in at.warning[0].value and "Fix:" in at.warning[0].value
+        slider(at, "Layer").set_value(1).run()
+        app("decomposition")
+        assert calls == ["gpt2"], "the failed GPT-2 load must be cached, not retried on every rerun"
+    finally:
+        common._gpt2_attempt.clear()
