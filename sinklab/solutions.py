@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 
-def check(passed: Callable[[], bool], success: str, hint: str) -> bool:
+def check(passed: Callable[[], bool], success: str, hint: str) -> None:
     """Run a check cell: print a friendly verdict; assert instead when SINKLAB_SOLUTIONS=1."""
     error = None
     try:
@@ -24,7 +24,6 @@ def check(passed: Callable[[], bool], success: str, hint: str) -> bool:
     if os.environ.get("SINKLAB_SOLUTIONS") == "1":
         assert ok, f"the reference solution fails its own check: {error!r}"
     print(success if ok else hint + (f"\n(the check raised {type(error).__name__}: {error})" if error else ""))
-    return ok
 
 
 # ----------------------------------------------------------------------------- 1. Start
