@@ -15,7 +15,7 @@ import torch
 
 
 def check(passed: Callable[[], bool], success: str, hint: str) -> None:
-    """Run a check cell: print a friendly verdict; assert instead when SINKLAB_SOLUTIONS=1."""
+    """Run a check cell: print a friendly verdict (and assert it when SINKLAB_SOLUTIONS=1, as in CI)."""
     error = None
     try:
         ok = bool(passed())

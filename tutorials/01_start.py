@@ -139,6 +139,8 @@ charts.head_grid(view.heads)
 # %%
 sink_heads = {(int(r.layer), int(r.head)) for r in view.heads.itertuples() if r.value > 0.5}
 print(f"{len(sink_heads)} of {lm.info.n_layer * lm.info.n_head} heads have mass > 0.5 on position 0")
+if PLANTED or GPT2:
+    assert 0 < len(sink_heads) < lm.info.n_layer * lm.info.n_head
 if PLANTED:
     wired = {(int(l), h) for l, heads in lm.meta["wired_heads"].items() for h in heads}
     assert sink_heads == wired, (sink_heads ^ wired)

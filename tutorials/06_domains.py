@@ -29,8 +29,6 @@
 # %%
 import os
 
-import pandas as pd
-
 import sinklab
 from sinklab import charts, lessons
 from sinklab.reference import is_gpt2_small
