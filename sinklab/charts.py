@@ -184,7 +184,8 @@ def gamma_table_chart(table: pd.DataFrame) -> alt.Chart:
         x="layer:O", y="baseline_upper:Q", tooltip=["layer:O", alt.Tooltip("baseline_upper:Q", format=".4f")])
     mean = alt.Chart(base).mark_tick(color="gray", size=20).encode(x="layer:O", y="baseline_mean:Q")
     return alt.layer(upper, mean, pts).properties(
-        title="|γ| at the massive coordinates vs all coordinates (black: mean + 2 std, gray: mean)",
+        title=alt.TitleParams("|γ| at the massive coordinates vs all coordinates",
+                              subtitle="black tick: mean + 2 std over all coordinates; gray tick: mean"),
         width=420, height=240)
 
 
@@ -260,7 +261,7 @@ def domain_bars(table: pd.DataFrame, published: pd.DataFrame | None = None) -> a
         y=alt.Y("sink:Q", title="sink at the key"),
         tooltip=["source", "domain", "intervention"] + (["title"] if "title" in df.columns else [])
         + [alt.Tooltip("sink:Q", format=".3f"), alt.Tooltip("se:Q", format=".4f")])
-    err = base.mark_errorbar(color="black").encode(y="low:Q", y2="high:Q")
+    err = base.mark_errorbar(color="black").encode(y=alt.Y("low:Q", title="sink at the key"), y2="high:Q")
     doms = list(dict.fromkeys(table["domain"]))
     return alt.layer(bars, err, data=df).properties(width=max(220, 28 * len(order)), height=200).facet(
         row=alt.Row("domain:N", sort=doms, title=None)).properties(

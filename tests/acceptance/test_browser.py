@@ -94,17 +94,19 @@ def page(server):
 
 
 def _wait_done(pg, heading: str) -> None:
+    """Wait for the page heading, the closing "Try this" box, and the end of the run (no Stop button)."""
     pg.get_by_role("heading", name=heading).first.wait_for(state="visible", timeout=180_000)
-    # the status widget shows "Running..." while the script runs; wait until it is gone
+    pg.get_by_text("Try this.").first.wait_for(state="visible", timeout=180_000)
     deadline = time.time() + 180
     while time.time() < deadline:
-        if pg.locator('[data-testid="stStatusWidget"]').count() == 0:
+        running = pg.get_by_role("button", name="Stop", exact=True).count() + pg.get_by_text("Running...", exact=True).count()
+        if running == 0:
             break
         time.sleep(0.3)
     else:
         raise AssertionError("the page was still running after 180 s")
     pg.locator('[data-testid="stVegaLiteChart"]').first.wait_for(state="visible", timeout=60_000)
-    time.sleep(1.0)  # let Vega finish drawing before the screenshot
+    time.sleep(1.5)  # let Vega finish drawing before the screenshot
 
 
 @pytest.mark.parametrize("path,heading", PAGES, ids=[p or "start" for p, _ in PAGES])
