@@ -7,6 +7,9 @@ Environment (for whoever runs the server):
   SINKLAB_MODELS   comma-separated extra models for the picker (HF ids or local directories)
   SINKLAB_MODEL    start on this model and do not probe GPT-2 (tests use "textbook")
   SINKLAB_OFFLINE  "1": never try to load GPT-2 (no network)
+  SINKLAB_THREADS  torch intra-op threads per request (default 1: on a small machine shared with other
+                   work or several sessions, one thread per request is much faster than oversubscribing
+                   the cores; see benchmarks/bench_app.py)
 """
 from __future__ import annotations
 
@@ -18,12 +21,24 @@ from typing import Any, Callable
 import pandas as pd
 import streamlit as st
 
+import torch
+
 from sinklab import lessons
 from sinklab.corpora import OZYMANDIAS, example_prompts
 from sinklab.errors import SinklabError
 from sinklab.interventions import make
 from sinklab.loading import BUNDLED, BUNDLED_DIR, DEFAULT_ONLINE, OFFLINE_DEFAULT, LoadedModel, load_model
 from sinklab.metrics import METRICS
+
+
+def _configure_threads() -> None:
+    try:
+        torch.set_num_threads(max(1, int(os.environ.get("SINKLAB_THREADS", "1"))))
+    except ValueError:
+        pass
+
+
+_configure_threads()
 
 OTHER_MODEL = "other: a Hugging Face id or a local directory…"
 PROMPTS = {"ozymandias": "Ozymandias (the paper's sentence)", "nl": "Natural language example",

@@ -10,7 +10,7 @@ Scenarios, each after one warm-up run of the page:
   decomposition/head   Decomposition page, move the head slider (a new lesson call each time)
   interventions/alpha  Interventions page, move α to a new value each time (a new forward pass each time)
 
-Run:  python benchmarks/bench_app.py [--repeats 7] [--threads 2] [--skip-gpt2-shaped]
+Run:  python benchmarks/bench_app.py [--repeats 7] [--threads 1] [--skip-gpt2-shaped]
 """
 from __future__ import annotations
 
@@ -73,13 +73,15 @@ def scenarios(n_layer: int, n_head: int, repeats: int):
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1, help="SINKLAB_THREADS for the app (torch threads)")
     p.add_argument("--skip-gpt2-shaped", action="store_true")
     args = p.parse_args(argv)
 
+    os.environ["SINKLAB_THREADS"] = str(args.threads)  # read when the app's common module is imported
     import torch
 
     torch.set_num_threads(args.threads)
+    print(f"torch threads: {args.threads}; load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         models = [("textbook", "textbook", 6, 4)]
