@@ -6,6 +6,7 @@ playwright package is missing (install: apt-get install -y chromium; pip install
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -43,17 +44,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium)")
-    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+@contextlib.contextmanager
+def streamlit_server(env_changes: dict, log_name: str):
+    """`streamlit run` on a free port; yields its URL once healthy; always terminates it."""
     port = _free_port()
-    env = dict(os.environ, SINKLAB_MODEL="textbook", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    for k, v in env_changes.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "streamlit.log", "w")
+    log = open(ARTIFACTS / log_name, "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -77,6 +81,19 @@ def server():
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+
+
+def _require_browser() -> None:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not found (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+
+
+@pytest.fixture(scope="module")
+def server():
+    _require_browser()
+    with streamlit_server({"SINKLAB_MODEL": "textbook", "SINKLAB_OFFLINE": None}, "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +151,21 @@ def test_url_restores_the_view(server, page):
         time.sleep(0.3)
     assert "layer=1" in page.url and "model=textbook" in page.url, page.url
     page.screenshot(path=str(ARTIFACTS / "start_layer1_head2.png"), full_page=True)
+
+
+def test_starts_offline_with_banner(page):
+    """No SINKLAB_MODEL: the app probes GPT-2 (hub offline here), falls back to textbook and says so."""
+    env = {"SINKLAB_MODEL": None, "SINKLAB_OFFLINE": None, "HF_HUB_OFFLINE": "1"}
+    with streamlit_server(env, "streamlit_offline.log") as url:
+        t0 = time.time()
+        page.goto(url + "/", wait_until="domcontentloaded")
+        _wait_done(page, "Start: the attention sink")
+        elapsed = time.time() - t0
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        if "In use: gpt2" in sidebar:  # GPT-2 small is in the local cache: no banner is due
+            return
+        main = page.locator('[data-testid="stMain"]').inner_text()
+        assert "GPT-2 small is not available" in main and "Fix:" in main, main[:1500]
+        assert "In use: textbook" in sidebar
+        assert elapsed < 120, f"the offline start took {elapsed:.0f} s"
+        page.screenshot(path=str(ARTIFACTS / "start_offline_banner.png"))
