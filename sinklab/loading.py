@@ -182,3 +182,16 @@ def load_preferred(preferred: str = DEFAULT_ONLINE, fallback: str = OFFLINE_DEFA
         return load_model(preferred, device=device), None
     except ModelUnavailable as e:
         return load_model(fallback, device=device), str(e).splitlines()[0]
+
+
+def load_from_env(var: str = "SINKLAB_MODEL", device: str | None = None) -> tuple[LoadedModel, str | None]:
+    """The model named by $SINKLAB_MODEL, else GPT-2 small if loadable, else the offline default.
+
+    Returns (model, a note saying why the offline default is used, or None).
+    """
+    name = os.environ.get(var, "").strip()
+    if name:
+        return load_model(name, device=device), None
+    lm, why = load_preferred(device=device)
+    note = None if why is None else f"Using the offline model {lm.info.name!r}: {why}"
+    return lm, note

@@ -35,8 +35,10 @@ from sinklab import charts, lessons
 from sinklab.gamma import gamma
 from sinklab.reference import is_gpt2_small
 
-MODEL = os.environ.get("SINKLAB_MODEL", "textbook")
-lm = sinklab.load_model(MODEL)
+# $SINKLAB_MODEL picks the model; unset: GPT-2 small if it can be loaded, else the offline "textbook".
+lm, note = sinklab.load_from_env()
+if note:
+    print(note)
 GPT2 = is_gpt2_small(lm.info)  # the paper's published numbers apply to GPT-2 small only
 PLANTED = "massive_coords" in (lm.meta or {})  # the textbook model: the circuit is planted, ground truth known
 print(f"{lm.info.name}: {lm.info.n_layer} layers x {lm.info.n_head} heads, d_model {lm.info.d_model}")

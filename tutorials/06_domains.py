@@ -33,9 +33,11 @@ import sinklab
 from sinklab import charts, lessons
 from sinklab.reference import is_gpt2_small
 
-MODEL = os.environ.get("SINKLAB_MODEL", "textbook")
+# $SINKLAB_MODEL picks the model; unset: GPT-2 small if it can be loaded, else the offline "textbook".
+lm, note = sinklab.load_from_env()
+if note:
+    print(note)
 N = int(os.environ.get("SINKLAB_TUTORIAL_N", "8"))  # inputs per domain; the paper uses 100
-lm = sinklab.load_model(MODEL)
 GPT2 = is_gpt2_small(lm.info)  # the paper's published numbers apply to GPT-2 small only
 PLANTED = "massive_coords" in (lm.meta or {})  # the textbook model: the circuit is planted, ground truth known
 print(f"{lm.info.name}: {lm.info.n_layer} layers x {lm.info.n_head} heads; {N} inputs per domain")

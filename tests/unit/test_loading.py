@@ -86,3 +86,16 @@ def test_non_gpt2_checkpoint_refused(tmp_path):
                                intermediate_size=64, vocab_size=50)).save_pretrained(tmp_path)
     with pytest.raises((sinklab.BadInput, sinklab.ModelUnavailable)):
         sinklab.load_model(str(tmp_path))
+
+
+@pytest.mark.timeout(60)
+def test_load_from_env_falls_back_to_the_offline_default(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as on a machine without GPT-2
+    monkeypatch.delenv("SINKLAB_MODEL", raising=False)
+    lm, note = sinklab.load_from_env()
+    assert lm.info.name == sinklab.OFFLINE_DEFAULT and "gpt2" in note and "offline model" in note
+    monkeypatch.setenv("SINKLAB_MODEL", "textbook")
+    lm, note = sinklab.load_from_env()
+    assert lm.info.name == "textbook" and note is None

@@ -108,7 +108,7 @@ def test_each_notebook_draws_the_charts_of_its_page():
 def test_notebook_conventions(path):
     text = path.read_text()
     assert text.startswith("# ---\n# jupyter:\n#   jupytext:"), "needs the Jupytext header"
-    assert 'os.environ.get("SINKLAB_MODEL", "textbook")' in text, "the model is a parameter"
+    assert "sinklab.load_from_env()" in text, "the model is a parameter ($SINKLAB_MODEL, else GPT-2 or textbook)"
     assert "## What we found" in text and "## Your turn" in text
     assert 'os.environ.get("SINKLAB_SOLUTIONS") == "1"' in text and "from sinklab.solutions import" in text
     assert "lessons." in text, "uses the same sinklab.lessons call as its page"
