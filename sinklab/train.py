@@ -66,7 +66,10 @@ INDUCTION = (3, 4)  # trigger bytes: repeat what followed this trigger's previou
 LINE_START = 6  # trigger byte: repeat the first byte of the current line
 
 
-def synthetic_text(n_bytes: int, seed: int, trigger_rate: float = 0.08) -> bytes:
+EXTRA_BACKCOPY_BYTES = (7, 8, 11, 12, 14, 15)  # distances 4, 5, 6, ... with --extra-backcopy
+
+
+def synthetic_text(n_bytes: int, seed: int, trigger_rate: float = 0.08, extra_backcopy: int = 0) -> bytes:
     """Generated "dormant-head" text (after Guo et al.'s bigram-backcopy task).
 
     A low-entropy bigram chain over lowercase letters, space and newline (each byte has two
@@ -76,14 +79,19 @@ def synthetic_text(n_bytes: int, seed: int, trigger_rate: float = 0.08) -> bytes
     back-copy triggers \x01, \x02, \x05 repeat the byte 1, 2, 3 places before the trigger;
     induction triggers \x03, \x04 repeat the byte that followed the previous occurrence of the
     same trigger (a random letter the first time); \x06 repeats the first byte of the current
-    line. Heads that serve the triggers have nothing to do elsewhere. Deterministic in `seed`.
+    line; with `extra_backcopy` = k, k more back-copy triggers (\x07, \x08, \x0b, ...) repeat the
+    byte 4, 5, ... places back. Heads that serve the triggers have nothing to do elsewhere.
+    Deterministic in `seed`.
     """
     rng = np.random.default_rng(seed)
     alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz \n", dtype=np.uint8)
     A = len(alphabet)
     pos = {int(c): i for i, c in enumerate(alphabet)}
     succ = rng.integers(0, A, size=(A, 2))  # two successors per symbol
-    kinds = list(BACKCOPY) + list(INDUCTION) + [LINE_START]
+    backcopy = dict(BACKCOPY)
+    backcopy.update({b: 4 + i for i, b in enumerate(EXTRA_BACKCOPY_BYTES[:extra_backcopy])})
+    kinds = list(backcopy) + list(INDUCTION) + [LINE_START]
+    reach = max(backcopy.values())
     out = bytearray()
     last_after: dict[int, int] = {}
     line_start = 0
@@ -94,10 +102,10 @@ def synthetic_text(n_bytes: int, seed: int, trigger_rate: float = 0.08) -> bytes
     while len(out) < n_bytes:
         i += 1
         trig, b = None, None
-        if len(out) > 3 and u[i] < trigger_rate and out[-1] not in kinds:
+        if len(out) > reach and u[i] < trigger_rate and out[-1] not in kinds:
             trig = kinds[int(v[i] * len(kinds))]
-            if trig in BACKCOPY:
-                b = out[-BACKCOPY[trig]]
+            if trig in backcopy:
+                b = out[-backcopy[trig]]
             elif trig in INDUCTION:
                 b = last_after.get(trig, int(alphabet[int(v[i] * 26)]))
             elif line_start < len(out):
@@ -123,7 +131,7 @@ class Corpus:
     describe: dict
 
 
-def build_corpus(synthetic: float = 0.0, data_seed: int = 0) -> Corpus:
+def build_corpus(synthetic: float = 0.0, data_seed: int = 0, extra_backcopy: int = 0) -> Corpus:
     files = stdlib_files()
     train_files, test_files = _split(files, 10, 9)
     prompts = [p.encode() for p in humaneval_prompts()]
@@ -133,7 +141,7 @@ def build_corpus(synthetic: float = 0.0, data_seed: int = 0) -> Corpus:
     n_syn = 0
     if synthetic > 0:
         n_syn = int(len(text) * synthetic / (1 - synthetic))
-        syn = synthetic_text(n_syn, data_seed)
+        syn = synthetic_text(n_syn, data_seed, extra_backcopy=extra_backcopy)
         # interleave synthetic chunks of ~2 KB between real documents, deterministically
         rng = np.random.default_rng(data_seed + 1)
         chunks = [syn[i:i + 2048] for i in range(0, len(syn), 2048)]
@@ -148,7 +156,7 @@ def build_corpus(synthetic: float = 0.0, data_seed: int = 0) -> Corpus:
         "heldout_stdlib_rule": "top-level *.py sorted by name; index % 10 == 9 held out",
         "humaneval_train": len(train_prompts), "humaneval_heldout": len(test_prompts),
         "heldout_humaneval_rule": "task order; index % 4 == 3 held out",
-        "synthetic_fraction": synthetic, "synthetic_bytes": n_syn, "data_seed": data_seed,
+        "synthetic_fraction": synthetic, "extra_backcopy_triggers": extra_backcopy, "synthetic_bytes": n_syn, "data_seed": data_seed,
         "train_bytes": int(arr.size),
     }
     return Corpus(arr, [f.read_bytes() for f in test_files], test_prompts, describe)
@@ -274,6 +282,8 @@ def parse_args(argv=None):
     p.add_argument("--bos", action=argparse.BooleanOptionalAction, default=True,
                    help="prepend <|endoftext|> to every window (default on)")
     p.add_argument("--synthetic", type=float, default=0.0, help="fraction of generated idle text")
+    p.add_argument("--extra-backcopy", type=int, default=0,
+                   help="extra back-copy trigger kinds (distances 4, 5, ...) in the generated text")
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-n", type=int, default=32, help="rows of the sink eval batch")
@@ -291,7 +301,7 @@ def main(argv=None) -> dict:
     from .bytetok import byte_tokenizer
 
     t0 = time.time()
-    corpus = build_corpus(args.synthetic, args.data_seed)
+    corpus = build_corpus(args.synthetic, args.data_seed, args.extra_backcopy)
     ev_ids, ev_mask = eval_batch(args.eval_n, args.eval_len, args.bos)
     ho = heldout_loss_batch(corpus, args.heldout_n, args.context, args.bos)
     model = make_model(args)

@@ -1,0 +1,96 @@
+"""sinklab-mini: the bundled byte-level GPT-2 trained by sinklab.train loads offline, its recorded
+sink numbers are reproduced from the shipped weights, and the training script runs end to end."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import sinklab
+from sinklab import train
+from sinklab.loading import BUNDLED_DIR
+from sinklab.metrics import attention_to, sink_table
+
+MINI = BUNDLED_DIR / "sinklab-mini"
+TOL = 1e-3
+
+
+@pytest.fixture(scope="module")
+def mini():
+    return sinklab.load_model("sinklab-mini", device="cpu")
+
+
+def test_files_and_size():
+    for name in ("config.json", "model.safetensors", "training_log.csv", "sinklab_meta.json", "MODEL_CARD.md"):
+        assert (MINI / name).is_file(), name
+    assert sum(f.stat().st_size for f in MINI.rglob("*") if f.is_file()) <= 25 * 2**20
+
+
+def test_loads_offline(mini):
+    assert mini.info.source == "bundled"
+    assert mini.info.vocab_size == 257
+    assert mini.model.config._attn_implementation == "eager"
+    assert mini.meta is not None and "eval" in mini.meta
+    ids = mini.tokenizer("def f(x):", add_special_tokens=False)["input_ids"]
+    assert ids == list(b"def f(x):")
+    assert mini.tokenizer.convert_tokens_to_ids("<|endoftext|>") == 256
+
+
+def test_recorded_sink_numbers_match_weights(mini):
+    meta = mini.meta
+    ev = meta["eval"]
+    assert ev["function"] == "sinklab.train.eval_batch"
+    ids, mask = train.eval_batch(**ev["kwargs"])
+    if train.ids_digest(ids) != ev["ids_sha256"]:
+        pytest.skip("this interpreter's standard library differs from the one the eval batch was built from")
+    trace = sinklab.run(mini.model, ids, mask)
+    per_layer = attention_to(trace, 0, "second_half").mean((0, 2)).tolist()
+    assert per_layer == pytest.approx(meta["sink_per_layer"], abs=TOL)
+    gu = sink_table(trace, key=0, metric="gu")
+    assert float(gu["has_sink"].mean()) == pytest.approx(meta["gu_sink_share"], abs=TOL)
+    by_layer = gu.groupby("layer")["has_sink"].mean().tolist()
+    assert by_layer == pytest.approx(meta["gu_share_per_layer"], abs=TOL)
+    # the no-BOS (paper convention) numbers, recorded separately
+    nb = meta["nobos"]
+    ids, mask = train.eval_batch(**nb["kwargs"])
+    trace = sinklab.run(mini.model, ids, mask)
+    assert attention_to(trace, 0, "second_half").mean((0, 2)).tolist() == pytest.approx(nb["sink_per_layer"], abs=TOL)
+    gu = sink_table(trace, key=0, metric="gu")
+    assert float(gu["has_sink"].mean()) == pytest.approx(nb["gu_sink_share"], abs=TOL)
+
+
+def test_card_states_the_recorded_numbers(mini):
+    card = (MINI / "MODEL_CARD.md").read_text()
+    assert f"{mini.meta['gu_sink_share']:.3f}" in card
+    for v in mini.meta["sink_per_layer"]:
+        assert f"{v:.3f}" in card
+
+
+def test_eval_batch_is_deterministic():
+    a, ma = train.eval_batch(8, 32, bos=True)
+    b, mb = train.eval_batch(8, 32, bos=True)
+    assert torch.equal(a, b) and torch.equal(ma, mb)
+    assert a.shape == (8, 33) and bool((a[:, 0] == 256).all())
+    c, _ = train.eval_batch(8, 32, bos=False)
+    assert torch.equal(a[:, 1:], c)
+
+
+def test_training_script_smoke(tmp_path: Path):
+    out = tmp_path / "tiny"
+    meta = train.main(["--out", str(out), "--steps", "6", "--eval-every", "3", "--n-layer", "2",
+                       "--n-embd", "16", "--n-head", "2", "--batch", "4", "--context", "16",
+                       "--eval-n", "4", "--eval-len", "16", "--heldout-n", "4", "--seed", "1"])
+    assert meta["steps"] == 6
+    for name in ("config.json", "model.safetensors", "training_log.csv", "sinklab_meta.json"):
+        assert (out / name).is_file(), name
+    rows = (out / "training_log.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("step,elapsed_s") and len(rows) == 1 + 3  # steps 0, 3, 6
+    lm = sinklab.load_model(str(out), device="cpu")
+    assert lm.info.n_layer == 2 and lm.info.d_model == 16
+    saved = json.loads((out / "sinklab_meta.json").read_text())
+    assert len(saved["sink_per_layer"]) == 2 and 0.0 <= saved["gu_sink_share"] <= 1.0
+    ids, mask = train.eval_batch(**saved["eval"]["kwargs"])
+    trace = sinklab.run(lm.model, ids, mask)
+    assert attention_to(trace, 0, "second_half").mean((0, 2)).tolist() == pytest.approx(saved["sink_per_layer"], abs=TOL)
