@@ -364,8 +364,15 @@ def main(argv=None) -> dict:
 
     tok = byte_tokenizer()
     model.config.use_cache = True
+    tok.model_max_length = model.config.n_positions
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
+    # transformers does not serialise the attention implementation; record it so that a plain
+    # GPT2LMHeadModel.from_pretrained(DIR) also builds the eager attention
+    cfg_path = out / "config.json"
+    cfg_json = json.loads(cfg_path.read_text())
+    cfg_json["attn_implementation"] = "eager"
+    cfg_path.write_text(json.dumps(cfg_json, indent=2, sort_keys=True) + "\n")
 
     # final numbers, measured on the saved checkpoint as a user loads it
     from .loading import load_model

@@ -38,6 +38,13 @@ def test_loads_offline(mini):
     assert mini.tokenizer.convert_tokens_to_ids("<|endoftext|>") == 256
 
 
+def test_config_asks_for_eager_attention():
+    from transformers import GPT2LMHeadModel
+
+    assert json.loads((MINI / "config.json").read_text())["attn_implementation"] == "eager"
+    assert GPT2LMHeadModel.from_pretrained(str(MINI)).config._attn_implementation == "eager"
+
+
 def test_recorded_sink_numbers_match_weights(mini):
     meta = mini.meta
     ev = meta["eval"]
@@ -87,6 +94,7 @@ def test_training_script_smoke(tmp_path: Path):
         assert (out / name).is_file(), name
     rows = (out / "training_log.csv").read_text().strip().splitlines()
     assert rows[0].startswith("step,elapsed_s") and len(rows) == 1 + 3  # steps 0, 3, 6
+    assert json.loads((out / "config.json").read_text())["attn_implementation"] == "eager"
     lm = sinklab.load_model(str(out), device="cpu")
     assert lm.info.n_layer == 2 and lm.info.d_model == 16
     saved = json.loads((out / "sinklab_meta.json").read_text())
