@@ -21,7 +21,10 @@ def main() -> None:
     ap.add_argument("--inputs", type=int, default=100)
     ap.add_argument("--tokens", type=int, default=40)
     ap.add_argument("--batch", type=int, default=100, help="examples per batched pass of the sweep")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model = gpt2_small_random()
     ids = torch.randint(0, 50257, (args.inputs, args.tokens), generator=torch.Generator().manual_seed(0))
     settings = {label: (None if label == "a" else make(label)) for label in PAPER}
