@@ -314,19 +314,18 @@ def emergence_chart(log: pd.DataFrame) -> alt.Chart:
     df = log.copy()
     for c in loss_cols + sink_cols:
         df[c] = pd.to_numeric(df[c], errors="coerce")
+    def panel(cols: list[str], title: str, y_title: str) -> alt.Chart:
+        long = df.melt("step", cols, var_name="series", value_name="value").dropna()
+        return alt.Chart(long, title=title).mark_line(point=True).encode(
+            x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title=y_title),
+            color=alt.Color("series:N", title=None), tooltip=["step", "series", alt.Tooltip("value:Q", format=".3f")],
+        ).properties(width=420, height=220)
+
     panels = []
     if sink_cols:
-        long = df.melt("step", sink_cols, var_name="series", value_name="value").dropna()
-        panels.append(alt.Chart(long, title="Sink metrics during training").mark_line(point=True).encode(
-            x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title="sink metric"),
-            color=alt.Color("series:N", title=None), tooltip=["step", "series", alt.Tooltip("value:Q", format=".3f")],
-        ).properties(width=420, height=220))
+        panels.append(panel(sink_cols, "Sink metrics during training", "sink metric"))
     if loss_cols:
-        long = df.melt("step", loss_cols, var_name="series", value_name="value").dropna()
-        panels.append(alt.Chart(long, title="Loss during training").mark_line(point=True).encode(
-            x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title="loss (nats/token)"),
-            color=alt.Color("series:N", title=None), tooltip=["step", "series", alt.Tooltip("value:Q", format=".3f")],
-        ).properties(width=420, height=220))
+        panels.append(panel(loss_cols, "Loss during training", "loss (nats/token)"))
     if not panels:
         raise ValueError("the training log has no sink or loss columns")
     return alt.vconcat(*panels).properties(title="Emergence of the sink") if len(panels) > 1 else panels[0]
