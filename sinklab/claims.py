@@ -35,26 +35,21 @@ class Claim:
     def mark(self) -> str:
         return "✓" if self.holds else "✗"
 
+    def _say(self, head: str, reference: str, elsewhere: str) -> str:
+        """head, then the reference and (when it does not hold) the pointer, each in its format."""
+        out = head + (reference.format(self.reference) if self.reference else "")
+        return out + (elsewhere.format(self.elsewhere) if not self.holds and self.elsewhere else "")
+
     @property
     def text(self) -> str:
         """One line: mark, statement, evidence, reference; plus the pointer when it does not hold."""
-        out = f"{self.mark} {self.statement} — {self.evidence}"
-        if self.reference:
-            out += f" ({self.reference})"
-        if not self.holds and self.elsewhere:
-            out += f". {self.elsewhere}"
-        return out
+        return self._say(f"{self.mark} {self.statement} — {self.evidence}", " ({})", ". {}")
 
     @property
     def finding(self) -> str:
         """The same claim as prose for a notebook."""
         verb = "holds" if self.holds else "does not hold"
-        out = f"“{self.statement}” {verb} on this model: {self.evidence}."
-        if self.reference:
-            out += f" For comparison, {self.reference}."
-        if not self.holds and self.elsewhere:
-            out += f" {self.elsewhere}"
-        return out
+        return self._say(f"“{self.statement}” {verb} on this model: {self.evidence}.", " For comparison, {}.", " {}")
 
 
 @dataclass(frozen=True)
@@ -301,6 +296,43 @@ def domains(v, n_asked: int) -> list[Claim]:
     return out
 
 
+# ---------------------------------------------------------------- The circuit in one picture
+def circuit(v) -> list[Claim]:
+    """Cutting the chosen wires weakens the sink (✓ when less than compare.CUT % is left); none if nothing is cut.
+
+    v: a sinklab.circuit.CircuitView (lessons.circuit_lesson) with its cuts."""
+    from .compare import CUT
+
+    cut = v.edges[v.edges["cut"].astype(bool)]
+    if not len(cut):
+        return []
+    names = [REGISTRY[iv].wire or wire for wire, iv in zip(cut["wire"], cut["intervention"])]
+    pct = 100 * v.sink_after / v.sink_before if v.sink_before else float("nan")
+    return [Claim("circuit.cut", f"Cutting {' and '.join(names)} weakens the sink", pct < CUT,
+                  f"{pct:.0f} % of the sink is left ({v.sink_before:.2f} → {v.sink_after:.2f})", {"pct": pct},
+                  elsewhere="This route does not carry this model's sink here: try the other route, or another "
+                            "wire (Compare specimens shows which wires each model's sink runs through).")]
+
+
+# ---------------------------------------------------------------- Compare specimens
+def compare(v) -> list[Claim]:
+    """The models' sinks run through different wires (none for fewer than two compared models).
+
+    v: a lessons.compare_lesson view (its `computed` signature rows)."""
+    from .compare import CUT, wires_cut
+
+    cut = wires_cut(v.computed) if len(v.computed) else {}
+    if len(cut) < 2:
+        return []
+    differ = len({tuple(w) for w in cut.values()}) > 1
+    return [Claim("compare.differ", "The models' sinks run through different wires: no one mechanism explains "
+                  "every sink", differ,
+                  "; ".join(f"{m}: {', '.join(w) or 'none'} cut it below {CUT:.0f} %" for m, w in cut.items()),
+                  {"wires": cut},
+                  elsewhere="These models happen to share their wires; add a planted specimen of the other route "
+                            "to see them differ.")]
+
+
 # ---------------------------------------------------------------- 7. Structural origin
 def origin(v) -> list[Claim]:
     """Variance discrepancy at position 0 (in which layers), a super neuron, and the two moves."""
@@ -313,7 +345,7 @@ def origin(v) -> list[Claim]:
     var = Claim("origin.variance", "Position 0's attention output stands out in layer 0 (one value vector, not an "
                 "average)", ratios.get(0, 0) >= 1.5,
                 f"its norm is {ratios.get(0, float('nan')):.1f}× the others' mean in layer 0; layers where it is ≥ 1.5×: "
-                f"{big or 'none'}", {"ratios": ratios},
+                f"{', '.join(map(str, big)) or 'none'}", {"ratios": ratios},
                 elsewhere=f"{STRUCTURAL} is built on this discrepancy.")
     top = v.neurons.sort_values("score", ascending=False).iloc[0]
     sn = Claim("origin.super", "A super neuron fires at position 0 and writes into a few coordinates",

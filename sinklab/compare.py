@@ -34,6 +34,16 @@ def signature(lm: LoadedModel, n: int = 8, n_tokens: int = 40, target: int = 5, 
     return out.reset_index(drop=True)
 
 
+def wires_cut(computed: pd.DataFrame) -> dict[str, list[str]]:
+    """model -> the interventions (not controls) that left less than CUT % of its sink at position 0.
+
+    computed: signature rows of one or more models (signature()); blank rows (did not apply) are left out."""
+    ran = computed[(computed["note"].fillna("") == "") & (computed["intervention"] != "baseline")]
+    ran = ran[ran["key"].fillna(0).astype(int) == 0]
+    ran = ran[~ran["intervention"].map(lambda k: getattr(REGISTRY.get(k), "control", False))]
+    return {m: sorted(g.loc[g["pct_of_baseline"] < CUT, "intervention"]) for m, g in ran.groupby("model", sort=False)}
+
+
 def _fmt(rows: pd.DataFrame) -> str:
     return ", ".join(f"{r.intervention} ({r.pct_of_baseline:.0f} %)" for r in rows.itertuples())
 

@@ -24,6 +24,7 @@ So: all of it on GPT-2 and OPT; EPE and the decomposition on GPT-Neo; none of it
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import ClassVar
 
 import torch
@@ -64,9 +65,17 @@ class Family:
     n_positions: int
     vocab_size: int
 
+    # where the parts live: "embed" and "ln_final" from the model; "ln1", "ln2", "mlp_in", "act", "mlp_out" from a block
+    modules: ClassVar[dict[str, str]] = {}
+    norm: ClassVar = staticmethod(layout.layer_norm)  # (module, x) -> normalised x
+
     def __init__(self, model):
         self.model = model
-        self.cfg = model.config
+        self.cfg = c = model.config  # HF's standard names (attribute_map) cover every family's own
+        self.n_layer, self.n_head, self.d_model = c.num_hidden_layers, c.num_attention_heads, c.hidden_size
+        self.n_kv_head = getattr(c, "num_key_value_heads", None) or self.n_head  # grouped-query attention
+        self.d_head = getattr(c, "head_dim", None) or self.d_model // self.n_head
+        self.n_positions, self.vocab_size = c.max_position_embeddings, c.vocab_size
 
     # ------------------------------------------------------------------ description
     @property
@@ -132,11 +141,26 @@ class Family:
         """(cos, sin), each [batch, pos, d_head]; rotary families only."""
         raise NotApplicable(f"{self.title} has no rotary embeddings")
 
+    # ------------------------------------------------------------------ embeddings and norms (declared per family)
+    def embed(self, ids):
+        """[batch, pos] -> [batch, pos, d_model]"""
+        return attrgetter(self.modules["embed"])(self.model)(ids)
+
+    def part(self, l: int, name: str):
+        """Block l's module declared under `name` in `modules` (ln1, ln2, mlp_in, act, mlp_out)."""
+        return attrgetter(self.modules[name])(self.blocks[l])
+
+    def ln1(self, l, x):
+        return self.norm(self.part(l, "ln1"), x)
+
+    def ln2(self, l, x):
+        return self.norm(self.part(l, "ln2"), x)
+
+    def ln_final(self, x):
+        final = attrgetter(self.modules["ln_final"])(self.model)
+        return x if final is None else self.norm(final, x)  # OPT may have none
+
     # ------------------------------------------------------------------ parts (implemented per family)
-    def embed(self, ids): raise NotImplementedError  # [batch, pos] -> [batch, pos, d_model]
-    def ln1(self, l, x): raise NotImplementedError
-    def ln2(self, l, x): raise NotImplementedError
-    def ln_final(self, x): raise NotImplementedError
     def qkv(self, l, x): raise NotImplementedError  # -> q [b, p, head, d_h], k, v [b, p, kv_head, d_h]
     def attn_out(self, l, z): raise NotImplementedError  # [b, p, head * d_h] -> [b, p, d_model]
     def mlp_in(self, l, x): raise NotImplementedError  # -> pre [b, p, d_mlp]
@@ -164,34 +188,22 @@ class Family:
 class _GPT2Modules:
     """The embedding and layer-norm modules GPT-2 and GPT-Neo name alike (transformer.wte/wpe, ln_1/ln_2/ln_f)."""
 
+    modules = {"embed": "transformer.wte", "ln1": "ln_1", "ln2": "ln_2", "ln_final": "transformer.ln_f",
+               "mlp_in": "mlp.c_fc", "act": "mlp.act", "mlp_out": "mlp.c_proj"}
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.tf = model.transformer
+        self.blocks = self.tf.h
+
     def pos_table(self):
         return self.tf.wpe.weight
-
-    def embed(self, ids):
-        return self.tf.wte(ids)
-
-    def ln1(self, l, x):
-        return layout.layer_norm(self.blocks[l].ln_1, x)
-
-    def ln2(self, l, x):
-        return layout.layer_norm(self.blocks[l].ln_2, x)
-
-    def ln_final(self, x):
-        return layout.layer_norm(self.tf.ln_f, x)
 
 
 class GPT2(_GPT2Modules, Family):
     """GPT2LMHeadModel: Conv1D weights (x @ W), c_attn packs q | k | v, learned positions (wpe)."""
 
     model_types = ("gpt2",)
-
-    def __init__(self, model):
-        super().__init__(model)
-        c, self.tf = model.config, model.transformer
-        self.blocks = self.tf.h
-        self.n_layer, self.n_head, self.d_model = c.n_layer, c.n_head, c.n_embd
-        self.n_kv_head, self.d_head = c.n_head, c.n_embd // c.n_head
-        self.n_positions, self.vocab_size = c.n_positions, c.vocab_size
 
     @classmethod
     def scale(cls, cfg, layer):
@@ -205,15 +217,15 @@ class GPT2(_GPT2Modules, Family):
         return layout.conv1d(self.blocks[l].attn.c_proj, z)
 
     def mlp_in(self, l, x):
-        return layout.conv1d(self.blocks[l].mlp.c_fc, x)
+        return layout.conv1d(self.part(l, "mlp_in"), x)
 
     def _act(self, l):
         if self.model.config.activation_function in ("gelu_new", "gelu_pytorch_tanh"):
             return _gelu_tanh  # the same function as HF's NewGELU (to 5e-7), fused: several times faster
-        return self.blocks[l].mlp.act
+        return self.part(l, "act")
 
     def mlp_out(self, l, post):
-        return layout.conv1d(self.blocks[l].mlp.c_proj, post)
+        return layout.conv1d(self.part(l, "mlp_out"), post)
 
     def attn_weights(self, l):
         from . import checks
@@ -226,10 +238,10 @@ class GPT2(_GPT2Modules, Family):
                                   b_Q=b[:d], b_K=b[d:2 * d], b_V=b[2 * d:], n_head=self.n_head)
 
     def mlp_out_rows(self, l):
-        return self.blocks[l].mlp.c_proj.weight
+        return self.part(l, "mlp_out").weight
 
     def mlp_in_columns(self, l):
-        return self.blocks[l].mlp.c_fc.weight
+        return self.part(l, "mlp_in").weight
 
     def epe_parameters(self):
         block = self.blocks[0]
@@ -258,6 +270,21 @@ class _Linear(Family):
     def attn_out(self, l, z):
         return layout.linear(self._proj(l)[3], z)
 
+    def mlp_in(self, l, x):
+        return layout.linear(self.part(l, "mlp_in"), x)
+
+    def _act(self, l):
+        return self.part(l, "act")
+
+    def mlp_out(self, l, post):
+        return layout.linear(self.part(l, "mlp_out"), post)
+
+    def mlp_out_rows(self, l):
+        return self.part(l, "mlp_out").weight.T
+
+    def mlp_in_columns(self, l):
+        return self.part(l, "mlp_in").weight.T
+
     def attn_weights(self, l):
         from . import checks
 
@@ -275,14 +302,6 @@ class GPTNeo(_GPT2Modules, _Linear):
 
     model_types = ("gpt_neo",)
 
-    def __init__(self, model):
-        super().__init__(model)
-        c, self.tf = model.config, model.transformer
-        self.blocks = self.tf.h
-        self.n_layer, self.n_head, self.d_model = c.num_layers, c.num_heads, c.hidden_size
-        self.n_kv_head, self.d_head = c.num_heads, c.hidden_size // c.num_heads
-        self.n_positions, self.vocab_size = c.max_position_embeddings, c.vocab_size
-
     @classmethod
     def scale(cls, cfg, layer):
         return 1.0
@@ -294,20 +313,6 @@ class GPTNeo(_GPT2Modules, _Linear):
         a = self.blocks[l].attn.attention
         return a.q_proj, a.k_proj, a.v_proj, a.out_proj
 
-    def mlp_in(self, l, x):
-        return layout.linear(self.blocks[l].mlp.c_fc, x)
-
-    def _act(self, l):
-        return self.blocks[l].mlp.act
-
-    def mlp_out(self, l, post):
-        return layout.linear(self.blocks[l].mlp.c_proj, post)
-
-    def mlp_out_rows(self, l):
-        return self.blocks[l].mlp.c_proj.weight.T
-
-    def mlp_in_columns(self, l):
-        return self.blocks[l].mlp.c_fc.weight.T
 
 
 class OPT(_Linear):
@@ -315,6 +320,8 @@ class OPT(_Linear):
 
     model_types = ("opt",)
     pos_offset = 2
+    modules = {"embed": "model.decoder.embed_tokens", "ln1": "self_attn_layer_norm", "ln2": "final_layer_norm",
+               "ln_final": "model.decoder.final_layer_norm", "mlp_in": "fc1", "act": "activation_fn", "mlp_out": "fc2"}
 
     def __init__(self, model):
         super().__init__(model)
@@ -328,9 +335,6 @@ class OPT(_Linear):
                            "without that projection only")
         self.dec = model.model.decoder
         self.blocks = self.dec.layers
-        self.n_layer, self.n_head, self.d_model = c.num_hidden_layers, c.num_attention_heads, c.hidden_size
-        self.n_kv_head, self.d_head = c.num_attention_heads, c.hidden_size // c.num_attention_heads
-        self.n_positions, self.vocab_size = c.max_position_embeddings, c.vocab_size
 
     @classmethod
     def scale(cls, cfg, layer):
@@ -343,32 +347,7 @@ class OPT(_Linear):
     def pos_table(self):
         return self.dec.embed_positions.weight[self.pos_offset:]
 
-    def embed(self, ids):
-        return self.dec.embed_tokens(ids)
 
-    def ln1(self, l, x):
-        return layout.layer_norm(self.blocks[l].self_attn_layer_norm, x)
-
-    def ln2(self, l, x):
-        return layout.layer_norm(self.blocks[l].final_layer_norm, x)
-
-    def ln_final(self, x):
-        return x if self.dec.final_layer_norm is None else layout.layer_norm(self.dec.final_layer_norm, x)
-
-    def mlp_in(self, l, x):
-        return layout.linear(self.blocks[l].fc1, x)
-
-    def _act(self, l):
-        return self.blocks[l].activation_fn
-
-    def mlp_out(self, l, post):
-        return layout.linear(self.blocks[l].fc2, post)
-
-    def mlp_out_rows(self, l):
-        return self.blocks[l].fc2.weight.T
-
-    def mlp_in_columns(self, l):
-        return self.blocks[l].fc1.weight.T
 
     def epe_parameters(self):
         b = self.blocks[0]
@@ -385,16 +364,14 @@ class Rotary(_Linear):
 
     model_types = ("llama", "qwen2")
     rotary = True
+    modules = {"embed": "model.embed_tokens", "ln1": "input_layernorm", "ln2": "post_attention_layernorm",
+               "ln_final": "model.norm", "mlp_in": "mlp.gate_proj", "act": "mlp.act_fn", "mlp_out": "mlp.down_proj"}
+    norm = staticmethod(layout.rms_norm)
 
     def __init__(self, model):
         super().__init__(model)
-        c = model.config
         self.m = model.model
         self.blocks = self.m.layers
-        self.n_layer, self.n_head, self.d_model = c.num_hidden_layers, c.num_attention_heads, c.hidden_size
-        self.n_kv_head = c.num_key_value_heads or c.num_attention_heads
-        self.d_head = self.head_dim(c)
-        self.n_positions, self.vocab_size = c.max_position_embeddings, c.vocab_size
 
     @staticmethod
     def head_dim(cfg) -> int:
@@ -417,35 +394,10 @@ class Rotary(_Linear):
         a = self.blocks[l].self_attn
         return a.q_proj, a.k_proj, a.v_proj, a.o_proj
 
-    def embed(self, ids):
-        return self.m.embed_tokens(ids)
-
-    def ln1(self, l, x):
-        return layout.rms_norm(self.blocks[l].input_layernorm, x)
-
-    def ln2(self, l, x):
-        return layout.rms_norm(self.blocks[l].post_attention_layernorm, x)
-
-    def ln_final(self, x):
-        return layout.rms_norm(self.m.norm, x)
-
-    def mlp_in(self, l, x):
-        """The gate projection (TransformerLens's hook_pre for gated MLPs)."""
-        return layout.linear(self.blocks[l].mlp.gate_proj, x)
 
     def mlp_act(self, l, pre, x):
-        """act(gate) * up(x): SwiGLU."""
-        mlp = self.blocks[l].mlp
-        return mlp.act_fn(pre) * layout.linear(mlp.up_proj, x)
-
-    def mlp_out(self, l, post):
-        return layout.linear(self.blocks[l].mlp.down_proj, post)
-
-    def mlp_out_rows(self, l):
-        return self.blocks[l].mlp.down_proj.weight.T
-
-    def mlp_in_columns(self, l):
-        return self.blocks[l].mlp.gate_proj.weight.T
+        """act(gate) * up(x): SwiGLU (mlp_in, TransformerLens's hook_pre for gated MLPs, is the gate)."""
+        return self.part(l, "act")(pre) * layout.linear(self.blocks[l].mlp.up_proj, x)
 
 
 FAMILIES: tuple[type[Family], ...] = (GPT2, GPTNeo, OPT, Rotary)

@@ -10,14 +10,18 @@ without a query bias (GPT-Neo, Llama); on rotary models (Llama, Qwen2) (c) and i
 apply, (d) = (e) = transplant swap the rotary position ids (the extension's choice), (h) sets every
 position id to 0 (sinklab's reading), (i)/(j) need explicit coordinates; OPT's table is read at +2.
 
-A new intervention is one class in one place: subclass `Intervention`, give it a `label`, the
-`points` it acts at (short names of sinklab.names.POINTS), its parameters as `param(...)` fields
-(label, range, step and help declared once, validated at construction) and `apply`. It then appears
-in `catalogue()`, in the report's signature and on the app's Interventions page with its controls.
+A new intervention is one class in one place: subclass `Intervention`, declare its label, title and
+the `points` it acts at as class keywords, its learner-facing texts in its docstring (description,
+'Wire:', 'Try this:'), its parameters as `param(...)` fields (label, range, step and help declared once,
+validated at construction) and `apply`. It then appears in `catalogue()`, in the report's signature and
+on the app's Interventions page with its controls (see `Intervention` for the form).
 """
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import itertools
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
@@ -101,13 +105,54 @@ def _tokens_last(ctx: Context) -> int:
     return ctx.n_tokens - 1
 
 
+_DECLARED = {"label": str, "title": str, "points": frozenset, "per_layer": bool, "fixed_layer": int,
+             "needs": frozenset, "needs_position_embeddings": bool, "control": bool, "in_signature": bool}
+_SECTIONS = {"Formula": "formula", "Wire": "wire", "Try this": "try_this",  # docstring section -> attribute
+             "On rotary models": "on_rotary"}
+NOT_APPLICABLE = "not applicable: "  # an on_rotary text refusing the family
+_SECTION = re.compile(rf"^({'|'.join(_SECTIONS)}):\s*(.*)$")
+
+
+def read_docstring(doc: str) -> dict[str, str]:
+    """An intervention's docstring -> its texts: the first paragraph is `description`; a line starting
+    'Formula:', 'Wire:', 'Try this:' or 'On rotary models:' opens that section, which runs to the next blank
+    line or section."""
+    lines = [line.strip() for line in inspect.cleandoc(doc).splitlines()]
+    first = list(itertools.takewhile(bool, lines))
+    out = {"description": " ".join(first)}
+    current = None
+    for line in lines[len(first):]:
+        m = _SECTION.match(line)
+        if m:
+            current = _SECTIONS[m.group(1)]
+            out[current] = m.group(2)
+        elif current and line:
+            out[current] += " " + line
+        else:
+            current = None  # a blank line ends a section; later paragraphs are notes for developers
+    return out
+
+
 @dataclass(frozen=True, kw_only=True)
 class Intervention:
-    """Base class. Subclasses declare label, title, description, points and their parameters.
+    """Base class. A subclass is declared in its class statement and its docstring:
 
-    per_layer: the intervention acts in every layer of `layers` ([start, stop), None = all);
-    otherwise it acts once (at an embedding) or at `fixed_layer` only, and takes no layer range.
-    needs: side inputs its `apply` reads (each must be offered by every point in `points`).
+        @dataclass(frozen=True, kw_only=True)
+        class ScaleValues(Intervention, label="v", title="Scale values", points={"v"}, per_layer=True):
+            \"\"\"Multiply every value vector by a factor (the learner-facing description).
+
+            Wire: the values            (optional: the part of a mechanism it cuts)
+            Try this: Scale them to 0.  (optional: a question for the learner)
+            On rotary models: ...       (optional: its meaning there; "not applicable: why" refuses them)
+            \"\"\"
+
+            factor: float = param(1.0, "factor", 0.0, 2.0, 0.1)
+
+    Keywords: label (registers it), title, points (short names of sinklab.names.POINTS), per_layer (acts in
+    every layer of `layers`, [start, stop), None = all; otherwise once, at an embedding, or at `fixed_layer`
+    only, and takes no layer range), fixed_layer, needs (side inputs `apply` reads, each offered by every
+    point), needs_position_embeddings, control (no mechanism predicts it to change the sink), in_signature
+    (False: a dose or a tool, left out of the standard signature). Unset keywords are inherited.
     meaning(traits): what it does on a family (sinklab.families.Traits); `check` refuses it where it
     does not apply. `meanings()` tabulates every intervention over every family.
     """
@@ -115,20 +160,29 @@ class Intervention:
     label: ClassVar[str] = ""
     title: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    formula: ClassVar[str] = ""
+    wire: ClassVar[str] = ""  # the part of a sink mechanism it cuts (or, for a control, what it changes)
+    try_this: ClassVar[str] = ""  # a question the learner can answer with this intervention's controls
+    on_rotary: ClassVar[str] = ""  # what it means on Llama / Qwen2 ("not applicable: why" refuses them)
     points: ClassVar[frozenset] = frozenset()
     per_layer: ClassVar[bool] = False
     fixed_layer: ClassVar[int | None] = None
     needs: ClassVar[frozenset] = frozenset()
     needs_position_embeddings: ClassVar[bool] = False
-    try_this: ClassVar[str] = ""  # a question the learner can answer with this intervention's controls
-    wire: ClassVar[str] = ""  # the part of a sink mechanism it cuts (or, for a control, what it changes)
-    control: ClassVar[bool] = False  # a control: no mechanism predicts it to change the sink
-    in_signature: ClassVar[bool] = True  # False: a dose or a tool, left out of the standard signature
+    control: ClassVar[bool] = False
+    in_signature: ClassVar[bool] = True
     layers: tuple[int, int] | None = None
 
-    def __init_subclass__(cls, **kw):
-        super().__init_subclass__(**kw)
-        label = cls.__dict__.get("label")
+    def __init_subclass__(cls, **declared):
+        unknown = set(declared) - set(_DECLARED)
+        if unknown:
+            raise TypeError(f"{cls.__name__} declares unknown keywords {sorted(unknown)}; valid: {', '.join(_DECLARED)}")
+        super().__init_subclass__()
+        for key, value in declared.items():
+            setattr(cls, key, frozenset(value) if _DECLARED[key] is frozenset else value)
+        if cls.__dict__.get("__doc__"):
+            for key, value in read_docstring(cls.__doc__).items():
+                setattr(cls, key, value)
         bad = set(cls.points) - set(POINTS)
         if bad:
             raise TypeError(f"{cls.__name__}.points has unknown points {sorted(bad)}; valid: {', '.join(POINTS)}")
@@ -139,6 +193,7 @@ class Intervention:
                                 f"{sorted(POINTS[p].side_inputs) or 'no side inputs'}")
         if cls.per_layer and not all(POINTS[p].per_layer for p in cls.points):
             raise TypeError(f"{cls.__name__} is per_layer but acts at a point outside the layers")
+        label = declared.get("label")
         if label:
             if label in REGISTRY and REGISTRY[label].__qualname__ != cls.__qualname__:
                 raise TypeError(f"intervention label {label!r} is taken by {REGISTRY[label].__name__}")
@@ -175,7 +230,10 @@ class Intervention:
 
     @classmethod
     def meaning(cls, t: Traits) -> Meaning:
-        """What this intervention does on a family with traits `t` (the same everywhere unless overridden)."""
+        """What this intervention does on a family with traits `t`: the description, or on rotary models the
+        'On rotary models:' section of its docstring (override for other family-dependent meanings)."""
+        if t.positions == "rotary" and cls.on_rotary:
+            return Meaning(not cls.on_rotary.startswith(NOT_APPLICABLE), cls.on_rotary.removeprefix(NOT_APPLICABLE))
         return Meaning(True, cls.description)
 
     def check(self, model, n_tokens: int) -> None:
@@ -215,23 +273,19 @@ class Intervention:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Baseline(Intervention):
-    label: ClassVar[str] = "a"
-    title: ClassVar[str] = "Baseline"
-    description: ClassVar[str] = "No intervention."
+class Baseline(Intervention, label="a", title="Baseline"):
+    """No intervention."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScaleQueryBias(Intervention):
-    """q <- q - (1 - alpha) b_Q: alpha = 0 is intervention (b)."""
+class ScaleQueryBias(Intervention, label="b", title="No query bias", points={"q"}, per_layer=True):
+    """Scale the query bias b_Q by alpha in every chosen layer (alpha = 0 removes it).
 
-    label: ClassVar[str] = "b"
-    title: ClassVar[str] = "No query bias"
-    wire: ClassVar[str] = "the query bias b_Q"
-    description: ClassVar[str] = "Scale the query bias b_Q by alpha in every chosen layer (alpha = 0 removes it)."
-    points: ClassVar[frozenset] = frozenset({"q"})
-    per_layer: ClassVar[bool] = True
-    try_this: ClassVar[str] = "Drag α from 1 down to 0: does the sink fade gradually or collapse at once?"
+    Formula: q <- q - (1 - alpha) b_Q (rotated like q on rotary models).
+    Wire: the query bias b_Q
+    Try this: Drag α from 1 down to 0: does the sink fade gradually or collapse at once?
+    """
+
     alpha: float = param(0.0, "α: scale of b_Q (0 removes it, 1 leaves it)", 0.0, 1.5, 0.05)
 
     @classmethod
@@ -255,26 +309,22 @@ class ScaleQueryBias(Intervention):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RemoveFirstPE(Intervention):
-    """Position 0 receives p_1 instead of p_0 (c)."""
+class RemoveFirstPE(Intervention, label="c", title="Remove first PE", points={"pos_embed"}):
+    """The first position receives the second position's embedding instead of its own.
 
-    label: ClassVar[str] = "c"
-    title: ClassVar[str] = "Remove first PE"
-    wire: ClassVar[str] = "the first position's embedding p_0"
-    description: ClassVar[str] = "The first position receives the second position's embedding instead of its own."
-    points: ClassVar[frozenset] = frozenset({"pos_embed"})
-    try_this: ClassVar[str] = "Compare the sink after (c) with the baseline: is the first position's embedding needed?"
+    Wire: the first position's embedding p_0
+    Try this: Compare the sink after (c) with the baseline: is the first position's embedding needed?
+    On rotary models: not applicable: position is a rotation of q and k, not an added embedding, so there is
+        no first position embedding to replace (the extension: no additive-PE analogue)
+    """
 
     @classmethod
     def meaning(cls, t):
-        if t.positions == "rotary":
-            return Meaning(False, "position is a rotation of q and k, not an added embedding, so there is no first "
-                                  "position embedding to replace (the extension: no additive-PE analogue)")
-        if t.pos_offset:
+        if t.pos_offset and t.positions != "rotary":
             return Meaning(True, f"the first position receives the second position's embedding (table row "
                                  f"{t.pos_offset + 1}) instead of its own (row {t.pos_offset}; {t.title}'s table is "
                                  f"offset by {t.pos_offset})")
-        return Meaning(True, cls.description)
+        return super().meaning(t)
 
     def apply(self, point, layer, t, model, inputs):
         t = t.clone()
@@ -300,10 +350,6 @@ def _swap_ids(t: torch.Tensor, a: int, b: int) -> torch.Tensor:
     return t
 
 
-_ROTARY_SWAP = ("swaps the rotary position ids of position 0 and position {other}: each is rotated as if it "
-                "stood at the other's place (the extension's choice; on rotary models (d) = (e) = transplant)")
-
-
 def _unit(v: torch.Tensor) -> torch.Tensor:
     """v / |v|, or the zero vector when v = 0 (a model without position embeddings)."""
     n = v.norm()
@@ -311,27 +357,23 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SwapEPE(Intervention):
-    """After the first MLP, swap the EPE_0 component of position 0 with EPE_other's (d)."""
+class SwapEPE(Intervention, label="d", title="Swap EPE", points={"mlp_out", "pos_ids"}, fixed_layer=0,
+              needs_position_embeddings=True):
+    """After the first block's MLP, move the EPE_0 component of position 0 to position 1 and vice versa.
 
-    label: ClassVar[str] = "d"
-    title: ClassVar[str] = "Swap EPE"
-    wire: ClassVar[str] = "the EPE_0 direction after the first MLP"
-    description: ClassVar[str] = ("After the first block's MLP, move the EPE_0 component of position 0 "
-                                  "to position 1 and vice versa (alpha = <mlp_out_0, EPE_0/|EPE_0|>).")
-    points: ClassVar[frozenset] = frozenset({"mlp_out", "pos_ids"})  # pos_ids: rotary models
-    fixed_layer: ClassVar[int | None] = 0
-    needs_position_embeddings: ClassVar[bool] = True
-    try_this: ClassVar[str] = "Compare (d) with its control (e): which directions carry the sink, EPE's or the raw PE's?"
+    Formula: alpha = <mlp_out_0, e_0>; mlp_out_0 += alpha (e_1 - e_0), mlp_out_1 += alpha (e_0 - e_1), e_j = EPE_j/|EPE_j|.
+    Wire: the EPE_0 direction after the first MLP
+    Try this: Compare (d) with its control (e): which directions carry the sink, EPE's or the raw PE's?
+    On rotary models: swaps the rotary position ids of position 0 and position `other`: each is rotated as if it stood at the other's place (the extension's choice; on rotary models (d) = (e) = transplant)
+    """
+
     other: int = 1
 
     @classmethod
     def meaning(cls, t):
-        if t.positions == "rotary":
-            return Meaning(True, _ROTARY_SWAP.format(other="`other`"))
-        if t.pos_offset:
+        if t.pos_offset and t.positions != "rotary":
             return Meaning(True, f"{cls.description} ({t.title}: p_i is row i + {t.pos_offset} of the table.)")
-        return Meaning(True, cls.description)
+        return super().meaning(t)
 
     def check(self, model, n_tokens):
         super().check(model, n_tokens)
@@ -352,16 +394,13 @@ class SwapEPE(Intervention):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SwapPE(SwapEPE):
-    """As (d) with the raw position-embedding directions p_0, p_1 (a control)."""
+class SwapPE(SwapEPE, label="e", title="Swap PE", needs_position_embeddings=False, control=True):
+    """As Swap EPE, but along the raw position embeddings p_0, p_1 (control: the sink stays).
 
-    label: ClassVar[str] = "e"
-    title: ClassVar[str] = "Swap PE"
-    wire: ClassVar[str] = "the raw position-embedding directions"
-    control: ClassVar[bool] = True
-    description: ClassVar[str] = "As Swap EPE, but along the raw position embeddings p_0, p_1 (control: the sink stays)."
-    needs_position_embeddings: ClassVar[bool] = False  # a zero direction makes it an exact no-op
-    try_this: ClassVar[str] = "Compare (e) with (d): does swapping the raw position embeddings move the sink?"
+    Formula: as Swap EPE with e_j = p_j/|p_j| (the raw position embeddings).
+    Wire: the raw position-embedding directions
+    Try this: Compare (e) with (d): does swapping the raw position embeddings move the sink?
+    """
 
     def _directions(self, model):
         p = layout.pos_embed(model)
@@ -369,39 +408,32 @@ class SwapPE(SwapEPE):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Transplant(SwapEPE):
-    """Give position `other` the EPE_0 component and position 0 its EPE: the sink moves there."""
+class Transplant(SwapEPE, label="transplant", title="Transplant EPE_0"):
+    """Swap the EPE_0 component of position 0 with the EPE component of the target position: the sink should follow
+    EPE_0 to the target.
 
-    label: ClassVar[str] = "transplant"
-    title: ClassVar[str] = "Transplant EPE_0"
-    wire: ClassVar[str] = "EPE_0, moved to the target"
-    description: ClassVar[str] = ("Swap the EPE_0 component of position 0 with the EPE component of the target "
-                                  "position: the sink should follow EPE_0 to the target.")
-    try_this: ClassVar[str] = "Move the target position: does the sink follow EPE_0 wherever it goes?"
+    Wire: EPE_0, moved to the target
+    Try this: Move the target position: does the sink follow EPE_0 wherever it goes?
+    """
+
     other: int = param(1, "Target position (receives EPE_0)", 1, _tokens_last, target=True,
                        help="0-indexed position that receives the first position's EPE component.")
 
 
 @dataclass(frozen=True, kw_only=True)
-class InterpolateEPE(Intervention):
-    """Move position 0's EPE_0 component toward EPE_toward by t in [0, 1] (dose-response)."""
+class InterpolateEPE(Intervention, label="interpolate", title="Interpolate EPE_0 -> EPE_1", points={"mlp_out"},
+                     fixed_layer=0, needs_position_embeddings=True):
+    """Replace a fraction t of position 0's EPE_0 component by the EPE_1 direction.
 
-    label: ClassVar[str] = "interpolate"
-    title: ClassVar[str] = "Interpolate EPE_0 -> EPE_1"
-    wire: ClassVar[str] = "the EPE_0 direction (a dose)"
-    description: ClassVar[str] = "Replace a fraction t of position 0's EPE_0 component by the EPE_1 direction."
-    points: ClassVar[frozenset] = frozenset({"mlp_out"})
-    fixed_layer: ClassVar[int | None] = 0
-    needs_position_embeddings: ClassVar[bool] = True
-    try_this: ClassVar[str] = "Raise t in small steps: at which fraction has the sink lost half its weight?"
+    Formula: alpha = <mlp_out_0, e_0>; mlp_out_0 += t alpha (e_toward - e_0), e_j = EPE_j/|EPE_j| (a dose).
+    Wire: the EPE_0 direction (a dose)
+    Try this: Raise t in small steps: at which fraction has the sink lost half its weight?
+    On rotary models: not applicable: there is no EPE direction to move on a rotary model (no learned position
+        table)
+    """
+
     t: float = param(1.0, "t: fraction of EPE_0 moved toward EPE_1", 0.0, 1.0, 0.05)
     toward: int = 1
-
-    @classmethod
-    def meaning(cls, t):
-        if t.positions == "rotary":
-            return Meaning(False, "there is no EPE direction to move on a rotary model (no learned position table)")
-        return Meaning(True, cls.description)
 
     def check(self, model, n_tokens):
         super().check(model, n_tokens)
@@ -413,16 +445,12 @@ class InterpolateEPE(Intervention):
 
 
 @dataclass(frozen=True, kw_only=True)
-class NullifyBOS(Intervention):
-    """Zero the first token's embedding e_0, keep p_0 (f)."""
+class NullifyBOS(Intervention, label="f", title="Nullify first token", points={"embed"}, control=True):
+    """Zero the first token's embedding and keep its position embedding (control).
 
-    label: ClassVar[str] = "f"
-    title: ClassVar[str] = "Nullify first token"
-    wire: ClassVar[str] = "the first token's identity"
-    control: ClassVar[bool] = True
-    description: ClassVar[str] = "Zero the first token's embedding and keep its position embedding (control)."
-    points: ClassVar[frozenset] = frozenset({"embed"})
-    try_this: ClassVar[str] = "Does the sink depend on WHICH token comes first? Compare (f) with the baseline."
+    Wire: the first token's identity
+    Try this: Does the sink depend on WHICH token comes first? Compare (f) with the baseline.
+    """
 
     def apply(self, point, layer, t, model, inputs):
         t = t.clone()
@@ -431,39 +459,26 @@ class NullifyBOS(Intervention):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SkipMLP(Intervention):
-    """Skip the MLP in every chosen block (g)."""
+class SkipMLP(Intervention, label="g", title="No MLP", points={"mlp_out"}, per_layer=True):
+    """Skip the MLP of every chosen block (its output is zero).
 
-    label: ClassVar[str] = "g"
-    title: ClassVar[str] = "No MLP"
-    wire: ClassVar[str] = "the MLPs"
-    description: ClassVar[str] = "Skip the MLP of every chosen block (its output is zero)."
-    points: ClassVar[frozenset] = frozenset({"mlp_out"})
-    per_layer: ClassVar[bool] = True
-    try_this: ClassVar[str] = "Skip only layer 0's MLP (layer range 0–1), then only later ones: which MLP matters?"
+    Wire: the MLPs
+    Try this: Skip only layer 0's MLP (layer range 0–1), then only later ones: which MLP matters?
+    """
 
     def apply(self, point, layer, t, model, inputs):
         return torch.zeros_like(t)
 
 
 @dataclass(frozen=True, kw_only=True)
-class NoPE(Intervention):
-    """No position embeddings at all (h)."""
+class NoPE(Intervention, label="h", title="No PE", points={"pos_embed", "pos_ids"}):
+    """Remove the position embeddings of every position.
 
-    label: ClassVar[str] = "h"
-    title: ClassVar[str] = "No PE"
-    wire: ClassVar[str] = "all position embeddings"
-    description: ClassVar[str] = "Remove the position embeddings of every position."
-    points: ClassVar[frozenset] = frozenset({"pos_embed", "pos_ids"})  # pos_ids: rotary models
-    try_this: ClassVar[str] = "Without any position embedding, is there still a sink? What would create one?"
-
-    @classmethod
-    def meaning(cls, t):
-        if t.positions == "rotary":
-            return Meaning(True, "every rotary position id is set to 0: q and k are not rotated at all (sinklab's "
-                                 "reading of 'no PE' for rotary models; the extension reports (h) on Qwen2.5 "
-                                 "without saying how it was done)")
-        return Meaning(True, cls.description)
+    Wire: all position embeddings
+    Try this: Without any position embedding, is there still a sink? What would create one?
+    On rotary models: every rotary position id is set to 0: q and k are not rotated at all (sinklab's reading
+        of 'no PE' for rotary models; the extension reports (h) on Qwen2.5 without saying how it was done)
+    """
 
     def apply(self, point, layer, t, model, inputs):
         if point == "pos_ids":
@@ -472,22 +487,21 @@ class NoPE(Intervention):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ZeroKeyCoords(Intervention):
-    """Zero rows of W_k (input coordinates of x) at the massive coordinates of EPE_0 (i).
+class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords", points={"k"}, per_layer=True,
+                    needs={"x"}):
+    """Zero the rows of the key weight W_k at the coordinates where EPE_0 is massive.
 
-    coords: explicit coordinates (duplicates ignored); else the `n` largest |EPE_0| coordinates if n
-    is given, else the mean + k_sigma * std rule. A model without position embeddings has no EPE:
-    pass coords (e.g. a planted specimen's `meta["massive_coords"]`).
+    Formula: k <- k - x[:, c] W_k[c] for the chosen input coordinates c.
+    Wire: W_k at the massive coordinates
+    Try this: Set n to 1, 2, 3…: how many massive coordinates must go before the sink breaks?
+    On rotary models: zeroes the rows of W_k at the coordinates you pass (coords): a rotary model has no EPE
+        to pick them from; the rows' contribution is removed before the rotation
+
+    coords: explicit coordinates (duplicates ignored); else the `n` largest |EPE_0| coordinates if n is given,
+    else the mean + k_sigma * std rule. A model without position embeddings has no EPE: pass coords (e.g. a
+    planted specimen's `meta["massive_coords"]`).
     """
 
-    label: ClassVar[str] = "i"
-    title: ClassVar[str] = "Zero W_k at massive coords"
-    wire: ClassVar[str] = "W_k at the massive coordinates"
-    description: ClassVar[str] = "Zero the rows of the key weight W_k at the coordinates where EPE_0 is massive."
-    points: ClassVar[frozenset] = frozenset({"k"})
-    per_layer: ClassVar[bool] = True
-    needs: ClassVar[frozenset] = frozenset({"x"})
-    try_this: ClassVar[str] = "Set n to 1, 2, 3…: how many massive coordinates must go before the sink breaks?"
     coords: tuple[int, ...] | None = param(None, "W_k coordinates", 0, lambda c: c.d_model - 1, widget=False,
                                            none_label="chosen from EPE_0")
     n: int | None = param(None, "n: W_k coordinates to zero", 1, lambda c: min(64, c.d_model),
@@ -503,13 +517,6 @@ class ZeroKeyCoords(Intervention):
                 raise BadInput(f"{self.title}: coords must be integers; got {self.coords!r}") from None
             object.__setattr__(self, "coords", coords)
         super().__post_init__()
-
-    @classmethod
-    def meaning(cls, t):
-        if t.positions == "rotary":
-            return Meaning(True, "zeroes the rows of W_k at the coordinates you pass (coords): a rotary model has no "
-                                 "EPE to pick them from; the rows' contribution is removed before the rotation")
-        return Meaning(True, cls.description)
 
     def _needs_epe(self) -> bool:
         return self.coords is None
@@ -547,17 +554,17 @@ class ZeroKeyCoords(Intervention):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ZeroRandomKeyCoords(ZeroKeyCoords):
-    """Zero W_k at as many random coordinates (never the massive ones), seeded (j)."""
+class ZeroRandomKeyCoords(ZeroKeyCoords, label="j", title="Zero W_k at random coords", control=True):
+    """Zero the rows of W_k at as many random coordinates as (i) uses, excluding the massive ones (control; seeded;
+    one draw for every layer, or re-drawn per layer over all coordinates with per_layer_draw).
 
-    label: ClassVar[str] = "j"
-    title: ClassVar[str] = "Zero W_k at random coords"
-    wire: ClassVar[str] = "W_k at random coordinates"
-    control: ClassVar[bool] = True
-    description: ClassVar[str] = ("Zero the rows of W_k at as many random coordinates as (i) uses, "
-                                  "excluding the massive ones (control; seeded; one draw for every layer, or "
-                                  "re-drawn per layer over all coordinates with per_layer_draw).")
-    try_this: ClassVar[str] = "Use the same n as for (i): does zeroing as many random coordinates break the sink?"
+    Wire: W_k at random coordinates
+    Try this: Use the same n as for (i): does zeroing as many random coordinates break the sink?
+    On rotary models: zeroes the rows of W_k at random coordinates: as many as the coords you pass, excluding
+        them, or n re-drawn in every layer (per_layer_draw); a rotary model has no EPE to pick massive
+        coordinates from
+    """
+
     n: int | None = param(None, "n: random W_k coordinates to zero", 1, lambda c: min(64, c.d_model),
                           none_label="as many as (i)'s massive ones",
                           help="How many random rows of W_k to zero (never the massive ones); 0 on the "
@@ -568,14 +575,6 @@ class ZeroRandomKeyCoords(ZeroKeyCoords):
                                       "default). True: a new draw in every layer from (seed, layer), over all "
                                       "coordinates, so it may hit massive ones (the authors' and the extension's "
                                       "way).")
-
-    @classmethod
-    def meaning(cls, t):
-        if t.positions == "rotary":
-            return Meaning(True, "zeroes the rows of W_k at random coordinates: as many as the coords you pass, "
-                                 "excluding them, or n re-drawn in every layer (per_layer_draw); a rotary model "
-                                 "has no EPE to pick massive coordinates from")
-        return Meaning(True, cls.description)
 
     def _needs_epe(self) -> bool:
         return self.coords is None and not (self.per_layer_draw and self.n is not None)
@@ -596,17 +595,15 @@ class ZeroRandomKeyCoords(ZeroKeyCoords):
 
 
 @dataclass(frozen=True, kw_only=True)
-class IsolatePosition(Intervention):
-    """Position k attends only to itself (mask change of the structural-origin paper)."""
+class IsolatePosition(Intervention, label="isolate", title="Isolate position k", points={"attn_scores"},
+                      per_layer=True):
+    """Change the attention mask so position k attends only to itself, like the first token does; the structural
+    account predicts a sink at k.
 
-    label: ClassVar[str] = "isolate"
-    title: ClassVar[str] = "Isolate position k"
-    wire: ClassVar[str] = "aggregation: k made to attend only to itself"
-    description: ClassVar[str] = ("Change the attention mask so position k attends only to itself, like the "
-                                  "first token does; the structural account predicts a sink at k.")
-    points: ClassVar[frozenset] = frozenset({"attn_scores"})
-    per_layer: ClassVar[bool] = True
-    try_this: ClassVar[str] = "Isolate a few different positions k: does a sink appear at k on this model?"
+    Wire: aggregation: k made to attend only to itself
+    Try this: Isolate a few different positions k: does a sink appear at k on this model?
+    """
+
     position: int = param(1, "Target position k", 1, _tokens_last, target=True,
                           help="0-indexed position made to attend only to itself.")
 
@@ -620,17 +617,15 @@ class IsolatePosition(Intervention):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AmplifyVariance(Intervention):
-    """z_k <- mean(z_k) + factor (z_k - mean(z_k)) per head, at position k in the chosen layers."""
+class AmplifyVariance(Intervention, label="amplify", title="Amplify variance at k", points={"z"}, per_layer=True):
+    """Multiply the spread of position k's per-head attention output by a factor (its variance by factor^2),
+    mimicking a single-value first token.
 
-    label: ClassVar[str] = "amplify"
-    title: ClassVar[str] = "Amplify variance at k"
-    wire: ClassVar[str] = "the variance of k's attention output"
-    description: ClassVar[str] = ("Multiply the spread of position k's per-head attention output by a factor "
-                                  "(its variance by factor^2), mimicking a single-value first token.")
-    points: ClassVar[frozenset] = frozenset({"z"})
-    per_layer: ClassVar[bool] = True
-    try_this: ClassVar[str] = "Raise the factor step by step: does position k start to collect attention, and from which factor?"
+    Formula: z_k <- mean(z_k) + factor (z_k - mean(z_k)) per head, at position k in the chosen layers.
+    Wire: the variance of k's attention output
+    Try this: Raise the factor step by step: does position k start to collect attention, and from which factor?
+    """
+
     position: int = param(1, "Target position k", 1, _tokens_last, target=True,
                           help="0-indexed position whose attention output is amplified.")
     factor: float = param(4.0, "Variance factor", 0.0, 20.0, 0.5,
@@ -646,17 +641,14 @@ class AmplifyVariance(Intervention):
 
 
 @dataclass(frozen=True, kw_only=True)
-class HeadRMSNorm(Intervention):
-    """z_{t,h} <- z_{t,h} * mean_t rms(z_{.,h}) / rms(z_{t,h}): equal RMS across positions per head."""
+class HeadRMSNorm(Intervention, label="rmsnorm", title="Head-wise RMSNorm", points={"z"}, per_layer=True):
+    """RMS-normalise each head's attention output per position (rescaled to the head's average RMS) before the output
+    projection; restores parity.
 
-    label: ClassVar[str] = "rmsnorm"
-    title: ClassVar[str] = "Head-wise RMSNorm"
-    wire: ClassVar[str] = "the variance discrepancy between positions (head-wise RMSNorm)"
-    description: ClassVar[str] = ("RMS-normalise each head's attention output per position (rescaled to the "
-                                  "head's average RMS) before the output projection; restores parity.")
-    points: ClassVar[frozenset] = frozenset({"z"})
-    per_layer: ClassVar[bool] = True
-    try_this: ClassVar[str] = "Apply it to layer 0 only, then to the later layers only: where does parity matter?"
+    Formula: z_{t,h} <- z_{t,h} * mean_t rms(z_{.,h}) / rms(z_{t,h}): equal RMS across positions per head.
+    Wire: the variance discrepancy between positions (head-wise RMSNorm)
+    Try this: Apply it to layer 0 only, then to the later layers only: where does parity matter?
+    """
 
     def apply(self, point, layer, t, model, inputs):
         rms = t.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()  # [batch, pos, head, 1]

@@ -154,10 +154,19 @@ def _plant(model, g: torch.Generator) -> None:
         row[M] = torch.tensor(share) * signs * MASSIVE_VALUE / act
         h0.mlp.c_proj.weight[n] = row
 
-    # sink heads: gamma_h = W_k,h b_Q,h large exactly at the massive coordinates
-    x_massive = math.sqrt(d / len(M))  # |x_0[m]| after ln_1 when the massive values dominate
-    for layer, heads in WIRED.items():
+    wire_sink_heads(model, WIRED, M, SIGNS, g)
+
+
+def wire_sink_heads(model, wired: dict[int, dict[int, float]], massive, signs, g: torch.Generator) -> None:
+    """Plant sink heads: in layer l, head h gets b_Q,h = beta u_h and W_k,h rows KAPPA sign_m u_h at the massive
+    coordinates m (u_h a random unit vector), so gamma_h = W_k,h b_Q,h is large exactly there; beta makes the
+    shift b_Q W_k^T x = Delta (wired[l][h], scaled logits) where x carries the massive values."""
+    M = list(massive)
+    signs = torch.tensor(signs)
+    x_massive = math.sqrt(model.config.n_embd / len(M))  # |x[m]| after ln_1 where the massive values dominate
+    for layer, heads in wired.items():
         w = layout.attn_weights(model, layer)  # views: writing them writes the model
+        dh = w.d_head
         for h, delta in heads.items():
             u = torch.randn(dh, generator=g)
             u /= u.norm()

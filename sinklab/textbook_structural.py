@@ -49,20 +49,16 @@ import math
 
 import torch
 
-from .textbook import fill_generic, gelu_new, gpt2_config
+from .textbook import fill_generic, gelu_new, gpt2_config, wire_sink_heads
+# conventions both specimens share: vocabulary, positions, the signs of the massive values and each super neuron's
+# share of them, the init scale, the damping of generic writes, the |W_k| rows at the massive coordinates
+from .textbook import DORMANT, KAPPA, N_POSITIONS, SIGNS, STD, SUPER_ROWS, VOCAB  # noqa: E402
 
 SEED = 20250214
-N_LAYER = 6
-N_HEAD = 4
-D_MODEL = 128
-N_POSITIONS = 128
-VOCAB = 257  # 256 bytes + <|endoftext|>
+N_LAYER, N_HEAD, D_MODEL = 6, 4, 128  # layers, heads, residual width
 
 MASSIVE = (17, 58, 101)  # the massive coordinates of position 0's residual stream
-SIGNS = (1.0, -1.0, 1.0)  # sign of each massive value
 SUPER = ((0, 137), (0, 402))  # super neurons: (layer, hidden unit of h[layer].mlp)
-# channel-sparse down-projection rows: share of each massive value each super neuron writes
-SUPER_ROWS = ((1.0, 0.5, 0.0), (0.0, 0.5, 1.0))
 D_TOKEN = 56  # dimension of the token subspace T (and of the value aggregate's subspace N)
 EMB_CONST = math.sqrt(D_MODEL / 2)  # |c b|: the constant part of every token embedding
 EMB_TOKEN = math.sqrt(D_MODEL / 2)  # |e_t|: the token part
@@ -71,18 +67,10 @@ FIRE_AT = 0.92  # the super neurons fire when |a_i| >= FIRE_AT * |a_0|
 FIRE_PRE = 4.0  # their pre-activation at position 0
 MAX_TOKEN_COS = 0.6  # guard: distinct tokens' value vectors are at most this similar (checked at build)
 MASSIVE_VALUE = 400.0  # |massive value| at position 0, per coordinate
-DORMANT = 0.25  # scale of generic writes into the massive coordinates
-STD = 0.02  # GPT-2 init scale
 QK_STD = 0.07  # scale of the generic query/key weights (livelier content attention)
-KAPPA = 0.4  # |W_k| rows at the massive coordinates (per head, along u_h)
 # wired heads: layer -> {head: Delta at a massive position (scaled logit units)}
-WIRED = {
-    1: {0: 6.5, 1: 7.0, 3: 6.0},
-    2: {0: 7.5, 2: 6.5, 3: 7.0},
-    3: {1: 7.0, 2: 7.5, 3: 6.0},
-    4: {0: 6.0, 1: 7.0, 2: 7.5},
-    5: {0: 6.5, 1: 6.5, 2: 6.5, 3: 6.5},
-}
+WIRED = {1: {0: 6.5, 1: 7.0, 3: 6.0}, 2: {0: 7.5, 2: 6.5, 3: 7.0}, 3: {1: 7.0, 2: 7.5, 3: 6.0},
+         4: {0: 6.0, 1: 7.0, 2: 7.5}, 5: {0: 6.5, 1: 6.5, 2: 6.5, 3: 6.5}}
 
 
 def _orthonormal(g: torch.Generator, n: int, k: int, exclude: torch.Tensor) -> torch.Tensor:
@@ -102,10 +90,8 @@ def _aggregate_norm_coordinate(frac: float) -> float:
 
 def _plant(model, g: torch.Generator) -> None:
     tf = model.transformer
-    d, H = D_MODEL, N_HEAD
-    dh = d // H
-    M = list(MASSIVE)
-    signs = torch.tensor(SIGNS)
+    d, H, dh = D_MODEL, N_HEAD, D_MODEL // N_HEAD  # width, heads, head width
+    M, signs = list(MASSIVE), torch.tensor(SIGNS)  # massive coordinates and the signs of their values
 
     # residual parts: b, T, N orthonormal, zero mean, zero on the massive coordinates
     eye = torch.eye(d)
@@ -155,16 +141,7 @@ def _plant(model, g: torch.Generator) -> None:
         row[M] = torch.tensor(share) * signs * MASSIVE_VALUE / act
         mlp.c_proj.weight[n] = row
 
-    # sink heads: b_Q,h and W_k,h rows at the massive coordinates aligned (as in textbook)
-    x_massive = math.sqrt(d / len(M))  # |x[m]| after ln_1 where the massive values dominate
-    for layer, heads in WIRED.items():
-        attn = tf.h[layer].attn
-        for h, delta in heads.items():
-            u = torch.randn(dh, generator=g)
-            u /= u.norm()
-            beta = delta * math.sqrt(dh) / (KAPPA * x_massive * len(M))
-            attn.c_attn.bias[:d][h * dh:(h + 1) * dh] = beta * u  # b_Q,h
-            attn.c_attn.weight[M, d + h * dh: d + (h + 1) * dh] = KAPPA * signs[:, None] * u[None]  # W_k,h rows
+    wire_sink_heads(model, WIRED, M, SIGNS, g)  # sink heads aligned with the massive coordinates, as in textbook
 
 
 def build_textbook_structural():

@@ -189,6 +189,8 @@ def summary(name, route, table, before):
 
 
 print(claims.start(lessons.start(lm, PROMPT))[0].finding)  # is there a sink to cut at all?
+for claim in claims.circuit(cut_view):  # the page's claim about the cut drawn above
+    print(claim.finding)
 print(summary(lm.info.name, view.route, table, view.sink_before))
 print()
 print(summary(OTHER, OTHER_ROUTE, other_table, other_view.sink_before))

@@ -29,10 +29,10 @@
 
 # %%
 import sinklab
-from sinklab import cards, charts, lessons
-from sinklab.compare import CUT  # an intervention that leaves less than CUT % of the sink cuts a wire
+from sinklab import cards, charts, claims, lessons
+from sinklab.compare import CUT, wires_cut  # an intervention leaving less than CUT % of the sink cuts a wire
 from sinklab.config import Config
-from sinklab.interventions import PAPER, REGISTRY
+from sinklab.interventions import PAPER
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
 
@@ -111,9 +111,7 @@ checks.check_sink_wires(sink_wires, view, strict=config.solutions)
 # below half and not the other's; then, labelled, the published signatures.
 
 # %%
-ran = view.computed[(view.computed["note"].fillna("") == "") & (view.computed["key"].fillna(-1).astype(int) == 0)]
-ran = ran[ran["intervention"].map(lambda k: k in REGISTRY and not REGISTRY[k].control)]
-wires = {m: set(g.loc[g["pct_of_baseline"] < CUT, "intervention"]) for m, g in ran.groupby("model", sort=False)}
+wires = {m: set(w) for m, w in wires_cut(view.computed).items()}  # not the controls; blank cells left out
 for m, w in wires.items():
     base = view.computed.query("model == @m and intervention == 'baseline'")["sink"].iloc[0]
     print(f"{m}: sink {base:.2f} at position 0; cut below half by {', '.join(sorted(w)) or 'no intervention'}.")
@@ -122,9 +120,8 @@ for i, a in enumerate(names):
     for b in names[i + 1:]:
         print(f"{a} vs {b}: only {a}'s sink is cut by {', '.join(sorted(wires[a] - wires[b])) or 'nothing'}; "
               f"only {b}'s by {', '.join(sorted(wires[b] - wires[a])) or 'nothing'}.")
-same = all(wires[a] == wires[names[0]] for a in names)
-print("Every computed model's sink runs through the same wires." if same else
-      "The computed models' sinks do not all run through the same wires: same symptom, different circuits.")
+for claim in claims.compare(view):  # the page's claim, on these numbers
+    print(claim.finding)
 print()
 pub = view.published[view.published["intervention"].isin(PAPER[1:])]
 for source, by_source in pub.groupby("source", sort=False):

@@ -10,8 +10,6 @@ import state
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.circuit import ROUTES
-from sinklab.claims import Claim
-from sinklab.compare import CUT
 from sinklab.interventions import REGISTRY
 from views import circuit_routes, quick, view
 
@@ -22,17 +20,6 @@ FIXED = {  # the wires no single intervention cuts
     "agg": "position 0 attends only to itself, so its attention output is one value vector (no average): "
            "built into causal attention, not cut here (the Interventions page's isolate does the reverse).",
 }
-
-
-def cut_claim(v, names: list[str]) -> Claim:
-    """What the cuts did to the sink, as a Claim (✓ when less than CUT % of it is left)."""
-    pct = 100 * v.sink_after / v.sink_before if v.sink_before else float("nan")
-    what = " and ".join(names)
-    return Claim("circuit.cut", f"Cutting {what} weakens the sink", pct < CUT,
-                 f"{pct:.0f} % of the sink is left ({v.sink_before:.2f} → {v.sink_after:.2f})",
-                 {"pct": pct},
-                 elsewhere="This route does not carry this model's sink here: try the other route, or another "
-                           "wire (Compare specimens shows which wires each model's sink runs through).")
 
 
 s = settings()
@@ -77,9 +64,7 @@ m2.metric("Sink after the cuts", f"{v.sink_after:.3f}", delta=f"{v.sink_after - 
 m3.metric("Wires cut", str(len(cuts)), help="Switch wires on above; each cut is one intervention in the same run.")
 
 said = [claims.start(view(lessons.start, s, prompt=s.prompt, metric=s.metric))[0]]  # is there a sink to cut?
-if cuts:
-    names = [REGISTRY[iv].wire or wire for wire, _, _, iv, _ in wires if wire in cuts]
-    said.append(cut_claim(v, names))
+said += claims.circuit(v)
 display.claims(said, notice)
 if not cuts:
     notice.caption("Cut a wire below to test it: the page then says, with its numbers, whether the sink depends on it.")

@@ -4,7 +4,6 @@ One heatmap (model × intervention → % of the baseline sink) with the publishe
 under it the findings computed from each model's numbers. An intervention that does not apply to a
 model is a blank cell with its reason; a model that cannot be compared at all shows its error.
 """
-import pandas as pd
 import streamlit as st
 
 import display
@@ -12,33 +11,9 @@ import errors
 import models
 import state
 from sidebar import settings
-from sinklab import charts, lessons
-from sinklab.claims import Claim
-from sinklab.compare import CUT
+from sinklab import charts, claims, lessons
 from sinklab.errors import SinklabError
-from sinklab.interventions import REGISTRY
 from views import COMPARE, compare_models, view
-
-
-def wires_cut(computed: pd.DataFrame) -> dict[str, list[str]]:
-    """model -> the interventions (not controls) that left less than CUT % of its sink at position 0."""
-    ran = computed[(computed["note"].fillna("") == "") & (computed["intervention"] != "baseline")]
-    ran = ran[ran["key"].fillna(0).astype(int) == 0]
-    ran = ran[~ran["intervention"].map(lambda k: getattr(REGISTRY.get(k), "control", False))]
-    return {m: sorted(g.loc[g["pct_of_baseline"] < CUT, "intervention"]) for m, g in ran.groupby("model", sort=False)}
-
-
-def no_universal(computed: pd.DataFrame) -> Claim | None:
-    """The specimens' sinks run through different wires (a Claim on the computed rows), or None for < 2 models."""
-    cut = wires_cut(computed)
-    if len(cut) < 2:
-        return None
-    differ = len({tuple(v) for v in cut.values()}) > 1
-    return Claim("compare.differ", "The models' sinks run through different wires: no one mechanism explains "
-                 "every sink", differ,
-                 "; ".join(f"{m}: {', '.join(v) or 'none'} cut it below {CUT:.0f} %" for m, v in cut.items()),
-                 elsewhere="These models happen to share their wires; add a planted specimen of the other route "
-                           "to see them differ.")
 
 
 s = settings()
@@ -90,9 +65,9 @@ v = view(lessons.compare_lesson, s, models=tuple(usable), n=n, n_tokens=s.n_toke
 for name, why in v.errors.items():
     st.warning(f"**{display.clip(name)}** could not be compared: {errors.public_message(why, s.config)}")
 
-differ = no_universal(v.computed) if len(v.computed) else None
-if differ is not None:
-    display.claims([differ], notice, title="What to notice, checked on these models")
+said = claims.compare(v)
+if said:
+    display.claims(said, notice, title="What to notice, checked on these models")
 
 display.chart(charts.signature_heatmap, v.computed, v.published, all_labels=True)
 blank = v.computed[v.computed["note"].fillna("") != ""]

@@ -13,7 +13,6 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
@@ -233,13 +232,13 @@ def scale_v():
     from sinklab.interventions import REGISTRY, Intervention, param
 
     @dataclass(frozen=True, kw_only=True)
-    class ScaleValues(Intervention):
-        label: ClassVar[str] = "test_scale_v"
-        title: ClassVar[str] = "Scale the values (test)"
-        description: ClassVar[str] = "Multiply every value vector by a factor in the chosen layers."
-        points: ClassVar[frozenset] = frozenset({"v"})
-        per_layer: ClassVar[bool] = True
-        try_this: ClassVar[str] = "Scale the values to 0: what happens to the next-token loss?"
+    class ScaleValues(Intervention, label="test_scale_v", title="Scale the values (test)", points={"v"},
+                      per_layer=True):
+        """Multiply every value vector by a factor in the chosen layers.
+
+        Try this: Scale the values to 0: what happens to the next-token loss?
+        """
+
         v_scale: float = param(1.0, "v scale (test)", 0.0, 2.0, 0.25, help="Factor applied to v.")
 
         def apply(self, point, layer, t, model, inputs):

@@ -119,3 +119,23 @@ def test_comparison_rows_equal_separate_per_model_runs(specimens):
         assert list(rows["note"].fillna("")) == list(alone["note"].fillna(""))
     na = view.computed[(view.computed["model"] == "textbook-structural") & (view.computed["note"] != "")]
     assert {"d", "transplant", "interpolate"} <= set(na["intervention"])  # blank cells with the reason
+    differ = by_id(claims.compare(view))["compare.differ"]  # the two planted routes use different wires
+    wires = differ.numbers["wires"]
+    assert differ.holds and "c" in wires["textbook"] and "rmsnorm" not in wires["textbook"]
+    assert "rmsnorm" in wires["textbook-structural"] and "c" not in wires["textbook-structural"]
+    one = lessons.compare_lesson(models[:1], n=2, target=5, factor=5.0)
+    assert claims.compare(one) == []  # one model: nothing to compare
+
+
+@pytest.mark.parametrize("name,route,wire,cuts_it", [
+    ("textbook", "positional", "bq", True),  # b_Q carries the planted positional sink
+    ("textbook-structural", "structural", "variance", True),  # head-wise RMSNorm removes the discrepancy
+    ("textbook", "structural", "variance", False),  # a positional sink: equal variances leave it (100 %)
+])
+def test_circuit_claim_says_whether_a_cut_wire_carries_the_sink(specimens, name, route, wire, cuts_it):
+    lm = specimens[name]
+    assert claims.circuit(lessons.circuit_lesson(lm, route=route)) == []  # nothing cut: nothing claimed
+    v = lessons.circuit_lesson(lm, route=route, cuts=(wire,))
+    (claim,) = claims.circuit(v)
+    assert claim.holds is cuts_it, claim.text
+    assert claim.numbers["pct"] == pytest.approx(100 * v.sink_after / v.sink_before)

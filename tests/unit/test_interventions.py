@@ -208,17 +208,17 @@ def registry():
 
 def test_a_new_intervention_is_one_class(registry, tiny, base):
     from dataclasses import dataclass
-    from typing import ClassVar
 
     from sinklab.interventions import Intervention, param
 
     @dataclass(frozen=True, kw_only=True)
-    class ScaleValues(Intervention):
-        label: ClassVar[str] = "test_scale_v"
-        title: ClassVar[str] = "Scale values"
-        description: ClassVar[str] = "Multiply every value vector by a factor."
-        points: ClassVar[frozenset] = frozenset({"v"})
-        per_layer: ClassVar[bool] = True
+    class ScaleValues(Intervention, label="test_scale_v", title="Scale values", points={"v"}, per_layer=True):
+        """Multiply every value vector by a factor.
+
+        Wire: the values
+        Try this: Double the values: does the sink move?
+        """
+
         gain: float = param(0.5, "gain", 0.0, 2.0, 0.1)
 
         def apply(self, point, layer, t, model, inputs):
@@ -226,6 +226,8 @@ def test_a_new_intervention_is_one_class(registry, tiny, base):
 
     assert "test_scale_v" in set(catalogue()["label"])
     assert isinstance(standard_settings()["test_scale_v"], ScaleValues)
+    assert (ScaleValues.description, ScaleValues.wire, ScaleValues.try_this) == (
+        "Multiply every value vector by a factor.", "the values", "Double the values: does the sink move?")
     tr = run(tiny, make("test_scale_v", gain=2.0, layers=(1, 2)))
     torch.testing.assert_close(tr["blocks.1.attn.hook_v"], 2 * base["blocks.1.attn.hook_v"])
     assert torch.equal(tr["blocks.0.attn.hook_v"], base["blocks.0.attn.hook_v"])
@@ -235,22 +237,22 @@ def test_a_new_intervention_is_one_class(registry, tiny, base):
 
 def test_a_typo_in_points_or_side_inputs_fails_when_the_class_is_defined(registry):
     from dataclasses import dataclass
-    from typing import ClassVar
 
     from sinklab.interventions import Intervention
 
     with pytest.raises(TypeError, match="unknown points"):
         @dataclass(frozen=True, kw_only=True)
-        class Typo(Intervention):
-            label: ClassVar[str] = "test_typo"
-            points: ClassVar[frozenset] = frozenset({"atn_out"})
+        class Typo(Intervention, label="test_typo", points={"atn_out"}):
+            """A typo."""
     with pytest.raises(TypeError, match="needs"):
         @dataclass(frozen=True, kw_only=True)
-        class NeedsX(Intervention):
-            label: ClassVar[str] = "test_needs"
-            points: ClassVar[frozenset] = frozenset({"z"})
-            needs: ClassVar[frozenset] = frozenset({"x"})
-    assert "test_typo" not in registry and "test_needs" not in registry
+        class NeedsX(Intervention, label="test_needs", points={"z"}, needs={"x"}):
+            """Reads x where z offers none."""
+    with pytest.raises(TypeError, match="unknown keywords"):
+        @dataclass(frozen=True, kw_only=True)
+        class BadKeyword(Intervention, label="test_kw", point={"z"}):
+            """A misspelt keyword."""
+    assert not {"test_typo", "test_needs", "test_kw"} & set(registry)
 
 
 def test_epe_interventions_do_not_apply_without_position_embeddings():
@@ -266,3 +268,29 @@ def test_epe_interventions_do_not_apply_without_position_embeddings():
     for label in ("c", "e", "h"):  # defined, and exact no-ops on a model without position embeddings
         torch.testing.assert_close(run(nope, make(label)).logits, base.logits)
     run(nope, make("i", coords=(1, 2)))  # explicit coordinates work
+
+
+def test_read_docstring_splits_description_and_sections():
+    from sinklab.interventions import read_docstring
+
+    doc = """Scale the values
+    by a factor.
+
+    Formula: v <- f v
+    Wire: the values,
+        all of them
+    Try this: Set f to 0.
+
+    Notes for developers, not a section.
+    """
+    assert read_docstring(doc) == {"description": "Scale the values by a factor.", "formula": "v <- f v",
+                                   "wire": "the values, all of them", "try_this": "Set f to 0."}
+
+
+def test_every_registered_intervention_has_its_texts():
+    from sinklab.interventions import REGISTRY
+
+    for label, cls in REGISTRY.items():
+        assert cls.title and cls.description, label
+        if label != "a":
+            assert cls.wire and cls.try_this, label
