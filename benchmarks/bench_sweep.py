@@ -100,23 +100,15 @@ def authors_runner(args) -> None:
 
 # ------------------------------------------------------------------------------------------ sinklab's side
 def random_gpt2_small(seed: int = 0):
-    """GPT-2 small's shape, random weights, random non-zero biases and a distinct first position."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
+    """GPT-2 small's shape, random weights, random non-zero biases and a distinct first position (the tests' builder)."""
+    from transformers import GPT2Config
 
-    torch.manual_seed(seed)
-    cfg = GPT2Config()
-    cfg._attn_implementation = "eager"
-    model = GPT2LMHeadModel(cfg).eval()
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("bias") and "ln" not in name:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-        model.transformer.wpe.weight[0].mul_(4.0)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from helpers import random_gpt2
+
+    c = GPT2Config()
+    return random_gpt2(n_layer=c.n_layer, n_head=c.n_head, n_embd=c.n_embd, n_positions=c.n_positions,
+                       vocab_size=c.vocab_size, seed=seed)
 
 
 def compare_authors(args, model, ids, tmp: Path) -> None:

@@ -38,6 +38,12 @@ class Card:
                 "says the output moved, not that the model got worse")
 
 
+def introduce(lm: LoadedModel, note: str = "") -> str:
+    """What a notebook prints first: the loading note (why this model, if it is a fallback), then the card."""
+    c = card(lm)
+    return "\n".join(filter(None, [note, f"{c.name} ({c.kind}): {c.summary}; {c.shape}", f"its sink: {c.sink_route}"]))
+
+
 def card(lm: LoadedModel) -> Card:
     """The card of a loaded model, from its metadata (bundled specimens) or its shape (anything else)."""
     meta = lm.meta or {}

@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 APP_DIR = ROOT / "app"
 APP = APP_DIR / "streamlit_app.py"
@@ -111,3 +113,12 @@ def model_card(at) -> str:
     cards = [c.value for c in at.main.caption if "**Model on screen:" in c.value]
     assert cards, "no model card under the title"
     return cards[0]
+
+
+@pytest.fixture(autouse=True)
+def offline_model(monkeypatch):
+    """Import into an app test module: each test starts from the offline default (textbook, no other settings)."""
+    for var in ("SINKLAB_MODELS", "SINKLAB_SERVER", "SINKLAB_CUSTOM", "SINKLAB_ERRORS", "SINKLAB_MEMORY_MB",
+                "SINKLAB_OFFLINE", "SINKLAB_WORKERS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("SINKLAB_MODEL", "textbook")

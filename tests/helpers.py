@@ -1,6 +1,7 @@
 """Test helpers shared by the suites (imported as `helpers`; conftest.py only defines fixtures)."""
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -32,3 +33,12 @@ def assert_unchanged(model, before: dict[str, torch.Tensor]) -> None:
     assert before.keys() == after.keys()
     for k in before:
         assert torch.equal(before[k], after[k]), f"parameter {k} was modified"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Import into a test module: its tests run torch on one thread (2-core machines, several workers)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -41,10 +41,7 @@ import checks  # tutorials/checks.py: one check per "Your turn" exercise
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
-if note:
-    print(note)
-card = cards.card(lm)
-print(f"{card.name} ({card.kind}): {card.summary}; {card.shape}")
+print(cards.introduce(lm, note))
 
 # %% [markdown]
 # `lessons.epe_lesson` computes EPE_0's coordinates, flags the massive ones (|value| above

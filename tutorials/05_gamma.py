@@ -40,10 +40,7 @@ import checks  # tutorials/checks.py: one check per "Your turn" exercise
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
-if note:
-    print(note)
-card = cards.card(lm)
-print(f"{card.name} ({card.kind}): {card.summary}; {card.shape}")
+print(cards.introduce(lm, note))
 
 # %% [markdown]
 # γ is read against EPE_0's massive coordinates, which are defined through the position

@@ -45,10 +45,7 @@ import checks  # tutorials/checks.py: one check per "Your turn" exercise
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
-if note:
-    print(note)
-card = cards.card(lm)
-print(f"{card.name} ({card.kind}): {card.summary}; {card.shape}")
+print(cards.introduce(lm, note))
 PROMPT = Prompt()  # the paper's Ozymandias sentence, 40 tokens
 PUBLISHED = table1()  # the authors' GPT-2 small numbers: shown only as labelled references
 
@@ -187,7 +184,7 @@ if run("interpolate", t=0.0) is not None:
 # Each run also reports the change in next-token cross-entropy on the prompt.
 
 # %%
-print(f"On {lm.info.name}, {card.ce_note}.")
+print(f"On {lm.info.name}, {cards.card(lm).ce_note}.")
 print(ten["ce_change"].dropna().round(4).to_dict())
 
 # %% [markdown]

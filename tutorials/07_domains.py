@@ -37,11 +37,9 @@ import checks  # tutorials/checks.py: one check per "Your turn" exercise
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
-if note:
-    print(note)
+print(cards.introduce(lm, note))
 N = config.tutorial_n  # inputs per domain ($SINKLAB_TUTORIAL_N, default 8); the paper uses 100
-card = cards.card(lm)
-print(f"{card.name} ({card.kind}): {card.summary}; {card.shape}; {N} inputs per domain")
+print(f"{N} inputs per domain")
 
 # %% [markdown]
 # `lessons.domains_lesson` samples N inputs per domain (40 tokens each, seeded), runs every

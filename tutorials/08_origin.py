@@ -45,10 +45,7 @@ import checks  # tutorials/checks.py: one check per "Your turn" exercise
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
-if note:
-    print(note)
-card = cards.card(lm)
-print(f"{card.name} ({card.kind}): {card.summary}; {card.shape}")
+print(cards.introduce(lm, note))
 PROMPT = Prompt()  # the paper's Ozymandias sentence, 40 tokens
 K = 5  # the position we try to turn into a sink
 

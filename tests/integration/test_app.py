@@ -20,14 +20,7 @@ pytest.importorskip("streamlit")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app_helpers import (APP, BY_URL, PAGES, app, app_module, chart_titles, charts, claim_lines,  # noqa: E402
                          metric, model_card, ok, slider)
-
-
-@pytest.fixture(autouse=True)
-def offline_model(monkeypatch):
-    for var in ("SINKLAB_MODELS", "SINKLAB_SERVER", "SINKLAB_CUSTOM", "SINKLAB_ERRORS", "SINKLAB_MEMORY_MB",
-                "SINKLAB_OFFLINE", "SINKLAB_WORKERS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SINKLAB_MODEL", "textbook")
+from app_helpers import offline_model  # noqa: E402,F401  (autouse: the offline default)
 
 
 CHEAP = dict(dom_n=2, cmp_n=2)  # keeps the Table-1 and Compare pages quick

@@ -16,20 +16,13 @@ import pytest
 pytest.importorskip("streamlit")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app_helpers import BY_URL, PAGES, app, no_crash, slider  # noqa: E402
+from app_helpers import offline_model  # noqa: E402,F401  (autouse: the offline default)
 
 MODELS = ["textbook", "textbook-structural", "sinklab-mini"]
 BAD = ["-1", "99999", "nan", "abc", "1e999", "8-12", "", "-3--1", "True", "x" * 10_000, "1" * 5000, "0.333333",
        "-inf", "[1, 2]", "\x00%00", "😀", "12-8", "3.7", "1,2", " 5 "]
 CHEAP = {k: ["-1", "0", "2", "-3--1", "2.2"] for k in ("dom_n", "cmp_n")}  # keep Table 1 / Compare quick (n -> 2)
 UNKNOWN = {"zzz_unknown": "1", "__proto__": "x", "layer.0": "3", "LAYER": "9"}
-
-
-@pytest.fixture(autouse=True)
-def offline_model(monkeypatch):
-    for var in ("SINKLAB_MODELS", "SINKLAB_SERVER", "SINKLAB_CUSTOM", "SINKLAB_ERRORS", "SINKLAB_MEMORY_MB",
-                "SINKLAB_OFFLINE", "SINKLAB_WORKERS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SINKLAB_MODEL", "textbook")
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("streamlit")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app_helpers import APP_DIR, PAGES, app, metric, no_crash, ok, slider  # noqa: E402
+from app_helpers import offline_model  # noqa: E402,F401  (autouse: the offline default)
 
 sys.path.insert(0, str(APP_DIR))
 import errors  # noqa: E402  (the app's modules, the same ones AppTest's runs import)
@@ -32,14 +33,6 @@ from sinklab.config import Config  # noqa: E402
 from sinklab.interventions import make  # noqa: E402
 
 CONFIG = Config.load(env={"SINKLAB_MODEL": "textbook"}, path="/nonexistent")
-
-
-@pytest.fixture(autouse=True)
-def offline_model(monkeypatch):
-    for var in ("SINKLAB_MODELS", "SINKLAB_SERVER", "SINKLAB_CUSTOM", "SINKLAB_ERRORS", "SINKLAB_MEMORY_MB",
-                "SINKLAB_OFFLINE", "SINKLAB_WORKERS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SINKLAB_MODEL", "textbook")
 
 
 def assert_same(a, b, where="view") -> None:

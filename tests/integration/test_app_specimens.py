@@ -17,18 +17,11 @@ pytest.importorskip("streamlit")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app_helpers import (PAGES, app, app_module, charts, claim_lines, metric, model_card,  # noqa: E402
                          no_crash, ok)
+from app_helpers import offline_model  # noqa: E402,F401  (autouse: the offline default)
 
 BUNDLED = ["textbook", "textbook-structural", "sinklab-mini"]
 CHEAP = dict(dom_n=2, cmp_n=2)  # keeps the Table-1 and Compare pages quick
 KIND = {"textbook": "planted specimen", "textbook-structural": "planted specimen", "sinklab-mini": "trained by sinklab"}
-
-
-@pytest.fixture(autouse=True)
-def offline_model(monkeypatch):
-    for var in ("SINKLAB_MODELS", "SINKLAB_SERVER", "SINKLAB_CUSTOM", "SINKLAB_ERRORS", "SINKLAB_MEMORY_MB",
-                "SINKLAB_OFFLINE", "SINKLAB_WORKERS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SINKLAB_MODEL", "textbook")
 
 
 def not_applicable(at) -> list[str]:

@@ -8,15 +8,8 @@ import pytest
 import torch
 
 import sinklab
+from helpers import one_thread  # noqa: F401  (autouse: torch on one thread)
 from sinklab.cli import main
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 EXPERIMENTS = ("table1", "lengths", "regimes", "combined", "dose", "pathways", "relocation", "cost")

@@ -6,17 +6,10 @@ import pytest
 import torch
 
 import sinklab
+from helpers import one_thread  # noqa: F401  (autouse: torch on one thread)
 from sinklab import experiments as ex
 from sinklab.engine import JobResult, LocalEngine, execute, load_cached, make_engine
 from sinklab.experiments.jobs import Job
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 PLAN = dict(models=("textbook", "sinklab-mini"), experiments=("table1", "lengths", "pathways"), seeds=(0, 1), n=2,

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import sinklab
+from helpers import one_thread  # noqa: F401  (autouse: torch on one thread)
 from sinklab import experiments as ex, metrics
 from sinklab.bytetok import byte_tokenizer
 from sinklab.engine import clear_cache, load_cached, register
@@ -16,14 +17,6 @@ from sinklab.experiments.dose import InterpolatePE, ScaleKeyRows
 from sinklab.experiments.regimes import check_length, make_inputs
 from sinklab.families import random_model
 from sinklab.interventions import REGISTRY, make
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # ------------------------------------------------------------------------------------------ definitions
