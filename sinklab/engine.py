@@ -17,7 +17,6 @@ serialises the loading).
 """
 from __future__ import annotations
 
-import inspect
 import os
 import threading
 import time
@@ -35,54 +34,14 @@ _LOCK = threading.Lock()
 
 
 # ------------------------------------------------------------------------------------------ model cache
-def _load_revision(spec: str, revision: str, device: str | None):
-    """A checkpoint of a training run: `revision` is a local directory (loaded as is) or a revision name
-    (branch, tag or commit) of the Hugging Face model `spec`."""
-    from . import loading
-
-    if os.path.isdir(os.path.expanduser(revision)):
-        return loading.load_model(os.path.expanduser(revision), device=device)
-    if revision.startswith((".", "/", "~")):
-        raise ModelUnavailable(f"checkpoint directory {revision!r} does not exist")
-    if spec in loading.BUNDLED or os.path.isdir(spec):
-        raise BadInput(f"revision {revision!r}: {spec!r} is a {'bundled model' if spec in loading.BUNDLED else 'local directory'} "
-                       "without revisions; pass checkpoint directories (saved with save_pretrained) as revisions, "
-                       "or a Hugging Face model id with its revision names")
-    if "revision" in inspect.signature(loading.load_model).parameters:  # once loading.py takes revisions
-        return loading.load_model(spec, device=device, revision=revision)
-    dev = loading.pick_device(device)
-    dt = loading._pick_dtype(None, dev)
-    try:
-        model, tok = loading._from_pretrained(spec, revision=revision, local_files_only=True)
-        return loading._finish(model, tok, spec, f"HF cache, revision {revision}", dev, dt)
-    except BadInput:
-        raise
-    except (OSError, ValueError):
-        pass
-    if not loading._hub_reachable():
-        raise ModelUnavailable(f"revision {revision!r} of {spec!r} is not in the local cache and the hub cannot be "
-                               "reached (offline); connect once, or pass checkpoint directories instead")
-    try:
-        model, tok = loading._from_pretrained(spec, revision=revision)
-    except BadInput:
-        raise
-    except (OSError, ValueError) as e:
-        raise ModelUnavailable(f"revision {revision!r} of {spec!r} does not exist or cannot be loaded "
-                               f"({e.__class__.__name__}: {str(e).splitlines()[0]})") from None
-    return loading._finish(model, tok, spec, f"HF hub, revision {revision}", dev, dt)
-
-
 def load_cached(spec: str, revision: str | None = None, device: str | None = None):
     """The LoadedModel of (spec, revision, device), loaded once per process."""
     key = (spec, revision or "", device or "")
     with _LOCK:
         if key not in _CACHE:
-            if revision:
-                _CACHE[key] = _load_revision(spec, revision, device)
-            else:
-                from .loading import load_model
+            from .loading import load_model
 
-                _CACHE[key] = load_model(spec, device=device)
+            _CACHE[key] = load_model(spec, device=device, revision=revision or None)
         return _CACHE[key]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -152,14 +152,21 @@ def _from_pretrained(path_or_id: str, **kw):
     return model, tokenizer
 
 
-def load_model(spec: str, device: str | None = None, dtype=None) -> LoadedModel:
-    """Load `spec` (HF id, local directory, or a bundled name) in eval mode, fp32 by default."""
+def load_model(spec: str, device: str | None = None, dtype=None, revision: str | None = None) -> LoadedModel:
+    """Load `spec` (HF id, local directory, or a bundled name) in eval mode, fp32 by default.
+
+    revision: a checkpoint of a training run -- a revision name (branch, tag or commit) of the Hugging Face
+    model `spec` (e.g. the Stanford CRFM GPT-2 runs' "checkpoint-400000"), or a local checkpoint directory
+    saved with save_pretrained (then loaded as is). Bundled models and local directories have no revisions.
+    """
     if not isinstance(spec, str) or not spec.strip():
         raise BadInput("model spec must be a non-empty string: a Hugging Face id, a directory, "
                        f"or one of {', '.join(BUNDLED)}")
     spec = spec.strip()
     dev = pick_device(device)
     dt = _pick_dtype(dtype, dev)
+    if revision is not None:
+        return _load_revision(spec, revision, dev, dt)
     if spec in BUILT_IN:
         import importlib
 
@@ -189,22 +196,50 @@ def load_model(spec: str, device: str | None = None, dtype=None) -> LoadedModel:
         return _finish(model, tokenizer, spec, "local directory", dev, dt)
     if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise _unavailable(spec, "no such directory")
+    return _load_hub(spec, dev, dt)
+
+
+def _load_hub(spec: str, dev, dt, revision: str | None = None) -> LoadedModel:
+    """A Hugging Face id (at `revision`): from the local cache, else the hub; fails fast when offline."""
+    kw = {"revision": revision} if revision else {}
+    at = f", revision {revision}" if revision else ""
     try:
-        model, tokenizer = _from_pretrained(spec, local_files_only=True)
-        return _finish(model, tokenizer, spec, "HF cache", dev, dt)
+        model, tokenizer = _from_pretrained(spec, local_files_only=True, **kw)
+        return _finish(model, tokenizer, spec, "HF cache" + at, dev, dt)
     except BadInput:
         raise
     except (OSError, ValueError):
         pass
     if not _hub_reachable():
-        raise _unavailable(spec, "it is not in the local cache and the hub cannot be reached (offline)")
+        raise _unavailable(spec + (f" at revision {revision!r}" if revision else ""),
+                           "it is not in the local cache and the hub cannot be reached (offline)")
     try:
-        model, tokenizer = _from_pretrained(spec)
+        model, tokenizer = _from_pretrained(spec, **kw)
     except BadInput:
         raise
     except (OSError, ValueError) as e:
-        raise _unavailable(spec, f"the hub answered but loading failed ({e.__class__.__name__}: {e})") from e
-    return _finish(model, tokenizer, spec, "HF hub", dev, dt)
+        why = f"revision {revision!r} does not exist or cannot be loaded" if revision else "the hub answered but loading failed"
+        raise _unavailable(spec, f"{why} ({e.__class__.__name__}: {str(e).splitlines()[0]})") from e
+    return _finish(model, tokenizer, spec, "HF hub" + at, dev, dt)
+
+
+def _load_revision(spec: str, revision: str, dev, dt) -> LoadedModel:
+    """A checkpoint of a training run: a local checkpoint directory, or a revision name of the HF model `spec`."""
+    if not isinstance(revision, str) or not revision.strip():
+        raise BadInput(f"revision must be a non-empty string (a revision name or a checkpoint directory); got {revision!r}")
+    revision = revision.strip()
+    path = os.path.expanduser(revision)
+    if os.path.isdir(path):
+        lm = load_model(path, device=str(dev), dtype=dt)
+        return LoadedModel(model=lm.model, tokenizer=lm.tokenizer, info=replace(lm.info, source=f"checkpoint directory of {spec}"),
+                           meta=lm.meta)
+    if revision.startswith((".", "/", "~")):
+        raise ModelUnavailable(f"checkpoint directory {revision!r} does not exist")
+    if spec in BUILT_IN or spec in BUNDLED or os.path.isdir(spec):
+        kind = "bundled model" if spec in BUILT_IN or spec in BUNDLED else "local directory"
+        raise BadInput(f"revision {revision!r}: {spec!r} is a {kind} without revisions; pass checkpoint directories "
+                       "(saved with save_pretrained) as revisions, or a Hugging Face model id with its revision names")
+    return _load_hub(spec, dev, dt, revision)
 
 
 OFFLINE_DEFAULT = "textbook"  # the planted circuit tells the story best; see README

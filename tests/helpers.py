@@ -42,3 +42,26 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def fake_hub_cache(monkeypatch, root, repo_id: str, revisions: dict) -> None:
+    """A Hugging Face cache under `root` holding `repo_id` at each revision name (name -> (model, tokenizer)),
+    laid out as the hub client writes it (refs/<name> -> snapshots/<commit>/), and used offline: loading by
+    revision name then runs the real cache-lookup code with no hub."""
+    import hashlib
+    from pathlib import Path
+
+    import transformers.utils.hub as th
+    from huggingface_hub import constants
+
+    repo = Path(root) / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    for name, (model, tokenizer) in revisions.items():
+        commit = hashlib.sha1(f"{repo_id}@{name}".encode()).hexdigest()
+        model.save_pretrained(repo / "snapshots" / commit)
+        tokenizer.save_pretrained(repo / "snapshots" / commit)
+        (repo / "refs" / name).write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(root))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    if hasattr(th, "TRANSFORMERS_CACHE"):
+        monkeypatch.setattr(th, "TRANSFORMERS_CACHE", str(root))

@@ -69,6 +69,32 @@ def test_report_emergence_over_checkpoint_directories(tmp_path, two_checkpoints,
     assert pd.read_csv(out / "errors.csv")["revision"].tolist() == [missing]
 
 
+def test_report_emergence_over_hf_revision_names(tmp_path, two_checkpoints, capsys, monkeypatch):
+    """--revisions with Hugging Face revision names: the real revision lookup, served by a local HF cache."""
+    from helpers import fake_hub_cache
+
+    from transformers import AutoTokenizer, GPT2LMHeadModel
+
+    fake_hub_cache(monkeypatch, tmp_path / "hub", "sinklab-tests/mini-run",
+                   {f"checkpoint-{s}": (GPT2LMHeadModel.from_pretrained(d), AutoTokenizer.from_pretrained(d))
+                    for s, d in zip((100, 200), two_checkpoints)})
+    out = tmp_path / "emergence"
+    code = main(["report", "--model", "sinklab-tests/mini-run", "--experiments", "emergence", "--n", "2",
+                 "--tokens", "16", "--domains", "nl", "--revisions", "checkpoint-100,checkpoint-200,checkpoint-300",
+                 "--formats", "png", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(out / "emergence.csv")
+    assert list(table["step"]) == [100, 200] and list(table["revision"]) == ["checkpoint-100", "checkpoint-200"]
+    errors = pd.read_csv(out / "errors.csv")
+    assert errors["revision"].tolist() == ["checkpoint-300"] and errors["error"].str.contains("offline").all()
+    code = main(["report", "--model", "sinklab-mini", "--experiments", "emergence", "--n", "2", "--tokens", "16",
+                 "--domains", "nl", "--revisions", ",".join(two_checkpoints), "--formats", "png",
+                 "--out", str(tmp_path / "dirs")])
+    assert code == 0
+    by_dir = pd.read_csv(tmp_path / "dirs" / "emergence.csv")
+    pd.testing.assert_series_equal(table["sink"], by_dir["sink"])
+
+
 def test_report_keeps_the_models_that_load(tmp_path, capsys, monkeypatch):
     from huggingface_hub import constants
 

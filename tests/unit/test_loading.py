@@ -99,3 +99,37 @@ def test_load_from_env_falls_back_to_the_offline_default(monkeypatch):
     monkeypatch.setenv("SINKLAB_MODEL", "textbook")
     lm, note = sinklab.load_from_env()
     assert lm.info.name == "textbook" and note is None
+
+
+@pytest.mark.timeout(60)
+def test_revision_names_load_from_the_hf_cache_and_missing_ones_fail_clearly(monkeypatch, tmp_path):
+    from helpers import fake_hub_cache, random_gpt2
+
+    from sinklab.bytetok import byte_tokenizer
+
+    models = {f"step-{s}": random_gpt2(seed=s, vocab_size=257) for s in (100, 200)}
+    fake_hub_cache(monkeypatch, tmp_path / "hub", "sinklab-tests/run", {k: (m, byte_tokenizer()) for k, m in models.items()})
+    for name, model in models.items():
+        lm = sinklab.load_model("sinklab-tests/run", revision=name)
+        assert lm.info.source == f"HF cache, revision {name}"
+        torch.testing.assert_close(lm.model.transformer.h[0].attn.c_attn.bias, model.transformer.h[0].attn.c_attn.bias)
+    with pytest.raises(sinklab.ModelUnavailable, match="revision 'step-300'.*offline"):
+        sinklab.load_model("sinklab-tests/run", revision="step-300")
+
+
+def test_revisions_of_directories_and_bundled_models(tmp_path):
+    from helpers import random_gpt2
+
+    from sinklab.bytetok import byte_tokenizer
+
+    path = tmp_path / "step_50"
+    random_gpt2(seed=5, vocab_size=257).save_pretrained(path)
+    byte_tokenizer().save_pretrained(path)
+    lm = sinklab.load_model("my-run", revision=str(path))  # a local checkpoint directory is loaded as is
+    assert lm.info.source == "checkpoint directory of my-run"
+    with pytest.raises(sinklab.ModelUnavailable, match="does not exist"):
+        sinklab.load_model("my-run", revision=str(tmp_path / "step_60"))
+    with pytest.raises(sinklab.BadInput, match="without revisions"):
+        sinklab.load_model("textbook", revision="step-100")
+    with pytest.raises(sinklab.BadInput, match="non-empty"):
+        sinklab.load_model("gpt2", revision=" ")
