@@ -75,10 +75,26 @@ def band_score(trace, key: int, metric: metrics.Metric, band: tuple[int, int] | 
     return metrics.sink_score(view, key=key, metric=metric, layers=(0, view.n_layer))
 
 
+def start_of(setting: Setting, n_layer: int, rotary: bool = False) -> tuple[int, int]:
+    """Where a setting first changes the forward (Intervention.start; (n_layer, 0) for the baseline)."""
+    return min((iv.start(n_layer, rotary) for iv in _ivs(setting)), default=(n_layer, 0))
+
+
+def _branches(settings: Mapping[str, Setting], n_layer: int, rotary: bool) -> dict[str, tuple[int, int]]:
+    """{setting: start} for the settings worth resuming from a shared prefix: they act after the first
+    block's attention begins, i.e. at least one half-block is shared with the plain forward."""
+    out = {}
+    for name, s in settings.items():
+        st = start_of(s, n_layer, rotary)
+        if _ivs(s) and (0, 0) < st < (n_layer, 0):
+            out[name] = st
+    return out
+
+
 def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: metrics.Metric = "paper",
           batch_size: int = 32, progress: Callable[[float], None] | None = None,
           layers: tuple[int, int] | None = None, keys: tuple[int, ...] = (), ce: bool = True,
-          per_layer: bool = True) -> Sweep:
+          per_layer: bool = True, reuse: bool = True) -> Sweep:
     """Every setting on every input of `ids` [n, pos] (all of equal length), in batches mixing settings.
 
     The sink is measured at position 1 (`first`) and at the setting's target position (`target`,
@@ -90,6 +106,9 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
     ce=False: no cross-entropy (column NaN) and no LM head; with per_layer=False too, only the band's
     patterns are kept and the blocks after the band are not run (the scores are exactly the same).
     per_layer: also return the per-layer attention to position 0 (and to each target) in Sweep.layers.
+    reuse: settings that first act after the start of block 0 (a layer range, an MLP-side intervention)
+    resume from the plain forward's residual stream at that point instead of recomputing the shared
+    prefix (exact: the prefix is the same computation; see forward.run's `start`).
     """
     if ids.dim() != 2 or ids.shape[0] == 0:
         raise BadInput("no inputs: the corpus is empty")
@@ -101,7 +120,8 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
     from .families import of as family_of
     from .names import act_name
 
-    n_layer = family_of(model).n_layer
+    fam = family_of(model)
+    n_layer = fam.n_layer
     if layers is not None:
         layers = checks.layer_range(layers, n_layer, "layer band")
     for k in keys:
@@ -116,41 +136,110 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
         band_names = {act_name("pattern", l) for l in range(*layers)} | ({"logits"} if ce else set())
         keep = band_names.__contains__
     names = list(settings)
-    jobs = [(name, i) for name in names for i in range(ids.shape[0])]
-    ex_rows, layer_frames = [], []
-    for start in range(0, len(jobs), batch_size):
-        chunk = jobs[start: start + batch_size]
-        batch_ids = ids[[i for _, i in chunk]]
-        tr = run(model, batch_ids, per_example=[settings[n] for n, _ in chunk], names=keep)
-        ce_v = cross_entropy(tr.logits, batch_ids).cpu() if ce else torch.full((len(chunk),), float("nan"))
-        first = band_score(tr, 0, metric, layers).cpu()
+    branches = _branches(settings, n_layer, fam.rotary) if reuse else {}
+    scorer = _Scorer(settings, metric, layers, keys, ce, per_layer)
+    n_jobs = len(names) * ids.shape[0]
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(min(1.0, done / n_jobs))
+
+    if not branches:  # every setting from the embeddings, batches mixing settings
+        jobs = [(name, i) for name in names for i in range(ids.shape[0])]
+        for start in range(0, len(jobs), batch_size):
+            chunk = jobs[start: start + batch_size]
+            batch_ids = ids[[i for _, i in chunk]]
+            scorer.add(run(model, batch_ids, per_example=[settings[n] for n, _ in chunk], names=keep), chunk, batch_ids)
+            report(start + len(chunk))
+        return scorer.result(names, skipped)
+
+    # plain forward of each input chunk (the baseline's own rows, if asked), recording the residual stream
+    # where the branched settings resume; the branched settings then run from there, the rest from the start
+    plain = next((n for n in names if not _ivs(settings[n]) and n not in branches), None)
+    rest = [n for n in names if n not in branches and n != plain]
+    resume_names = {act_name("resid_pre" if half == 0 else "resid_mid", l) for l, half in branches.values()}
+    prefix = {act_name("pattern", l) for l in range(max(l + half for l, half in branches.values()))}
+    stem_names = (lambda n: keep(n) or n in resume_names) if plain is not None else (  # noqa: E731
+        lambda n: n in resume_names or (n in prefix and keep(n)))  # without a baseline row: the prefix only
+    done = 0
+    for c0 in range(0, ids.shape[0], batch_size):
+        inputs = list(range(c0, min(c0 + batch_size, ids.shape[0])))
+        stem = run(model, ids[inputs], names=stem_names)
+        if plain is not None:
+            scorer.add(stem, [(plain, i) for i in inputs], ids[inputs])
+            done += len(inputs)
+        for st in sorted(set(branches.values())):
+            group = [n for n in names if branches.get(n) == st]
+            jobs = [(n, j) for n in group for j in range(len(inputs))]  # j: index within this input chunk
+            resid = stem[act_name("resid_pre" if st[1] == 0 else "resid_mid", st[0])]
+            for b0 in range(0, len(jobs), batch_size):
+                chunk = jobs[b0: b0 + batch_size]
+                rows = torch.tensor([j for _, j in chunk], device=resid.device)
+                tr = run(model, stem.ids.index_select(0, rows), per_example=[settings[n] for n, _ in chunk],
+                         names=keep, start=st, resid=resid.index_select(0, rows))
+                for l in range(st[0] + st[1]):  # the shared prefix's patterns, from the plain forward
+                    if keep(act_name("pattern", l)):
+                        tr.cache[act_name("pattern", l)] = stem["pattern", l].index_select(0, rows)
+                jobs_i = [(n, inputs[j]) for n, j in chunk]
+                scorer.add(tr, jobs_i, ids[[i for _, i in jobs_i]])
+                done += len(chunk)
+                report(done)
+        del stem
+    for start in range(0, len(rest) * ids.shape[0], batch_size):
+        jobs = [(name, i) for name in rest for i in range(ids.shape[0])][start: start + batch_size]
+        batch_ids = ids[[i for _, i in jobs]]
+        scorer.add(run(model, batch_ids, per_example=[settings[n] for n, _ in jobs], names=keep), jobs, batch_ids)
+        done += len(jobs)
+        report(done)
+    return scorer.result(names, skipped)
+
+
+class _Scorer:
+    """Turns batched traces into Sweep rows: the sink at 0 and at each setting's target, CE, per-layer means."""
+
+    def __init__(self, settings, metric, layers, keys, ce, per_layer):
+        self.settings, self.metric, self.layers, self.keys = settings, metric, layers, keys
+        self.ce, self.per_layer = ce, per_layer
+        self.rows: list[dict] = []
+        self.layer_frames: list[pd.DataFrame] = []
+
+    def add(self, tr, chunk: list[tuple[str, int]], batch_ids: torch.Tensor) -> None:
+        """Score trace `tr` whose example j is (setting, input) = chunk[j]."""
+        settings = self.settings
+        ce_v = cross_entropy(tr.logits, batch_ids).cpu() if self.ce else torch.full((len(chunk),), float("nan"))
+        first = band_score(tr, 0, self.metric, self.layers).cpu()
         by_key = {0: first}
-        for k in ({_target(settings[n]) for n, _ in chunk} | set(keys)) - {0}:
-            by_key[k] = band_score(tr, k, metric, layers).cpu()
+        for k in ({_target(settings[n]) for n, _ in chunk} | set(self.keys)) - {0}:
+            by_key[k] = band_score(tr, k, self.metric, self.layers).cpu()
         for j, (name, i) in enumerate(chunk):
             k = _target(settings[name])
             row = {"intervention": name, "example": i, "key": k, "first": float(first[j]),
                    "target": float(by_key[k][j]), "ce": float(ce_v[j])}
-            for kk in keys:
+            for kk in self.keys:
                 row[f"at_{kk}"] = float(by_key[kk][j])
-            ex_rows.append(row)
-        if per_layer:
+            self.rows.append(row)
+        if self.per_layer:
             per_layer_first = metrics.attention_to(tr, 0).mean(-1).cpu()  # [batch, layer]
             for k in {_target(settings[n]) for n, _ in chunk} | {0}:
                 pl = per_layer_first if k == 0 else metrics.attention_to(tr, k).mean(-1).cpu()
                 for j, (name, i) in enumerate(chunk):
                     if _target(settings[name]) == k or k == 0:
-                        layer_frames.append(pd.DataFrame({"intervention": name, "example": i, "key": k,
-                                                          "layer": range(pl.shape[1]), "value": pl[j].numpy()}))
-        del tr
-        if progress is not None:
-            progress(min(1.0, (start + len(chunk)) / len(jobs)))
-    if layer_frames:
-        layers_df = pd.concat(layer_frames, ignore_index=True)
-        layers_df = layers_df.groupby(["intervention", "key", "layer"], as_index=False, sort=False)["value"].mean()
-    else:
-        layers_df = pd.DataFrame(columns=["intervention", "key", "layer", "value"])
-    return Sweep(examples=pd.DataFrame(ex_rows), layers=layers_df, skipped=skipped)
+                        self.layer_frames.append(pd.DataFrame({"intervention": name, "example": i, "key": k,
+                                                               "layer": range(pl.shape[1]), "value": pl[j].numpy()}))
+
+    def result(self, names: list[str], skipped: dict[str, str]) -> Sweep:
+        """The Sweep, rows in the order of `names` then inputs (whatever order the batches ran in)."""
+        order = {n: i for i, n in enumerate(names)}
+        examples = pd.DataFrame(self.rows)
+        examples = examples.sort_values(["intervention", "example"], key=lambda c: c.map(order) if c.name ==
+                                        "intervention" else c, kind="stable").reset_index(drop=True)
+        if self.layer_frames:
+            layers_df = pd.concat(self.layer_frames, ignore_index=True)
+            layers_df = layers_df.sort_values("intervention", key=lambda c: c.map(order), kind="stable")
+            layers_df = layers_df.groupby(["intervention", "key", "layer"], as_index=False, sort=False)["value"].mean()
+        else:
+            layers_df = pd.DataFrame(columns=["intervention", "key", "layer", "value"])
+        return Sweep(examples=examples, layers=layers_df, skipped=skipped)
 
 
 def summary(sw: Sweep, baseline: str = "baseline") -> pd.DataFrame:

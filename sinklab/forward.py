@@ -144,8 +144,23 @@ def _extent(n_layer: int, keep: Callable[[str], bool], points: set, stop_at_laye
     return 0, False
 
 
+def _check_start(A, start, resid, per_example: list[tuple], shape: tuple) -> None:
+    """A resumed forward: `start` inside the model, `resid` of the right shape, no intervention acting earlier."""
+    if not (isinstance(start, tuple) and len(start) == 2 and start[1] in (0, 1)):
+        raise BadInput(f"start must be (layer, 0 or 1); got {start!r}")
+    checks.layer(start[0], A.n_layer, what="start layer")
+    if resid is None or tuple(resid.shape) != shape:
+        raise BadInput(f"start needs resid of shape {shape} (the residual stream at the start point); got "
+                       f"{None if resid is None else tuple(resid.shape)}")
+    for ivs in set(per_example):
+        for iv in ivs:
+            if iv.start(A.n_layer, A.rotary) < tuple(start):
+                raise BadInput(f"{iv.title} acts before the resumed point {tuple(start)}: run it from the start")
+
+
 def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-        interventions=None, per_example=None, names: Names = None, stop_at_layer: int | None = None) -> Trace:
+        interventions=None, per_example=None, names: Names = None, stop_at_layer: int | None = None,
+        start: tuple[int, int] | None = None, resid: torch.Tensor | None = None) -> Trace:
     """Transparent forward of a supported causal LM (sinklab.families). ids: [batch, pos] (right-padded) -> Trace.
 
     interventions: None, one Intervention, or a sequence of them composed, on every example.
@@ -153,6 +168,10 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
     names: which intermediates to keep (default all). Blocks after the last layer holding a kept name,
     and the final norm and LM head unless "logits" or "ln_final.hook_normalized" is kept, are not run.
     stop_at_layer: run blocks 0..stop_at_layer-1 only (final norm and logits only if it is n_layer).
+    start, resid: resume a forward at a shared prefix (exact): start = (layer, 0) begins at the layer with
+    resid = its hook_resid_pre, (layer, 1) at its MLP half with resid = its hook_resid_mid, both as recorded
+    by a run without interventions on the same ids; nothing before `start` is computed or recorded, and every
+    intervention must act at or after it (Intervention.start).
     Never writes the model's parameters. Scores and softmax are computed in fp32 whatever the model's
     dtype; the pattern is cast back to the model's dtype before it weighs the values (as HF's eager).
     """
@@ -171,6 +190,8 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
     for ivs in set(per_example):
         for iv in ivs:
             iv.check(model, T)
+    if start is not None:
+        _check_start(A, start, resid, per_example, (batch, T, A.d_model))
     keep = _name_filter(names)
     hook = _Hooks(model, per_example, keep, device)
     n_run, head = _extent(A.n_layer, keep, hook.points, stop_at_layer)
@@ -178,36 +199,42 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
     allow_by_window: dict[int | None, torch.Tensor] = {}
 
     with torch.inference_mode():
-        tok = hook("embed", None, A.embed(ids))  # [batch, pos, d_model]
-        pos_ids = hook("pos_ids", None, A.position_ids(batch, T, device))  # [batch, pos]
+        if start is None:
+            tok = hook("embed", None, A.embed(ids))  # [batch, pos, d_model]
+            pos_ids = hook("pos_ids", None, A.position_ids(batch, T, device))  # [batch, pos]
+        else:  # resumed: the embeddings are in `resid` already; no intervention acts on them
+            tok, pos_ids = resid.to(device), A.position_ids(batch, T, device)
         if A.rotary:
             cos, sin = A.rotary_angles(pos_ids, tok)  # each [batch, pos, d_head]
             rot = {"cos": cos, "sin": sin}
             resid = tok  # position enters only as the rotation of q and k
         else:
             rot = {}
-            resid = tok + hook("pos_embed", None, A.pos_embed(pos_ids))  # [batch, pos, d_model]
+            resid = tok if start is not None else tok + hook("pos_embed", None, A.pos_embed(pos_ids))  # [batch, pos, d_model]
+        first, mlp_half = start or (0, 0)
 
-        for l in range(n_run):
-            w = A.window(l)
-            if w not in allow_by_window:
-                allow_by_window[w] = layout.allowed(T, mask, w)  # [batch, 1, query_pos, key_pos]
-            allow = allow_by_window[w]
-            resid = hook("resid_pre", l, resid)
-            x = hook("ln1", l, A.ln1(l, resid))  # [batch, pos, d_model]
-            q, k, v = A.qkv(l, x)  # q [batch, pos, head, d_head]; k, v [batch, pos, kv_head, d_head]
-            if rot:
-                q, k = layout.rotate(q, cos, sin), layout.rotate(k, cos, sin)
-            q = hook("q", l, q, x=x, **rot)
-            k = hook("k", l, k, x=x, **rot)
-            v = hook("v", l, v, x=x)
-            k_all, v_all = layout.repeat_kv(k, H), layout.repeat_kv(v, H)  # [batch, pos, head, d_head]
-            scores = (q.transpose(1, 2).float() @ k_all.permute(0, 2, 3, 1).float()) * A.attn_scale(l)  # [batch, head, query_pos, key_pos] fp32
-            scores = hook("attn_scores", l, scores.masked_fill(~allow, NEG))
-            pattern = hook("pattern", l, torch.softmax(scores, dim=-1).to(v.dtype))  # [batch, head, query_pos, key_pos]
-            z = hook("z", l, (pattern @ v_all.transpose(1, 2)).transpose(1, 2))  # [batch, pos, head, d_head]
-            attn_out = hook("attn_out", l, A.attn_out(l, z.reshape(batch, T, H * dh)))  # [batch, pos, d_model]
-            resid = hook("resid_mid", l, resid + attn_out)
+        for l in range(first, n_run):
+            if not (l == first and mlp_half):  # (resuming at layer `first`'s MLP half skips its attention)
+                w = A.window(l)
+                if w not in allow_by_window:
+                    allow_by_window[w] = layout.allowed(T, mask, w)  # [batch, 1, query_pos, key_pos]
+                allow = allow_by_window[w]
+                resid = hook("resid_pre", l, resid)
+                x = hook("ln1", l, A.ln1(l, resid))  # [batch, pos, d_model]
+                q, k, v = A.qkv(l, x)  # q [batch, pos, head, d_head]; k, v [batch, pos, kv_head, d_head]
+                if rot:
+                    q, k = layout.rotate(q, cos, sin), layout.rotate(k, cos, sin)
+                q = hook("q", l, q, x=x, **rot)
+                k = hook("k", l, k, x=x, **rot)
+                v = hook("v", l, v, x=x)
+                k_all, v_all = layout.repeat_kv(k, H), layout.repeat_kv(v, H)  # [batch, pos, head, d_head]
+                scores = (q.transpose(1, 2).float() @ k_all.permute(0, 2, 3, 1).float()) * A.attn_scale(l)  # [batch, head, query_pos, key_pos] fp32
+                scores = hook("attn_scores", l, scores.masked_fill(~allow, NEG))
+                pattern = hook("pattern", l, torch.softmax(scores, dim=-1).to(v.dtype))  # [batch, head, query_pos, key_pos]
+                z = hook("z", l, (pattern @ v_all.transpose(1, 2)).transpose(1, 2))  # [batch, pos, head, d_head]
+                attn_out = hook("attn_out", l, A.attn_out(l, z.reshape(batch, T, H * dh)))  # [batch, pos, d_model]
+                resid = resid + attn_out
+            resid = hook("resid_mid", l, resid)
             x2 = hook("ln2", l, A.ln2(l, resid))
             pre = hook("pre", l, A.mlp_in(l, x2))  # [batch, pos, d_mlp]
             post = hook("post", l, A.mlp_act(l, pre, x2))  # [batch, pos, d_mlp]

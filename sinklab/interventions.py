@@ -264,6 +264,22 @@ class Intervention:
     def apply(self, point: str, layer: int | None, t: torch.Tensor, model, inputs: dict) -> torch.Tensor:
         return t
 
+    def acting_points(self, rotary: bool) -> frozenset:
+        """The points where `apply` can change anything on a rotary / non-rotary model (default: all `points`)."""
+        return self.points
+
+    def start(self, n_layer: int, rotary: bool = False) -> tuple[int, int]:
+        """Where it first acts, in forward order: (layer, 0) at the layer's attention half, (layer, 1) at its MLP
+        half, (-1, 0) at the embeddings, (n_layer, 0) after the last block. Everything computed before that
+        point is the same with or without it (what sinklab.forward.run(start=...) relies on)."""
+        stages = {POINTS[p].stage for p in self.acting_points(rotary)}
+        if "embed" in stages:
+            return (-1, 0)
+        if not stages & {"attn", "mlp"}:
+            return (n_layer, 0)
+        first = self.fixed_layer if self.fixed_layer is not None else (self.layers or (0, n_layer))[0]
+        return (first, 0 if "attn" in stages else 1)
+
     def target(self) -> int:
         """The key position whose attention this intervention is about (0 = the first token)."""
         for name, (_, p) in self.params().items():
@@ -382,6 +398,9 @@ class SwapEPE(Intervention, label="d", title="Swap EPE", points={"mlp_out", "pos
     def _directions(self, model):
         e = epe(model)
         return _unit(e[0]), _unit(e[self.other])
+
+    def acting_points(self, rotary):
+        return frozenset({"pos_ids"} if rotary else {"mlp_out"})
 
     def apply(self, point, layer, t, model, inputs):
         rotary = families.of(model).rotary

@@ -40,34 +40,37 @@ from .errors import BadInput
 
 @dataclass(frozen=True)
 class Point:
-    """A named point of the forward pass: its full-name template, whether it is per layer, its side inputs."""
+    """A named point of the forward pass: its full-name template, whether it is per layer, its side inputs,
+    and its stage: "embed" (before the blocks), "attn" / "mlp" (a block's attention or MLP half), "final"."""
 
     template: str
     per_layer: bool
     side_inputs: frozenset = frozenset()
+    stage: str = "attn"
 
 
+_XR = frozenset({"x", "cos", "sin"})  # q and k: the normalised input, and the rotation (rotary models only)
 POINTS: dict[str, Point] = {
-    "embed": Point("hook_embed", False),
-    "pos_ids": Point("hook_pos_ids", False),
-    "pos_embed": Point("hook_pos_embed", False),
+    "embed": Point("hook_embed", False, stage="embed"),
+    "pos_ids": Point("hook_pos_ids", False, stage="embed"),
+    "pos_embed": Point("hook_pos_embed", False, stage="embed"),
     "resid_pre": Point("blocks.{l}.hook_resid_pre", True),
     "ln1": Point("blocks.{l}.ln1.hook_normalized", True),
-    "q": Point("blocks.{l}.attn.hook_q", True, frozenset({"x", "cos", "sin"})),  # cos, sin: rotary models only
-    "k": Point("blocks.{l}.attn.hook_k", True, frozenset({"x", "cos", "sin"})),
+    "q": Point("blocks.{l}.attn.hook_q", True, _XR),
+    "k": Point("blocks.{l}.attn.hook_k", True, _XR),
     "v": Point("blocks.{l}.attn.hook_v", True, frozenset({"x"})),
     "attn_scores": Point("blocks.{l}.attn.hook_attn_scores", True),
     "pattern": Point("blocks.{l}.attn.hook_pattern", True),
     "z": Point("blocks.{l}.attn.hook_z", True),
     "attn_out": Point("blocks.{l}.hook_attn_out", True),
-    "resid_mid": Point("blocks.{l}.hook_resid_mid", True),
-    "ln2": Point("blocks.{l}.ln2.hook_normalized", True),
-    "pre": Point("blocks.{l}.mlp.hook_pre", True),
-    "post": Point("blocks.{l}.mlp.hook_post", True),
-    "mlp_out": Point("blocks.{l}.hook_mlp_out", True),
-    "resid_post": Point("blocks.{l}.hook_resid_post", True),
-    "ln_final": Point("ln_final.hook_normalized", False),
-    "logits": Point("logits", False),
+    "resid_mid": Point("blocks.{l}.hook_resid_mid", True, stage="mlp"),  # the MLP half starts from it
+    "ln2": Point("blocks.{l}.ln2.hook_normalized", True, stage="mlp"),
+    "pre": Point("blocks.{l}.mlp.hook_pre", True, stage="mlp"),
+    "post": Point("blocks.{l}.mlp.hook_post", True, stage="mlp"),
+    "mlp_out": Point("blocks.{l}.hook_mlp_out", True, stage="mlp"),
+    "resid_post": Point("blocks.{l}.hook_resid_post", True, stage="mlp"),
+    "ln_final": Point("ln_final.hook_normalized", False, stage="final"),
+    "logits": Point("logits", False, stage="final"),
 }
 
 
