@@ -49,6 +49,7 @@ PAGES: tuple[Page, ...] = (
     Page(7, "Across domains", "domains", "lesson_pages/7_domains.py"),
     Page(8, "Structural origin", "origin", "lesson_pages/8_origin.py"),
     Page(9, "Compare specimens", "compare", "lesson_pages/9_compare.py"),
+    Page(10, "Length and dose", "curves", "lesson_pages/10_curves.py"),
 )
 
 

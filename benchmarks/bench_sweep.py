@@ -23,7 +23,11 @@ Setup of the authors' side (outside the project, never vendored):
     python3 -m venv /work/bench-authors-venv
     /work/bench-authors-venv/bin/pip install torch==2.13.0 transformers==5.3.0 matplotlib scikit-learn \
         pandas numpy datasets          # their requirements.txt, with sinklab's torch for a fair comparison
-Run: python benchmarks/bench_sweep.py [--threads 1] [--authors-inputs 15] [--skip-dask]
+3. Shared-prefix reuse: per-layer interventions restricted to layers 3-10, resumed at block 3 vs run from the
+   embeddings (tables checked equal). Peak resident memory is reported for every sinklab sweep and for the
+   authors' process.
+
+Run: python benchmarks/bench_sweep.py [--threads 1] [--authors-inputs 15] [--reuse-inputs 60] [--skip-dask]
 """
 from __future__ import annotations
 
@@ -99,6 +103,34 @@ def authors_runner(args) -> None:
 
 
 # ------------------------------------------------------------------------------------------ sinklab's side
+class PeakRSS:
+    """Peak resident memory of this process while the block runs (psutil, sampled every 10 ms), in MiB."""
+
+    def __enter__(self):
+        import threading
+
+        import psutil
+
+        self.proc, self.stop = psutil.Process(), threading.Event()
+        self.before = self.peak = self.proc.memory_info().rss
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self):
+        while not self.stop.wait(0.01):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    @property
+    def text(self) -> str:
+        return f"peak RSS {self.peak / 2**20:.0f} MiB (+{(self.peak - self.before) / 2**20:.0f} MiB over the loaded model)"
+
+
 def random_gpt2_small(seed: int = 0):
     """GPT-2 small's shape, random weights, random non-zero biases and a distinct first position (the tests' builder)."""
     from transformers import GPT2Config
@@ -125,10 +157,12 @@ def compare_authors(args, model, ids, tmp: Path) -> None:
     sweep(model, ids[:2], settings)  # warm-up (EPE, massive-coordinate caches)
     band = (3, min(11, model.config.n_layer))  # the authors' band
     t0, c0 = time.perf_counter(), time.process_time()
-    sweep(model, ids, settings, batch_size=args.batch, layers=band, per_layer=False)
+    with PeakRSS() as mem_ce:
+        sweep(model, ids, settings, batch_size=args.batch, layers=band, per_layer=False)
     with_ce, with_ce_cpu = time.perf_counter() - t0, time.process_time() - c0
     t0, c0 = time.perf_counter(), time.process_time()
-    sweep(model, ids, settings, batch_size=args.batch, layers=band, per_layer=False, ce=False)
+    with PeakRSS() as mem:
+        sweep(model, ids, settings, batch_size=args.batch, layers=band, per_layer=False, ce=False)
     metric_only, metric_only_cpu = time.perf_counter() - t0, time.process_time() - c0
 
     k = args.authors_inputs
@@ -142,7 +176,10 @@ def compare_authors(args, model, ids, tmp: Path) -> None:
            "--model-dir", str(model_dir), "--ids", str(tmp / "ids.pt"), "--inputs", str(k), "--threads",
            str(args.threads), "--out", str(tmp / "authors_out")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(args.threads)}
+    import resource
+
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    authors_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB, their process
     if done.returncode != 0:
         print("authors' code failed:\n" + done.stderr[-3000:])
         return
@@ -154,11 +191,11 @@ def compare_authors(args, model, ids, tmp: Path) -> None:
           "(CPU time is robust to other jobs on the machine; one thread each)")
     print(f"10 interventions x {len(ids)} inputs x {ids.shape[1]} tokens (GPT-2-small shape, random weights):")
     print(f"  authors' per-input code (their dataset mode): {authors:8.1f} s wall {authors_cpu:8.1f} s CPU ({label}; "
-          f"{res['seconds'] / res['inputs']:.2f} s/input)")
+          f"{res['seconds'] / res['inputs']:.2f} s/input); peak RSS of their process {authors_peak:.0f} MiB")
     print(f"  sinklab sweep, metric + cross-entropy:        {with_ce:8.1f} s wall {with_ce_cpu:8.1f} s CPU = "
-          f"{authors / with_ce:5.1f}x / {authors_cpu / with_ce_cpu:5.1f}x faster")
+          f"{authors / with_ce:5.1f}x / {authors_cpu / with_ce_cpu:5.1f}x faster; {mem_ce.text}")
     print(f"  sinklab sweep, metric only (as theirs):       {metric_only:8.1f} s wall {metric_only_cpu:8.1f} s CPU = "
-          f"{authors / metric_only:5.1f}x / {authors_cpu / metric_only_cpu:5.1f}x faster (target >= 15x)")
+          f"{authors / metric_only:5.1f}x / {authors_cpu / metric_only_cpu:5.1f}x faster (target >= 15x); {mem.text}")
     # the same numbers? (a)-(i) on the inputs their run saw; (j) draws random rows differently
     theirs = pd.read_csv(res["overall_csv"]).assign(label=lambda d: d["intervention"].str.removeprefix("int_"))
     theirs = theirs.set_index("label")["mean_bos_attention"]
@@ -168,6 +205,32 @@ def compare_authors(args, model, ids, tmp: Path) -> None:
     diff = max(abs(float(theirs[k2]) - float(ours[k2])) for k2 in "abcdefghi")
     print(f"  agreement on (a)-(i), {res['inputs']} inputs: max |authors - sinklab| = {diff:.2e} "
           "(their CSV keeps 6 decimals)")
+
+
+def compare_reuse(args, model, ids) -> None:
+    """Shared-prefix reuse: the per-layer interventions restricted to the authors' band [3, 11), so blocks 0-2
+    are shared with the plain forward, with and without resuming there (the tables are checked equal)."""
+    import pandas as pd
+
+    from sinklab.effects import sweep
+    from sinklab.interventions import make
+
+    band = (3, min(11, model.config.n_layer))
+    settings = {"a": None, **{k: make(k, layers=band) for k in ("b", "g", "i", "j", "isolate", "amplify", "rmsnorm")}}
+    ids = ids[: args.reuse_inputs]
+    out = {}
+    for reuse in (False, True):
+        c0 = time.process_time()
+        with PeakRSS() as mem:
+            out[reuse] = sweep(model, ids, settings, batch_size=args.batch, layers=band, per_layer=False, ce=False,
+                               reuse=reuse)
+        out[reuse, "cpu"], out[reuse, "mem"] = time.process_time() - c0, mem.text
+    pd.testing.assert_frame_equal(out[False].examples, out[True].examples, atol=1e-5, rtol=0)
+    print(f"shared-prefix reuse: 7 per-layer interventions in layers {band[0]}-{band[1] - 1} + baseline, "
+          f"{len(ids)} inputs, metric only:")
+    print(f"  every setting from the embeddings: {out[False, 'cpu']:7.1f} s CPU; {out[False, 'mem']}")
+    print(f"  resumed at block {band[0]} (reuse):      {out[True, 'cpu']:7.1f} s CPU = "
+          f"{out[False, 'cpu'] / out[True, 'cpu']:4.2f}x faster; {out[True, 'mem']}; tables equal: yes")
 
 
 def compare_engines(args) -> None:
@@ -213,16 +276,20 @@ def main() -> None:
     ap.add_argument("--sweep-n", type=int, default=8)
     ap.add_argument("--skip-authors", action="store_true")
     ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--reuse-inputs", type=int, default=60, help="inputs of the shared-prefix comparison (0: skip)")
     args = ap.parse_args()
     if args.authors_runner:
         return authors_runner(args)
     import torch
 
     torch.set_num_threads(args.threads)
+    ids = torch.randint(0, 50257, (args.inputs, 40), generator=torch.Generator().manual_seed(0))
+    model = random_gpt2_small() if not args.skip_authors or args.reuse_inputs else None
     if not args.skip_authors:
-        ids = torch.randint(0, 50257, (args.inputs, 40), generator=torch.Generator().manual_seed(0))
         with tempfile.TemporaryDirectory() as tmp:
-            compare_authors(args, random_gpt2_small(), ids, Path(tmp))
+            compare_authors(args, model, ids, Path(tmp))
+    if args.reuse_inputs:
+        compare_reuse(args, model, ids)
     if not args.skip_dask:
         compare_engines(args)
 

@@ -491,3 +491,20 @@ def circuit_diagram(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "") -
     return alt.layer(lines, arrows, boxes, names, labels).properties(
         width="container", height=260, title=title or "The sink's route, each wire measured on this model and prompt"
     ).configure_view(stroke=None)
+
+
+# ---------------------------------------------------------------- 10. Length and dose
+def length_curve(summary: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart:
+    """The length experiment (sinklab.experiments): each cut's sink, % of the same-length baseline, vs tokens;
+    mean ± SD across data seeds (the report's own figure, one panel per model)."""
+    from .experiments import figures
+
+    return figures.chart("lengths", summary, published)
+
+
+def dose_curves(summary: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart:
+    """The dose experiment: the sink vs α for each curve (scale b_Q, scale the W_k rows, interpolate PE_0 toward
+    PE_1), mean ± SD across seeds; the extension's published numbers as black diamonds, labelled."""
+    from .experiments import figures
+
+    return figures.chart("dose", summary, published)

@@ -81,6 +81,11 @@ def _published_baseline() -> str:
 
 
 # ---------------------------------------------------------------- 1. Start
+def _uniform(T: int) -> float:
+    """The paper metric if every second-half query spread its attention evenly over the keys it sees."""
+    return float(np.mean([1.0 / (i + 1) for i in range(T // 2, T)]))
+
+
 def start(v) -> list[Claim]:
     """The first token is a sink; it grows after the first layers."""
     pl = v.per_layer.set_index("layer")["value"]
@@ -88,7 +93,7 @@ def start(v) -> list[Claim]:
     mid = float(pl.loc[lo:hi - 1].mean())
     first = float(pl.iloc[0])
     T = len(v.tokens)
-    uniform = float(np.mean([1.0 / (i + 1) for i in range(T // 2, T)]))  # the same attention on every key
+    uniform = _uniform(T)
     metric_name = {"paper": "paper metric", "gu": "share of heads with a sink (Gu ε = 0.3)", "mass": "mass"}[v.metric]
     if v.metric == "gu":
         sink = Claim("start.sink", "The first token is a sink in many heads", v.score >= 0.3,
@@ -331,6 +336,85 @@ def compare(v) -> list[Claim]:
                   {"wires": cut},
                   elsewhere="These models happen to share their wires; add a planted specimen of the other route "
                             "to see them differ.")]
+
+
+# ---------------------------------------------------------------- Length and dose
+def _curve(v, curve: str) -> pd.Series | None:
+    """alpha -> mean sink of one dose curve (None if it did not run on this model)."""
+    d = v.dose_summary
+    if d is None or d.empty or curve not in set(d["curve"]):
+        return None
+    return d[d["curve"] == curve].set_index("alpha")["sink_mean"].sort_index()
+
+
+def _published_curve(v, experiment: str, which: str) -> str:
+    """The extension's numbers for the same curve, as a labelled reference ("" for a model of another shape)."""
+    pub = (v.published or {}).get(experiment)
+    if pub is None or pub.empty:
+        return ""
+    if experiment == "lengths":
+        p = pub[pub["intervention"] == which].sort_values("n_tokens")
+        if p.empty:
+            return ""
+        return (f"the extension measured {p['pct_of_baseline'].min():.0f}–{p['pct_of_baseline'].max():.0f} % left on "
+                f"{p['reference_model'].iloc[0]} at {int(p['n_tokens'].min())}–{int(p['n_tokens'].max())} tokens")
+    p = pub[pub["curve"] == which].set_index("alpha")["sink"]
+    if p.empty or 0 not in p.index or 1 not in p.index:
+        return ""
+    return (f"the extension measured {p.loc[0]:.2f} at α = 0 and {p.loc[1]:.2f} at α = 1 on "
+            f"{pub['reference_model'].iloc[0]}")
+
+
+def curves(v) -> list[Claim]:
+    """The sink at every length; (b)'s cut at every length; the dose curves of b_Q and W_k as dials, PE_0 as a
+    switch. v: a lessons.CurvesView."""
+    from .compare import CUT
+
+    out = []
+    L = v.lengths_summary
+    if L is not None and not L.empty:
+        base = L[L["intervention"] == "baseline"].set_index("n_tokens")["sink_mean"].sort_index()
+        weak = [int(T) for T, x in base.items() if not (x >= 0.3 and x >= 5 * _uniform(int(T)))]
+        out.append(Claim("curves.sink", "The first token is a sink at every length", not weak,
+                         "baseline sink " + ", ".join(f"{x:.2f} at {int(T)}" for T, x in base.items())
+                         + (f"; below the sink rule at {', '.join(map(str, weak))} tokens" if weak else ""),
+                         {"sink": base.to_dict()},
+                         elsewhere=f"The planted specimens {POSITIONAL} and {STRUCTURAL} keep one at every length."))
+        b = L[L["intervention"] == "b"].set_index("n_tokens")["pct_of_baseline_mean"].sort_index()
+        if len(b):
+            out.append(Claim("curves.b", f"Removing b_Q cuts the sink at every length (below {CUT:.0f} % left)",
+                             bool((b < CUT).all()),
+                             ", ".join(f"{p:.0f} % left at {int(T)}" for T, p in b.items()), {"pct": b.to_dict()},
+                             reference=_published_curve(v, "lengths", "b"),
+                             elsewhere=f"Here the query bias does not carry the sink at every length; on {POSITIONAL} "
+                                       f"and {STRUCTURAL} it does."))
+    for curve, what in (("b", "b_Q"), ("scale_wk", "the massive rows of W_k")):
+        c = _curve(v, curve)
+        if c is None or 0.0 not in c.index or 1.0 not in c.index:
+            continue
+        rising = c.loc[0.0:1.0]
+        dial = bool(c.loc[0.0] < CUT / 100 * c.loc[1.0] and (rising.diff().dropna() >= -0.01).all())
+        out.append(Claim(f"curves.dose_{curve}", f"The sink is a dial on {what}: it grows steadily from α = 0 to 1",
+                         dial, "sink " + ", ".join(f"{x:.2f} at α = {a:g}" for a, x in c.items()),
+                         {"sink": c.to_dict()}, reference=_published_curve(v, "dose", curve),
+                         elsewhere=f"On {POSITIONAL} and {STRUCTURAL} the sink rises steadily with {what}."))
+    c = _curve(v, "pe")
+    if c is not None and {0.0, 0.5, 1.0} <= set(c.index):
+        switch = bool(c.loc[0.0] < CUT / 100 * c.loc[1.0] and c.loc[0.5] >= 0.8 * c.loc[1.0])
+        out.append(Claim("curves.dose_pe", "Moving PE_0 toward PE_1 is a switch, not a dial: the sink is back "
+                         "in full by α = 0.5", switch,
+                         f"sink {c.loc[0.0]:.2f} at α = 0, {c.loc[0.5]:.2f} at 0.5, {c.loc[1.0]:.2f} at 1",
+                         {"sink": c.to_dict()}, reference=_published_curve(v, "dose", "pe"),
+                         elsewhere=f"On {POSITIONAL} a little of PE_0 is enough for the whole sink."))
+    return out
+
+
+def curves_try(v) -> TryThis:
+    premise = next((c for c in curves(v) if c.id == "curves.dose_b"), None) or Claim(
+        "curves.dose_b", "The dose curve of b_Q ran", False, "it did not run on this model",
+        elsewhere=f"Open {POSITIONAL}.")
+    return TryThis("Read the b_Q curve: at which α has the sink reached half its full size? Is it the same α for "
+                   "the W_k curve? Then add longer lengths: does cutting b_Q work as well on long inputs?", premise)
 
 
 # ---------------------------------------------------------------- 7. Structural origin

@@ -80,8 +80,11 @@ class JobResult:
         return self.error is None
 
 
-def execute(job, threads: int | None = None) -> JobResult:
-    """Run one job, catching every failure into the result (never raises)."""
+def execute(job, threads: int | None = None, lm=None) -> JobResult:
+    """Run one job, catching every failure into the result (never raises).
+
+    lm: run it on this already loaded model (an app's shared model, a notebook's) instead of loading
+    job.model through the per-process cache."""
     import torch
 
     if threads:
@@ -89,7 +92,12 @@ def execute(job, threads: int | None = None) -> JobResult:
     t0 = time.perf_counter()
     worker = f"{os.getpid()}:{threading.current_thread().name}"
     try:
-        tables = job.run()
+        if lm is None:
+            tables = job.run()
+        else:
+            from .experiments.jobs import run_job
+
+            tables = run_job(job, lm)
         return JobResult(job, tables=tables, seconds=time.perf_counter() - t0, worker=worker)
     except Exception as e:  # noqa: BLE001 - a job's failure is data, recorded in the errors table
         msg = str(e) if str(e) else repr(e)

@@ -370,6 +370,39 @@ def compare_lesson(lms, n: int = 8, n_tokens: int = 40, target: int = 5, factor:
     return CompareView(computed=computed, published=published_signatures(), findings=found, errors=errors)
 
 
+# ---------------------------------------------------------------- 10. Length and dose
+CURVE_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)  # lengths the page offers (bounded by the model's positions)
+
+
+@dataclass(frozen=True)
+class CurvesView:
+    lengths: pd.DataFrame  # per seed: model, seed, regime, n_tokens, intervention, title, n, sink, se, pct_of_baseline
+    lengths_summary: pd.DataFrame  # across seeds: n_tokens, intervention, sink_mean/_sd, pct_of_baseline_mean/_sd
+    dose: pd.DataFrame  # per seed: model, seed, domain, curve, curve_title, alpha, n, sink, se, pct_of_baseline
+    dose_summary: pd.DataFrame  # across seeds: curve, alpha, sink_mean/_sd, ...
+    published: dict  # "lengths" / "dose" -> the extension's numbers for a model of GPT-2's shape (references)
+    errors: pd.DataFrame  # what did not run and why: a length past the positions, a curve that does not apply
+    domain: str  # the dose curves' domain
+    n_tokens: int  # the dose curves' length
+
+
+def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 32, 64, 128), seeds=(0, 1),
+                  domain: str = "nl", n_tokens: int = 40, progress: Callable[[str, float], None] | None = None
+                  ) -> CurvesView:
+    """The extension's length curve (sink and each cut's effect, % of the same-length baseline, on running
+    text) and its three dose curves (scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1 over
+    α in ALPHAS) on the loaded model; mean ± SD across the data seeds (sinklab.experiments)."""
+    from . import experiments as ex
+
+    plan = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=tuple(seeds), n=n,
+                   n_tokens=min(n_tokens, lm.info.n_positions), lengths=tuple(lengths), domains=(domain,))
+    res = ex.run(plan, lm=lm, progress=None if progress is None else (
+        lambda done, total: progress(f"job {done} of {total}", done / total)))
+    return CurvesView(lengths=res.tables["lengths"], lengths_summary=res.summaries["lengths"],
+                      dose=res.tables["dose"], dose_summary=res.summaries["dose"], published=dict(res.published),
+                      errors=res.errors, domain=domain, n_tokens=plan.n_tokens)
+
+
 def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:
     """The training log shipped beside a model (bundled or local directory), or None if it has none."""
     from pathlib import Path

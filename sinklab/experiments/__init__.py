@@ -19,6 +19,7 @@ from typing import Callable, NamedTuple
 
 import pandas as pd
 
+from ..errors import BadInput
 from . import bands, published as _published, tables as _tables
 from .dose import InterpolatePE, ScaleKeyRows
 from .jobs import Job, run_job
@@ -98,10 +99,26 @@ def assemble(plan: Plan, results) -> Results:
     return out
 
 
-def run(plan: Plan, engine=None, progress: Callable[[int, int], None] | None = None) -> Results:
-    """Run every job of `plan` on `engine` (default: in-process) and assemble the tables."""
-    from ..engine import LocalEngine
+def run(plan: Plan, engine=None, progress: Callable[[int, int], None] | None = None, lm=None) -> Results:
+    """Run every job of `plan` on `engine` (default: in-process) and assemble the tables.
 
+    lm: a loaded model to run the plan on in this process (no second copy is loaded); the plan then names
+    that one model, plan.models == (lm.info.name,), and has no revisions."""
+    from ..engine import LocalEngine, execute
+
+    if lm is not None:
+        if plan.models != (lm.info.name,) or plan.revisions or engine is not None:
+            raise BadInput(f"a plan run on the loaded model {lm.info.name!r} names only it (models="
+                           f"({lm.info.name!r},)), has no revisions and no engine")
+        jobs = plan.jobs()
+        results = []
+        for i, job in enumerate(jobs):
+            results.append(execute(job, lm=lm))
+            if progress is not None:
+                progress(i + 1, len(jobs))
+        res = assemble(plan, results)
+        res.engine = "in-process, on the loaded model"
+        return res
     engine = engine or LocalEngine()
     results = engine.map(plan.jobs(), progress=progress)
     res = assemble(plan, results)

@@ -37,16 +37,23 @@ def _lines(df: pd.DataFrame, x: str, y: str, sd: str, color: str, title: str, x_
            x_type: str = "Q") -> alt.Chart:
     df = df.copy()
     df["lo"], df["hi"] = df[y] - df[sd].fillna(0), df[y] + df[sd].fillna(0)
+    data = df.assign(kind="computed")
+    if pub is not None and len(pub) and pub_y:  # one data source for every layer (a facet needs it)
+        p = pub.rename(columns={pub_y: y}).assign(kind="published")
+        if facet:  # the reference in every panel
+            p = pd.concat([p.assign(**{facet: v}) for v in df[facet].unique()], ignore_index=True)
+        data = pd.concat([data, p], ignore_index=True)
+    base = alt.Chart(data)
     xenc = alt.X(f"{x}:{x_type}", title=x_title)
-    line = alt.Chart(df).mark_line(point=True).encode(
+    computed = base.transform_filter("datum.kind == 'computed'")
+    line = computed.mark_line(point=True).encode(
         x=xenc, y=alt.Y(f"{y}:Q", title=y_title), color=alt.Color(f"{color}:N"),
         tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
-    band = alt.Chart(df).mark_rule().encode(x=xenc, y="lo:Q", y2="hi:Q", color=f"{color}:N")
+    band = computed.mark_rule().encode(x=xenc, y="lo:Q", y2="hi:Q", color=f"{color}:N")
     layers = [line, band]
-    if pub is not None and len(pub) and pub_y:
-        p = pub.rename(columns={pub_y: y})
-        layers.append(alt.Chart(p).mark_point(**PUBLISHED_MARK).encode(
-            x=xenc, y=f"{y}:Q", tooltip=["source", alt.Tooltip(f"{y}:Q", format=".3f")]))
+    if (data["kind"] == "published").any():
+        layers.append(base.transform_filter("datum.kind == 'published'").mark_point(**PUBLISHED_MARK).encode(
+            x=xenc, y=f"{y}:Q", tooltip=["source", color, alt.Tooltip(f"{y}:Q", format=".3f")]))
     chart = alt.layer(*layers).properties(width=360, height=220)
     if facet:
         chart = chart.facet(column=alt.Column(f"{facet}:N", title=None))
@@ -73,9 +80,10 @@ def chart(experiment: str, summary: pd.DataFrame, published: pd.DataFrame | None
         return _bars(s, "intervention", "pct_of_baseline_mean", "pct_of_baseline_sd", "regime", "model",
                      "Content regimes: % of the regime's baseline", "% of baseline")
     if experiment == "lengths":
+        p = None if pub is None else pub[pub["intervention"].isin(set(s["intervention"]))]
         return _lines(s, "n_tokens", "pct_of_baseline_mean", "pct_of_baseline_sd", "intervention",
-                      "Length: % of the same-length baseline (baseline: its absolute sink ×100)", "tokens",
-                      "% of baseline", facet="model")
+                      "Length: sink as % of the same-length baseline (mean ± SD across seeds)", "tokens",
+                      "% of baseline", facet="model", pub=p, pub_y="pct_of_baseline")
     if experiment == "dose":
         s = s[s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0])]
         p = None if pub is None else pub.assign(curve_title=pub["curve"])

@@ -29,6 +29,7 @@ def built():
     cmp_ = lessons.compare_lesson([lm], n=2)
     log = lessons.emergence_log(sinklab.load_model("sinklab-mini"))
     circ = lessons.circuit_lesson(lm, cuts=("bq",))
+    cur = lessons.curves_lesson(lm, n=2, lengths=(16, 32))
     return {
         "attention_map": [charts.attention_map(st.maps, 2), charts.attention_map(st.maps, 1, head=3)],
         "head_grid": [charts.head_grid(st.heads)],
@@ -51,6 +52,10 @@ def built():
         "emergence_chart": [charts.emergence_chart(log)],
         "signature_heatmap": [charts.signature_heatmap(cmp_.computed, cmp_.published)],
         "circuit_diagram": [charts.circuit_diagram(circ.nodes, circ.edges)],
+        "length_curve": [charts.length_curve(cur.lengths_summary),
+                         charts.length_curve(cur.lengths_summary, sinklab.experiments.published.lengths())],
+        "dose_curves": [charts.dose_curves(cur.dose_summary),
+                        charts.dose_curves(cur.dose_summary, sinklab.experiments.published.dose())],
     }
 
 

@@ -1,0 +1,79 @@
+"""Length and dose: the extension's length curve and dose-response curves, live on the model on screen.
+
+Controls: inputs per seed, data seeds (error bars: SD across seeds), the lengths, the dose curves' domain.
+One cached lesson call (lessons.curves_lesson); the charts are the report's own (sinklab.experiments.figures).
+"""
+import streamlit as st
+
+import display
+import state
+import views
+from sidebar import settings
+from sinklab import charts, claims, lessons
+from sinklab.experiments.jobs import DOSE_CURVES
+from views import view
+
+DOMAINS = {"nl": "natural language", "math": "math word problems", "code": "code"}
+
+s = settings()
+st.title("Length and dose: does the circuit hold on long inputs, and is the sink a dial or a switch?")
+display.model_card(s)
+display.intro(
+    "**What you are looking at.** Two experiments of an independent extension of the circuit paper, run here "
+    "on the model on screen. **Length**: running text cut to each length; the baseline's sink and, for the "
+    "cuts (b) no b_Q, (c) no first PE, (d)/(e) swaps and (i) W_k at the massive coordinates, the sink left as "
+    "a % of the baseline at the same length. **Dose**: instead of cutting a wire, turn it by a factor α — "
+    "scale b_Q, scale the selected rows of W_k, or move the first position embedding toward the second "
+    "(α = 0 is the cut, α = 1 the model as it is, α > 1 amplifies). Points are the mean over data seeds, "
+    "error bars the SD across seeds; black diamonds are the extension's published GPT-2 small numbers (a "
+    "labelled reference, shown only for a model of that shape).")
+notice = st.container()
+
+offered = [T for T in lessons.CURVE_LENGTHS if T <= s.info.n_positions] or [s.info.n_positions]
+c1, c2, c3 = st.columns(3)
+with c1:
+    n = state.int_slider("Inputs per seed (n)", "cur_n", 2, 32, 4, help="Inputs per data seed, length and domain.")
+    seeds = state.int_slider("Data seeds", "cur_seeds", 1, 4, 2,
+                             help="Each seed draws other inputs; error bars are the SD of the seeds' means.")
+with c2:
+    chosen = state.multi("Lengths (tokens)", [str(T) for T in offered], "cur_len",
+                         [str(T) for T in offered if T <= 128],
+                         help=f"Lengths up to the model's {s.info.n_positions} positions. Long inputs take longer.")
+with c3:
+    domain = state.select("Domain of the dose curves", list(DOMAINS), "cur_dom", "nl", format_func=DOMAINS.get)
+    st.caption(f"Dose curves at the sidebar's length: {min(s.n_tokens, s.info.n_positions)} tokens.")
+if not chosen:
+    st.info("Pick at least one length.")
+    st.stop()
+
+v = view(lessons.curves_lesson, s, n=n, lengths=tuple(sorted(int(T) for T in chosen)), seeds=tuple(range(seeds)),
+         domain=domain, n_tokens=s.n_tokens)  # a progress bar while it runs
+display.claims(claims.curves(v), notice)
+
+for col, (name, builder, summary) in zip(st.columns(2), (("lengths", charts.length_curve, v.lengths_summary),
+                                                         ("dose", charts.dose_curves, v.dose_summary))):
+    with col:
+        if summary.empty:
+            st.info(f"No {name} curve ran on this model: see “Not run here” below.")
+            continue
+        spec = views.chart_spec(builder, summary, v.published.get(name))
+        display.draw(display.unfacet(spec, display.title_of(spec)[0]))  # one model: its panel, column-wide
+st.caption("Dose curves: " + " · ".join(f"**{k}**: {title}" for k, title in DOSE_CURVES.items()) + ". Length "
+           "curve: each intervention's sink as % of the same-length baseline; the baseline line is its own sink "
+           "(100 %).")
+if len(v.errors):
+    st.markdown("**Not run here**\n" + "\n".join(
+        f"- {r.job}{' · ' + r.setting if r.setting else ''}: {r.error}"
+        for r in v.errors.drop_duplicates(["n_tokens", "setting", "error"]).itertuples()))
+
+with st.expander("Tables"):
+    display.show_table(v.lengths_summary, "length_curve", "Download the length curve (CSV)",
+                       help={"pct_of_baseline_mean": "Sink as % of the baseline at the same length, mean over seeds."})
+    display.show_table(v.dose_summary, "dose_curves", "Download the dose curves (CSV)",
+                       help={"alpha": "The dose: 0 = the cut, 1 = the model as it is."})
+    if v.published:
+        st.write("Published (the extension's GPT-2 small numbers; references, not computed here)")
+        for name, pub in v.published.items():
+            display.show_table(pub, f"published_{name}", f"Download the published {name} numbers (CSV)")
+
+display.try_this(claims.curves_try(v))
