@@ -164,6 +164,21 @@ COLUMNS = {  # column name -> what it means (tables can override per table)
     "train_loss": "Training loss (nats/token).",
     "heldout_loss": "Loss on held-out text (nats/token).",
     "gu_sink_share": "Share of (layer, head) pairs with a sink at position 0 (Gu et al., ε = 0.3).",
+    "regime": "The content of the inputs: a domain (nl, math, code), running text, or synthetic tokens.",
+    "n_tokens": "Tokens per input (the length).",
+    "n_seeds": "How many data seeds (independent draws of the inputs) the mean and SD are over.",
+    "seed": "The data seed: which inputs were drawn.",
+    "curve": "The dose curve: b scales b_Q, scale_wk the selected rows of W_k, pe moves PE_0 toward PE_1.",
+    "curve_title": "The dose curve, in words.",
+    "alpha": "The dose α: 0 = the wire cut, 1 = the model as it is, above 1 = amplified.",
+    "reference_model": "The model the published number was measured on.",
+    "band": "The layer band of the sink score the published number used.",
+    "job": "The unit of work: model, data seed, content regime and length.",
+    "setting": "The intervention (or combination) of that job that did not run; blank: the whole job.",
+    "error_type": "BadInput: the request does not fit this model; NotApplicable: the intervention is not "
+                  "defined here.",
+    "error": "Why it did not run.",
+    "revision": "The checkpoint (a revision name or a checkpoint directory); blank: the model as loaded.",
 }
 
 
@@ -173,6 +188,10 @@ def column_help(df: pd.DataFrame, overrides: dict | None = None) -> dict:
     out = {}
     for c in df.columns:
         text = meaning.get(str(c))
+        base, _, stat = str(c).rpartition("_")
+        if text is None and stat in ("mean", "sd") and meaning.get(base):  # across-seed summaries
+            text = meaning[base] + (" Mean over the data seeds." if stat == "mean" else
+                                    " Its standard deviation across the data seeds (the error bar).")
         if text is None and str(c).startswith(("sink_L", "gu_L")):
             text = f"{'Paper' if str(c).startswith('sink') else 'Gu'} sink metric of layer {str(c).split('L')[-1]}."
         if text is not None:

@@ -464,6 +464,13 @@ def compare_models(s) -> tuple[str, ...]:
 
 
 COMPARE = dict(n=8, target=5, factor=5.0)  # the Compare page's slider defaults
+CURVES = dict(n=4, seeds=2, domain="nl")  # the Length and dose page's widget defaults
+
+
+def curve_lengths(n_positions: int) -> tuple[list[int], list[int]]:
+    """(lengths the Length and dose page offers, its default choice): up to the model's positions, 128 by default."""
+    offered = [T for T in lessons.CURVE_LENGTHS if T <= n_positions] or [n_positions]
+    return offered, [T for T in offered if T <= 128] or offered[:1]
 
 
 def origin_with_planted(lms, prompt: lessons.Prompt, position: int, factor: float, metric: str = "paper"):
@@ -504,6 +511,9 @@ def default_requests(s) -> dict[str, list[tuple[Callable, str | tuple[str, ...],
         "origin": [(origin_with_planted, (m, STRUCTURAL), origin) if m != STRUCTURAL and STRUCTURAL in
                    models.allowlist(s.config) else (lessons.origin_lesson, m, origin)],
         "compare": [(lessons.compare_lesson, compare_models(s), dict(n_tokens=s.n_tokens, **COMPARE))],
+        "curves": [(lessons.curves_lesson, m, dict(n=CURVES["n"], lengths=tuple(curve_lengths(s.info.n_positions)[1]),
+                                                   seeds=tuple(range(CURVES["seeds"])), domain=CURVES["domain"],
+                                                   n_tokens=s.n_tokens))],
     }
     return out
 

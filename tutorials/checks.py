@@ -749,3 +749,50 @@ def check_sink_wires(fn: Callable, view, cuts: Sequence[float] = (5.0, 50.0, 99.
                                "not controls, with pct_of_baseline below the cut.")
 
     return _verdict("sink_wires", body, "you read every model's wires off its signature.", strict)
+
+
+# ----------------------------------------------------------------------------- 10. Length and dose
+def check_half_dose(fn: Callable, view, strict: bool = False) -> Verdict:
+    """fn(dose, curve) -> the smallest α whose mean sink is at least half of the sink at α = 1.
+
+    Compared, for every curve that ran, with sinklab's dose table `view.dose_summary` (lessons.curves_lesson).
+    """
+    d = view.dose_summary
+    curves = sorted(set(d["curve"]))
+
+    def series(curve: str) -> pd.Series:
+        return d[d["curve"] == curve].set_index("alpha")["sink_mean"].sort_index()
+
+    def first_at_least(c: pd.Series, ref: float):
+        hit = c.index[c >= 0.5 * ref]
+        return float(hit[0]) if len(hit) else None
+
+    def truth(curve: str):
+        return first_at_least(series(curve), series(curve).loc[1.0])
+
+    def body():
+        if not curves:
+            raise _NotYet("no_curves", "no dose curve ran on this model: see view.errors.")
+        got = {c: _number(_call(fn, d, c)) for c in curves}
+        if all(_close(got[c], truth(c), 1e-9) for c in curves):
+            return
+        _diagnose(got, truth, [
+            ("value_not_alpha", lambda c: float(series(c).loc[truth(c)]),
+             "you return the sink at that α; return α itself (the table's `alpha`)."),
+            ("half_of_max", lambda c: first_at_least(series(c), series(c).max()),
+             "you compared with half of the curve's largest sink; compare with half of the sink at α = 1."),
+            ("half_of_zero", lambda c: first_at_least(series(c), series(c).loc[0.0]),
+             "you compared with the sink at α = 0 (the cut); compare with the sink at α = 1 (the model as it is)."),
+            ("last_below", lambda c: (lambda below: float(below[-1]) if len(below) else None)(
+                series(c).index[series(c) < 0.5 * series(c).loc[1.0]]),
+             "you return the last α BELOW half; return the first α at or above half."),
+            ("all_curves", lambda c: first_at_least(d.groupby("alpha")["sink_mean"].mean(), d.groupby(
+                "alpha")["sink_mean"].mean().loc[1.0]),
+             "you used every curve's rows together; keep only the rows of the curve asked (column `curve`)."),
+        ], 1e-9)
+        c = next(c for c in curves if not _close(got[c], truth(c), 1e-9))
+        raise _NotYet("wrong", f"for curve {c!r} you return {got[c]:g}, sinklab's table gives {truth(c):g}: keep the "
+                               "curve's rows, take the sink at α = 1, and return the smallest α whose sink_mean is "
+                               "at least half of it.")
+
+    return _verdict("half_dose", body, "your α matches sinklab's dose table for every curve.", strict)

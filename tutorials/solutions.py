@@ -115,3 +115,10 @@ def sink_wires(computed: pd.DataFrame, model: str, cut: float = 50.0) -> list[st
     rows = rows[(rows["key"] == 0) & (rows["intervention"] != "baseline")]
     return sorted(r.intervention for r in rows.itertuples()
                   if not REGISTRY[r.intervention].control and r.pct_of_baseline < cut)
+
+
+# ----------------------------------------------------------------------------- 10. Length and dose
+def half_dose(dose: pd.DataFrame, curve: str) -> float:
+    """The smallest α at which `curve`'s mean sink is at least half of its value at α = 1."""
+    c = dose[dose["curve"] == curve].set_index("alpha")["sink_mean"].sort_index()
+    return float(c.index[c >= 0.5 * c.loc[1.0]][0])

@@ -11,7 +11,7 @@ import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.experiments.jobs import DOSE_CURVES
-from views import view
+from views import CURVES, view
 
 DOMAINS = {"nl": "natural language", "math": "math word problems", "code": "code"}
 
@@ -29,18 +29,19 @@ display.intro(
     "labelled reference, shown only for a model of that shape).")
 notice = st.container()
 
-offered = [T for T in lessons.CURVE_LENGTHS if T <= s.info.n_positions] or [s.info.n_positions]
+offered, default = views.curve_lengths(s.info.n_positions)
 c1, c2, c3 = st.columns(3)
 with c1:
-    n = state.int_slider("Inputs per seed (n)", "cur_n", 2, 32, 4, help="Inputs per data seed, length and domain.")
-    seeds = state.int_slider("Data seeds", "cur_seeds", 1, 4, 2,
+    n = state.int_slider("Inputs per seed (n)", "cur_n", 2, 32, CURVES["n"],
+                         help="Inputs per data seed, length and domain.")
+    seeds = state.int_slider("Data seeds", "cur_seeds", 1, 4, CURVES["seeds"],
                              help="Each seed draws other inputs; error bars are the SD of the seeds' means.")
 with c2:
-    chosen = state.multi("Lengths (tokens)", [str(T) for T in offered], "cur_len",
-                         [str(T) for T in offered if T <= 128],
+    chosen = state.multi("Lengths (tokens)", [str(T) for T in offered], "cur_len", [str(T) for T in default],
                          help=f"Lengths up to the model's {s.info.n_positions} positions. Long inputs take longer.")
 with c3:
-    domain = state.select("Domain of the dose curves", list(DOMAINS), "cur_dom", "nl", format_func=DOMAINS.get)
+    domain = state.select("Domain of the dose curves", list(DOMAINS), "cur_dom", CURVES["domain"],
+                          format_func=DOMAINS.get)
     st.caption(f"Dose curves at the sidebar's length: {min(s.n_tokens, s.info.n_positions)} tokens.")
 if not chosen:
     st.info("Pick at least one length.")

@@ -40,6 +40,7 @@ EXERCISES = {
     "variance_ratio": ("08_origin.py", checks.check_variance_ratio),
     "top_written_coords": ("08_origin.py", checks.check_top_written_coords),
     "sink_wires": ("09_compare.py", checks.check_sink_wires),
+    "half_dose": ("10_curves.py", checks.check_half_dose),
 }
 
 
@@ -58,6 +59,7 @@ def ctx(textbook):
         "domains": lessons.domains_lesson(lm, n=4, progress=None),
         "origin": lessons.origin_lesson(lm, Prompt(), position=5, factor=4.0),
         "compare": lessons.compare_lesson([lm, sinklab.load_model("textbook-structural")], n=2, target=5, factor=5.0),
+        "curves": lessons.curves_lesson(lm, n=2, lengths=(16, 32), seeds=(0, 1)),
     }
 
 
@@ -73,6 +75,7 @@ ARGS = {
     "variance_ratio": lambda c: (c["lm"], c["origin"]),
     "top_written_coords": lambda c: (c["lm"], c["origin"]),
     "sink_wires": lambda c: (c["compare"],),
+    "half_dose": lambda c: (c["curves"],),
 }
 
 
@@ -159,6 +162,12 @@ def _wires(computed, model, cut, *, one_model=True, at_first=True, controls=Fals
                    and (controls or not REGISTRY[r.intervention].control) and r.pct_of_baseline < cut})
 
 
+def _dose(d, curve, ref=lambda c: c.loc[1.0], pick=lambda idx: float(idx[0]), below=False):
+    c = d[d["curve"] == curve].set_index("alpha")["sink_mean"].sort_index()
+    idx = c.index[(c < 0.5 * ref(c)) if below else (c >= 0.5 * ref(c))]
+    return pick(idx)
+
+
 def _ratio(stats, layer, column, first=0, drop=(0,), how="median"):
     s = stats[stats["layer"] == layer].set_index("position")[column]
     return float(s.loc[first] / getattr(s.drop(index=list(drop)), how)())
@@ -218,6 +227,12 @@ WRONG = [
     ("sink_wires", "all_models", lambda t, m, cut=50.0: _wires(t, m, cut, one_model=False)),
     ("top_written_coords", "ascending", lambda row, n=3: [int(c) for c in row.sort_values(
         "abs_weight", kind="stable")["coord"].head(n)]),
+    ("half_dose", "half_of_zero", lambda d, c: _dose(d, c, ref=lambda s: s.loc[0.0])),
+    ("half_dose", "last_below", lambda d, c: _dose(d, c, pick=lambda idx: float(idx[-1]), below=True)),
+    ("half_dose", "value_not_alpha", lambda d, c: float(d[(d.curve == c) & (d.alpha == solutions.half_dose(d, c))]
+                                                        ["sink_mean"].iloc[0])),
+    ("half_dose", "all_curves", lambda d, c: (lambda m: float(m.index[m >= 0.5 * m.loc[1.0]][0]))(
+        d.groupby("alpha")["sink_mean"].mean())),
 ]
 
 

@@ -23,7 +23,8 @@ from app_helpers import PAGES  # noqa: E402  (app/pages.py: pure data, no Stream
 TUTORIALS = ROOT / "tutorials"
 AGREED = [(1, "start", "Start"), (2, "circuit", "The circuit in one picture"), (3, "decomposition", "Decomposition"),
           (4, "epe", "EPE"), (5, "gamma", "γ and alignment"), (6, "interventions", "Interventions"),
-          (7, "domains", "Across domains"), (8, "origin", "Structural origin"), (9, "compare", "Compare specimens")]
+          (7, "domains", "Across domains"), (8, "origin", "Structural origin"), (9, "compare", "Compare specimens"),
+          (10, "curves", "Length and dose")]
 HIDDEN = '# %% tags=["remove-input"]'  # the final check cell: its input is left out of the rendered HTML
 
 

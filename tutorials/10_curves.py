@@ -1,0 +1,165 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.0
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Length and dose
+#
+# **The question.** The circuit paper measured its ten interventions on 40-token inputs, and
+# every cut was all or nothing. Does the circuit still carry the sink on long inputs? And if we
+# turn a wire down by a factor α instead of cutting it, does the sink fade like a dial, or flip
+# like a switch?
+#
+# **You will learn** to run an independent extension's length and dose-response experiments on
+# the model in front of you (mean ± SD across data seeds), to read them against the extension's
+# published GPT-2 small numbers (labelled references), and to run the extension's other
+# experiments — content regimes, combined cuts, the two pathways, relocation, the cost of each
+# cut — from the library and the `sinklab report` command. Mirrors the app's "Length and dose" page.
+#
+# Positions are counted from 0 as in the app: position 0 is the papers' "position 1".
+
+# %%
+import sinklab
+from sinklab import cards, charts, claims, lessons
+from sinklab import experiments as ex
+from sinklab.config import Config
+from sinklab.experiments import figures
+
+import checks  # tutorials/checks.py: one check per "Your turn" exercise
+
+# Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
+# it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
+config = Config.load()
+lm, note = sinklab.load_configured(config)
+print(cards.introduce(lm, note))
+N = max(2, config.tutorial_n // 2)  # inputs per data seed ($SINKLAB_TUTORIAL_N / 2); the extension uses 100
+SEEDS = (0, 1)  # two data seeds: the error bars are the SD of the seeds' means
+LENGTHS = tuple(T for T in lessons.CURVE_LENGTHS if T <= min(128, lm.info.n_positions))
+
+# %% [markdown]
+# `lessons.curves_lesson` runs both experiments through `sinklab.experiments` (the same jobs the
+# `sinklab report` command runs): for each data seed, N inputs of running text at each length, and
+# N inputs of one domain at 40 tokens for the dose curves. A length past the model's positions,
+# or a dose curve that does not apply (no position embedding to interpolate), lands in
+# `view.errors` with the reason.
+
+# %%
+view = lessons.curves_lesson(lm, n=N, lengths=LENGTHS, seeds=SEEDS, domain="nl")
+print(f"lengths {LENGTHS}, {N} inputs per seed, seeds {SEEDS}")
+view.errors[["n_tokens", "setting", "error"]].drop_duplicates()
+
+# %% [markdown]
+# ## The sink and the cuts at every length
+#
+# The baseline row is the sink itself; every other row is the sink left after a cut, as a
+# percentage of the baseline at the same length: (b) no query bias, (c) no first position
+# embedding, (d) and its control (e) the EPE and PE swaps, (i) W_k zeroed at the massive
+# coordinates.
+
+# %%
+charts.length_curve(view.lengths_summary, view.published.get("lengths"))
+
+# %%
+view.lengths_summary.pivot_table(index="intervention", columns="n_tokens", values="pct_of_baseline_mean",
+                                 sort=False).round(1)
+
+# %% [markdown]
+# ## A dial or a switch?
+#
+# Each curve turns one wire by α: α = 1 is the model as it is, α = 0 the cut, α > 1 amplifies it.
+# `b` scales the query bias b_Q, `scale_wk` the rows of W_k at the massive coordinates, `pe` moves
+# the first position embedding toward the second (p_1 + α (p_0 − p_1)).
+
+# %%
+charts.dose_curves(view.dose_summary, view.published.get("dose"))
+
+# %%
+view.dose_summary.pivot_table(index="alpha", columns="curve", values="sink_mean").round(3)
+
+# %% [markdown]
+# ## Your turn
+#
+# Complete `half_dose(dose, curve)`: for one curve of the table `view.dose_summary` (columns
+# `curve`, `alpha`, `sink_mean`), return the smallest α of the grid at which the mean sink is at
+# least half of its value at α = 1 (the model as it is), as a float. A dial reaches half at a
+# middle α; a switch already at the first step.
+
+# %%
+def half_dose(dose, curve):
+    # your code here
+    return None
+
+
+if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference solution from tutorials/solutions.py
+    from solutions import half_dose  # noqa: F811
+
+# %%
+checks.check_half_dose(half_dose, view, strict=config.solutions)
+
+# %% [markdown]
+# ## The rest of the extension, from the library and the command line
+#
+# The page shows two experiments; `sinklab.experiments` runs all of them as one plan of
+# independent jobs (one per model, seed, regime and length), locally or on a Dask cluster. Here,
+# on the loaded model (`lm=`: no second copy is loaded), the content regimes, the combined cuts,
+# the two query-side pathways, the relocation of the sink by the transplant and the
+# cross-entropy cost of each cut. `sinklab report --model <name> --experiments
+# regimes,combined,pathways,relocation,cost --out report/` writes the same tables, with figures.
+
+# %%
+plan = ex.Plan(models=(lm.info.name,), experiments=("regimes", "combined", "pathways", "relocation", "cost"),
+               seeds=(0,), n=N, domains=("nl",))
+res = ex.run(plan, lm=lm)
+print(f"{len(plan.jobs())} jobs, {len(res.errors)} rows in errors (what did not run, and why)")
+res.tables["regimes"].pivot_table(index="intervention", columns="regime", values="pct_of_baseline", sort=False).round(0)
+
+# %%
+pathways = res.tables["pathways"]
+pathways[pathways["domain"] == "nl"][["measure", "value", "se"]].round(3)
+
+# %%
+figures.chart("cost", res.summaries["cost"], res.published.get("cost"))  # the report's own figure
+
+# %% [markdown]
+# ## What we found
+#
+# The page's claims, checked on this model, then what the extra experiments measured.
+
+# %%
+for claim in claims.curves(view):
+    print(claim.finding)
+print()
+half = {c: half_dose(view.dose_summary, c) for c in sorted(set(view.dose_summary["curve"]))}
+if all(h is not None for h in half.values()):
+    print("Half of the sink is back at " + ", ".join(f"α = {h:g} for {c}" for c, h in half.items()) + ".")
+path = pathways[pathways["domain"] == "nl"].set_index("measure")["value"]
+print(f"On {lm.info.name}, position 0 gets {path['full']:.2f} of the attention; from the content term alone "
+      f"{path['content_only']:.2f}, from the query-bias term alone {path['bias_only']:.2f}; the source-agnostic "
+      f"shift Δ makes up {path['delta_share']:.0%} of position 0's score.")
+reg = res.tables["regimes"]
+base = reg[reg["intervention"] == "baseline"].set_index("regime")["sink"]
+print("Baseline sink by content regime: " + ", ".join(f"{r} {x:.2f}" for r, x in base.items()) + ".")
+
+# %% tags=["remove-input"]
+# Checks (hidden in the rendered notebook): asserted only on the planted specimens, whose answer is known: the
+# sink survives every length, b_Q and W_k are dials, and on the positional specimen PE_0 is a switch.
+meta = lm.meta or {}
+if meta.get("kind") == "planted":
+    said = {c.id: c for c in claims.curves(view)}
+    assert all(c.holds for c in said.values()), [c.text for c in said.values()]
+    assert {"curves.sink", "curves.b", "curves.dose_b", "curves.dose_scale_wk"} <= set(said)
+    assert ("curves.dose_pe" in said) == (meta["route"] == "positional")  # no position embedding: no pe curve
+    assert path["bias_only"] > path["content_only"]  # the planted sink runs through b_Q
+    if config.solutions:
+        assert 0 < half["b"] < 1 and half["scale_wk"] > 0  # dials: neither cut alone (α = 0) keeps half
