@@ -388,22 +388,27 @@ def curves(v) -> list[Claim]:
                              reference=_published_curve(v, "lengths", "b"),
                              elsewhere=f"Here the query bias does not carry the sink at every length; on {POSITIONAL} "
                                        f"and {STRUCTURAL} it does."))
+    def weak(c: pd.Series) -> str:  # a curve needs a sink at α = 1 to say anything about it
+        s1 = float(c.loc[1.0])
+        return "" if s1 >= 0.3 and s1 >= 5 * _uniform(v.n_tokens) else f" (at α = 1 the sink is only {s1:.2f}: too weak"\
+            " to call a sink)"
+
     for curve, what in (("b", "b_Q"), ("scale_wk", "the massive rows of W_k")):
         c = _curve(v, curve)
         if c is None or 0.0 not in c.index or 1.0 not in c.index:
             continue
         rising = c.loc[0.0:1.0]
-        dial = bool(c.loc[0.0] < CUT / 100 * c.loc[1.0] and (rising.diff().dropna() >= -0.01).all())
+        dial = bool(c.loc[0.0] < CUT / 100 * c.loc[1.0] and (rising.diff().dropna() >= -0.01).all()) and not weak(c)
         out.append(Claim(f"curves.dose_{curve}", f"The sink is a dial on {what}: it grows steadily from α = 0 to 1",
-                         dial, "sink " + ", ".join(f"{x:.2f} at α = {a:g}" for a, x in c.items()),
+                         dial, "sink " + ", ".join(f"{x:.2f} at α = {a:g}" for a, x in c.items()) + weak(c),
                          {"sink": c.to_dict()}, reference=_published_curve(v, "dose", curve),
                          elsewhere=f"On {POSITIONAL} and {STRUCTURAL} the sink rises steadily with {what}."))
     c = _curve(v, "pe")
     if c is not None and {0.0, 0.5, 1.0} <= set(c.index):
-        switch = bool(c.loc[0.0] < CUT / 100 * c.loc[1.0] and c.loc[0.5] >= 0.8 * c.loc[1.0])
+        switch = bool(c.loc[0.0] < CUT / 100 * c.loc[1.0] and c.loc[0.5] >= 0.8 * c.loc[1.0]) and not weak(c)
         out.append(Claim("curves.dose_pe", "Moving PE_0 toward PE_1 is a switch, not a dial: the sink is back "
                          "in full by α = 0.5", switch,
-                         f"sink {c.loc[0.0]:.2f} at α = 0, {c.loc[0.5]:.2f} at 0.5, {c.loc[1.0]:.2f} at 1",
+                         f"sink {c.loc[0.0]:.2f} at α = 0, {c.loc[0.5]:.2f} at 0.5, {c.loc[1.0]:.2f} at 1" + weak(c),
                          {"sink": c.to_dict()}, reference=_published_curve(v, "dose", "pe"),
                          elsewhere=f"On {POSITIONAL} a little of PE_0 is enough for the whole sink."))
     return out

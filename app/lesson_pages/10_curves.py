@@ -51,21 +51,24 @@ v = view(lessons.curves_lesson, s, n=n, lengths=tuple(sorted(int(T) for T in cho
          domain=domain, n_tokens=s.n_tokens)  # a progress bar while it runs
 display.claims(claims.curves(v), notice)
 
-for col, (name, builder, summary) in zip(st.columns(2), (("lengths", charts.length_curve, v.lengths_summary),
-                                                         ("dose", charts.dose_curves, v.dose_summary))):
-    with col:
-        if summary.empty:
-            st.info(f"No {name} curve ran on this model: see “Not run here” below.")
-            continue
-        spec = views.chart_spec(builder, summary, v.published.get(name))
-        display.draw(display.unfacet(spec, display.title_of(spec)[0]))  # one model: its panel, column-wide
+for name, builder, summary in (("lengths", charts.length_curve, v.lengths_summary),
+                               ("dose", charts.dose_curves, v.dose_summary)):
+    if summary.empty:
+        st.info(f"No {name} curve ran on this model: see “Not run here” below.")
+        continue
+    spec = views.chart_spec(builder, summary, v.published.get(name))
+    display.draw(display.unfacet(spec, display.title_of(spec)[0]))  # one model: its one panel, page-wide
 st.caption("Dose curves: " + " · ".join(f"**{k}**: {title}" for k, title in DOSE_CURVES.items()) + ". Length "
-           "curve: each intervention's sink as % of the same-length baseline; the baseline line is its own sink "
-           "(100 %).")
-if len(v.errors):
-    st.markdown("**Not run here**\n" + "\n".join(
-        f"- {r.job}{' · ' + r.setting if r.setting else ''}: {r.error}"
-        for r in v.errors.drop_duplicates(["n_tokens", "setting", "error"]).itertuples()))
+           "curve: each cut's sink as % of the baseline at the same length (the baseline's own sink is in the "
+           "claims above and the tables).")
+if len(v.errors):  # one line per reason: what did not run (curves by name, not per α), at which lengths
+    lines = []
+    for why, g in v.errors.groupby("error", sort=False):
+        what = sorted({"the " + x.split(":")[1] + " dose curve" if x.startswith("dose:") else f"({x})"
+                       for x in g["setting"].fillna("") if x}) or ["the whole job"]
+        lengths = ", ".join(map(str, sorted(set(g["n_tokens"].astype(int)))))
+        lines.append(f"- {', '.join(what)} at {lengths} tokens: {why}")
+    st.markdown("**Not run here**\n" + "\n".join(lines))
 
 with st.expander("Tables"):
     display.show_table(v.lengths_summary, "length_curve", "Download the length curve (CSV)",

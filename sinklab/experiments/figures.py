@@ -81,9 +81,11 @@ def chart(experiment: str, summary: pd.DataFrame, published: pd.DataFrame | None
                      "Content regimes: % of the regime's baseline", "% of baseline")
     if experiment == "lengths":
         p = None if pub is None else pub[pub["intervention"].isin(set(s["intervention"]))]
+        s = s[s["intervention"] != "baseline"]  # 100 % by definition; its own sink is in the table
+        p = None if p is None else p[p["intervention"] != "baseline"]
         return _lines(s, "n_tokens", "pct_of_baseline_mean", "pct_of_baseline_sd", "intervention",
-                      "Length: sink as % of the same-length baseline (mean ± SD across seeds)", "tokens",
-                      "% of baseline", facet="model", pub=p, pub_y="pct_of_baseline")
+                      "Length: sink left as % of the same-length baseline (mean ± SD across seeds)", "tokens",
+                      "% of baseline", facet="model", pub=p, pub_y="pct_of_baseline", x_type="O")
     if experiment == "dose":
         s = s[s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0])]
         p = None if pub is None else pub.assign(curve_title=pub["curve"])

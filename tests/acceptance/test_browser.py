@@ -247,7 +247,8 @@ def _pick_model(pg, model: str) -> None:
     ("origin", "model=sinklab-mini&pos=60&factor=20", "Structural origin:", "textbook"),
     ("compare", "model=sinklab-mini&cmp_models=sinklab-mini&cmp_n=2&cmp_target=30", "Compare specimens:",
      "textbook-structural"),
-], ids=["interventions", "circuit", "origin", "compare"])
+    ("curves", "model=textbook&cur_len=16,128&cur_n=2&cur_seeds=1&cur_dom=code", "Length and dose:", "sinklab-mini"),
+], ids=["interventions", "circuit", "origin", "compare", "curves"])
 def test_a_link_made_on_another_model(server, page, path, query, heading, switch_to):
     """A link made on one model opens, then the visitor switches model: nothing breaks or overflows."""
     page.set_viewport_size(VIEWPORT)
