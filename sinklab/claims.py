@@ -163,6 +163,13 @@ def _k_of(coords: pd.DataFrame) -> pd.Series:
     return (a - a.mean()) / a.std()
 
 
+def _published_massive() -> str:
+    from .reference import massive_coords
+
+    found = massive_coords()
+    return f"the authors found {len(found)} on GPT-2 small: {', '.join(map(str, found))}"
+
+
 def epe(v, k_sigma: float) -> list[Claim]:
     """A few massive coordinates in EPE_0; EPE_0 is what the model adds at position 0."""
     a = v.coords.set_index("coord")["abs_value"]
@@ -172,7 +179,7 @@ def epe(v, k_sigma: float) -> list[Claim]:
                 f"{n} coordinate(s) above mean + {k_sigma:g}σ ({', '.join(map(str, v.massive)) or 'none'}); the largest "
                 f"|value| is {ratio:.0f}× the median",
                 {"n": n, "ratio": ratio},
-                reference="the authors found 3 on GPT-2 small: 138, 378, 447",
+                reference=_published_massive(),
                 elsewhere=f"The planted specimen {POSITIONAL} has exactly three.")
     val = v.validation.set_index("position")
     c0 = float(val.loc[0, "p50"])

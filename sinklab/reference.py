@@ -49,6 +49,17 @@ EXTENSION = ("published by an independent extension (SyedNaveedMahmood/Mechanist
              "Complete_Results_Synthesis.md)")
 
 
+def massive_coords() -> list[int]:
+    """The massive coordinates of EPE_0 the authors report for GPT-2 small (their coordinate-alignment summary)."""
+    import re
+
+    text = (HERE / "coord_alignment_statistical__summary.txt").read_text(encoding="utf-8")
+    m = re.search(r"Massive indices:\s*\[([\d,\s]+)\]", text)
+    if m is None:
+        raise ValueError("the authors' coordinate-alignment summary lists no massive indices")
+    return [int(x) for x in m.group(1).split(",")]
+
+
 def extension_table1() -> pd.DataFrame:
     """The extension's cross-model Table 1: model, intervention (baseline, b-j), sink, pct_of_baseline."""
     return pd.read_csv(HERE / "extension_table1.csv")

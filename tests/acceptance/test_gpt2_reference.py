@@ -20,7 +20,9 @@ def gpt2():
 
 
 def test_massive_coordinates_of_gpt2(gpt2):
-    assert set(massive_coords(gpt2.model)) == {138, 378, 447}
+    from sinklab.reference import massive_coords as published
+
+    assert set(massive_coords(gpt2.model)) == set(published())  # the authors' coordinate-alignment summary
 
 
 def test_report_matches_the_published_table(gpt2):

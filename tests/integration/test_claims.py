@@ -139,3 +139,13 @@ def test_circuit_claim_says_whether_a_cut_wire_carries_the_sink(specimens, name,
     (claim,) = claims.circuit(v)
     assert claim.holds is cuts_it, claim.text
     assert claim.numbers["pct"] == pytest.approx(100 * v.sink_after / v.sink_before)
+
+
+def test_the_published_massive_coordinates_come_from_the_authors_summary(specimens):
+    from sinklab.reference import massive_coords
+
+    found = massive_coords()  # parsed from sinklab/data/reference/coord_alignment_statistical__summary.txt
+    assert len(found) == 3 and all(0 <= c < 768 for c in found)
+    v = lessons.epe_lesson(specimens["textbook"], n=3)
+    ref = by_id(claims.epe(v, 3.0))["epe.massive"].reference
+    assert ref.endswith(", ".join(map(str, found))) and "GPT-2 small" in ref
