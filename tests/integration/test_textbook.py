@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import sinklab
+from helpers import one_thread  # noqa: F401  (autouse: tiny forwards, one thread is fastest)
 from sinklab.epe import epe, massive_coords
 from sinklab.interventions import make
 from sinklab.metrics import sink_score
@@ -31,15 +32,6 @@ TEXTS = (
 def _random_texts(n: int = 3, length: int = 64, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     return [bytes(rng.randrange(256) for _ in range(length)).decode("latin-1") for _ in range(n)]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These forwards are tiny: one thread is fastest, and avoids oversubscribing a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
