@@ -23,7 +23,8 @@ import streamlit as st
 
 from sinklab.config import Config
 from sinklab.errors import BadInput, SinklabError
-from sinklab.loading import BUILT_IN, BUNDLED, BUNDLED_DIR, DEFAULT_ONLINE, OFFLINE_DEFAULT, LoadedModel, load_model
+from sinklab.loading import (BUILT_IN, BUNDLED, BUNDLED_DIR, DEFAULT_ONLINE, OFFLINE_DEFAULT, LoadedModel, describe,
+                             load_model)
 
 OTHER_MODEL = "other: a Hugging Face id or a local directory…"
 FIX = ("connect to the internet once so GPT-2 is cached (later runs work offline), or set SINKLAB_MODELS "
@@ -34,20 +35,9 @@ BYTES_PER_PARAM = 4  # sinklab loads fp32 by default
 
 
 # one line per model the picker may offer before it is loaded (a loaded model's own metadata wins)
-DESCRIPTIONS = {
-    DEFAULT_ONLINE: ("GPT-2 small, pretrained", "GPT-2 small, pretrained by OpenAI: the papers' model"),
-    "textbook": ("planted, positional route", "Planted GPT-2: sink from the first position embedding → super "
-                 "neurons → massive coords → b_Q·W_k"),
-    "textbook-structural": ("planted, structural route", "Planted NoPE GPT-2 (no position embeddings): sink "
-                            "from value aggregation → super neurons → massive coords"),
-    "sinklab-mini": ("tiny, trained", "Tiny GPT-2 trained from scratch on offline text: a weak sink emerged in a "
-                     "few heads of layers 1–2"),
-}
-
-
 def short_label(name: str) -> str:
     """The picker's entry: the name and a few words ("textbook (planted, positional route)")."""
-    d = DESCRIPTIONS.get(name)
+    d = describe(name)
     return f"{name} ({d[0]})" if d else name
 
 
@@ -57,7 +47,7 @@ def summary(name: str) -> str | None:
         entry = store()._models.get(name)
     if entry is not None and (entry[0].meta or {}).get("summary"):
         return entry[0].meta["summary"]
-    d = DESCRIPTIONS.get(name)
+    d = describe(name)
     return d[1] if d else None
 
 

@@ -17,6 +17,7 @@ import models
 import state
 import views
 from sinklab import lessons
+from sinklab.loading import describe
 from sinklab.config import Config
 from sinklab.corpora import OZYMANDIAS, example_prompts
 from sinklab.errors import SinklabError
@@ -179,7 +180,7 @@ def _pick_model(config: Config) -> str:
                           help="The models this server offers:\n\n" + described
                                + ("\n\n“other” loads any supported model by its Hugging Face id or directory."
                                   if config.allow_custom_models else ""))
-    st.caption("  \n".join(f"**{m}**: {models.DESCRIPTIONS[m][0]}" for m in allowed if m in models.DESCRIPTIONS))
+    st.caption("  \n".join(f"**{m}**: {d[0]}" for m in allowed if (d := describe(m))))
     if refused:
         st.warning(f"This server does not offer the model **{display.clip(refused[0])}** named in the link; "
                    f"using **{choice}**. Available: {', '.join(allowed)}.")

@@ -25,6 +25,28 @@ BUNDLED = ("textbook", "textbook-structural", "sinklab-mini")
 DEFAULT_ONLINE = "gpt2"
 
 
+KNOWN = {DEFAULT_ONLINE: ("GPT-2 small, pretrained", "GPT-2 small, pretrained by OpenAI: the papers' model")}
+
+
+def describe(name: str) -> tuple[str, str] | None:
+    """(a few words, one line) about a bundled or well-known model, read from its own metadata without
+    loading its weights: a built-in specimen's module (ROUTE, SUMMARY), a bundled checkpoint's
+    sinklab_meta.json. None for anything else."""
+    import importlib
+    import json
+
+    if name in BUILT_IN:
+        mod = importlib.import_module(BUILT_IN[name].split(":")[0])
+        return f"planted, {mod.ROUTE} route", mod.SUMMARY
+    path = BUNDLED_DIR / name / "sinklab_meta.json"
+    if name in BUNDLED and path.is_file():
+        meta = json.loads(path.read_text())
+        size = (meta.get("model") or {}).get("n_params")
+        return (f"{meta.get('kind', 'bundled')}, {size / 1e3:.0f}k parameters" if size else meta.get("kind", "bundled"),
+                meta.get("summary", ""))
+    return KNOWN.get(name)
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What was loaded, from where."""

@@ -32,6 +32,8 @@ import torch
 
 from . import layout
 
+ROUTE = "positional"  # the sink route planted (sinklab.circuit.ROUTES)
+SUMMARY = "Planted GPT-2: sink from the first position embedding → super neurons → massive coords → b_Q·W_k"
 SEED = 20240917
 N_LAYER = 6
 N_HEAD = 4
@@ -192,12 +194,12 @@ def build_textbook():
     meta = {
         "massive_coords": list(MASSIVE),
         "kind": "planted",
-        "route": "positional",
+        "route": ROUTE,
         "tokens": "bytes",
         "predictions_meaningful": False,
         "position_embeddings": True,
         "super_neurons": [[0, n] for n in SUPER],
-        "summary": "Planted GPT-2: sink from the first position embedding → super neurons → massive coords → b_Q·W_k",
+        "summary": SUMMARY,
         "wired_layers": sorted(WIRED),
         "wired_heads": {str(l): sorted(h) for l, h in WIRED.items()},
         "seed": SEED,

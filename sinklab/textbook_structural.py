@@ -54,6 +54,8 @@ from .textbook import fill_generic, gelu_new, gpt2_config, wire_sink_heads
 # share of them, the init scale, the damping of generic writes, the |W_k| rows at the massive coordinates
 from .textbook import DORMANT, KAPPA, N_POSITIONS, SIGNS, STD, SUPER_ROWS, VOCAB  # noqa: E402
 
+ROUTE = "structural"  # the sink route planted (sinklab.circuit.ROUTES)
+SUMMARY = "Planted NoPE GPT-2: sink from value aggregation → super neurons → massive coords"
 SEED = 20250214
 N_LAYER, N_HEAD, D_MODEL = 6, 4, 128  # layers, heads, residual width
 
@@ -159,7 +161,7 @@ def build_textbook_structural():
     model.eval()
     meta = {
         "kind": "planted",
-        "route": "structural",
+        "route": ROUTE,
         "tokens": "bytes",
         "predictions_meaningful": False,
         "massive_coords": list(MASSIVE),
@@ -181,6 +183,6 @@ def build_textbook_structural():
             "random (GPT-2 init scale, seed {seed}); the next-token predictions are meaningless."
         ).format(L=N_LAYER, d=D_MODEL, H=N_HEAD, sn=[list(s) for s in SUPER], m=list(MASSIVE),
                  wl=sorted(WIRED), seed=SEED),
-        "summary": "Planted NoPE GPT-2: sink from value aggregation → super neurons → massive coords",
+        "summary": SUMMARY,
     }
     return model, byte_tokenizer(), meta

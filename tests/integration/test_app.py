@@ -389,9 +389,12 @@ def test_bundled_models_are_offered_and_describe_themselves():
     at = app()
     box = at.sidebar.selectbox(key="model")
     shown = "\n".join(c.value for c in at.sidebar.caption)
+    from sinklab.loading import describe
+
     for name, words in (("textbook", "planted, positional route"), ("textbook-structural", "planted, structural route"),
-                        ("sinklab-mini", "tiny, trained")):
+                        ("sinklab-mini", "trained, 321k parameters")):  # from each model's own metadata
         assert f"**{name}**: {words}" in shown, shown
+        assert describe(name)[0] == words
         assert f"**{name}**:" in box.help, "the picker's help lists every model with one line"
     assert any("Planted" in c.value for c in at.sidebar.caption), "the model's one-line summary"
     assert at.sidebar.expander and any(e.label == "Glossary" for e in at.sidebar.expander), "the glossary panel"

@@ -1,6 +1,8 @@
 """load_model: local directories, bundled names, device choice, and fast clear failures offline."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -133,3 +135,16 @@ def test_revisions_of_directories_and_bundled_models(tmp_path):
         sinklab.load_model("textbook", revision="step-100")
     with pytest.raises(sinklab.BadInput, match="non-empty"):
         sinklab.load_model("gpt2", revision=" ")
+
+
+def test_models_describe_themselves_from_their_metadata_without_loading():
+    from sinklab import textbook, textbook_structural
+
+    assert loading.describe("textbook") == ("planted, positional route", textbook.SUMMARY)
+    assert loading.describe("textbook-structural") == ("planted, structural route", textbook_structural.SUMMARY)
+    meta = json.loads((loading.BUNDLED_DIR / "sinklab-mini" / "sinklab_meta.json").read_text())
+    assert loading.describe("sinklab-mini") == (f"trained, {meta['model']['n_params'] / 1e3:.0f}k parameters",
+                                                meta["summary"])
+    assert loading.describe("no-such-model") is None
+    lm = sinklab.load_model("textbook")  # the loaded model's metadata says the same
+    assert (lm.meta["summary"], lm.meta["route"]) == (textbook.SUMMARY, textbook.ROUTE)
