@@ -30,7 +30,7 @@ in_order = sorted(REGISTRY, key=lambda k: (k not in PAPER, list(REGISTRY).index(
 label = state.select("Intervention", in_order, "iv", "b",
                      format_func=lambda k: f"({k}) {REGISTRY[k].title}" if len(k) == 1 else REGISTRY[k].title)
 cls = REGISTRY[label]
-st.caption(cls.description)
+st.caption(cls.description + (f" Formula: `{cls.formula}`" if cls.formula else ""))  # both from its docstring
 
 params = {}
 c1, c2 = st.columns(2)

@@ -147,6 +147,10 @@ def test_gamma_slider():
 def test_interventions_alpha_changes_sink_and_ce():
     at = app("interventions")
     assert at.selectbox(key="iv").value == "b"
+    from sinklab.interventions import REGISTRY
+
+    assert any(REGISTRY["b"].description in c.value and REGISTRY["b"].formula in c.value for c in at.caption), \
+        "the description and formula of its docstring"
     sink0, ce0 = metric(at, "Sink at position 0, after"), metric(at, "Cross-entropy change")
     slider(at, "α").set_value(1.0).run()
     ok(at)
