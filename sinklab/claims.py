@@ -374,21 +374,22 @@ def _published_curve(v, experiment: str, which: str) -> str:
 
 def curves(v) -> list[Claim]:
     """The sink at every length; (b)'s cut at every length; the dose curves of b_Q and W_k as dials, PE_0 as a
-    switch. v: a lessons.CurvesView."""
+    switch. v: a lessons.CurvesView. The b_Q claims are left out on a model without a query bias (there (b)
+    is a declared no-op: there is nothing to cut or dial)."""
     from .compare import CUT
 
     out = []
     L = v.lengths_summary
     if L is not None and not L.empty:
         base = L[L["intervention"] == "baseline"].set_index("n_tokens")["sink_mean"].sort_index()
-        weak = [int(T) for T, x in base.items() if not (x >= 0.3 and x >= 5 * _uniform(int(T)))]
-        out.append(Claim("curves.sink", "The first token is a sink at every length", not weak,
+        short = [int(T) for T, x in base.items() if not (x >= 0.3 and x >= 5 * _uniform(int(T)))]
+        out.append(Claim("curves.sink", "The first token is a sink at every length", not short,
                          "baseline sink " + ", ".join(f"{x:.2f} at {int(T)}" for T, x in base.items())
-                         + (f"; below the sink rule at {', '.join(map(str, weak))} tokens" if weak else ""),
+                         + (f"; below the sink rule at {', '.join(map(str, short))} tokens" if short else ""),
                          {"sink": base.to_dict()},
                          elsewhere=f"The planted specimens {POSITIONAL} and {STRUCTURAL} keep one at every length."))
         b = L[L["intervention"] == "b"].set_index("n_tokens")["pct_of_baseline_mean"].sort_index()
-        if len(b):
+        if len(b) and v.query_bias:
             out.append(Claim("curves.b", f"Removing b_Q cuts the sink at every length (below {CUT:.0f} % left)",
                              bool((b < CUT).all()),
                              ", ".join(f"{p:.0f} % left at {int(T)}" for T, p in b.items()), {"pct": b.to_dict()},
@@ -402,11 +403,12 @@ def curves(v) -> list[Claim]:
 
     for curve, what in (("b", "b_Q"), ("scale_wk", "the massive rows of W_k")):
         c = _curve(v, curve)
-        if c is None or 0.0 not in c.index or 1.0 not in c.index:
+        if c is None or 0.0 not in c.index or 1.0 not in c.index or (curve == "b" and not v.query_bias):
             continue
         rising = c.loc[0.0:1.0]
         dial = bool(c.loc[0.0] < CUT / 100 * c.loc[1.0] and (rising.diff().dropna() >= -0.01).all()) and not weak(c)
-        out.append(Claim(f"curves.dose_{curve}", f"The sink is a dial on {what}: it grows steadily from α = 0 to 1",
+        out.append(Claim(f"curves.dose_{curve}", f"The sink is a dial on {what}: turned down to α = 0 it keeps "
+                         f"under {CUT:.0f} % of the sink, and it grows steadily back to α = 1",
                          dial, "sink " + ", ".join(f"{x:.2f} at α = {a:g}" for a, x in c.items()) + weak(c),
                          {"sink": c.to_dict()}, reference=_published_curve(v, "dose", curve),
                          elsewhere=f"On {POSITIONAL} and {STRUCTURAL} the sink rises steadily with {what}."))
@@ -423,8 +425,9 @@ def curves(v) -> list[Claim]:
 
 def curves_try(v) -> TryThis:
     premise = next((c for c in curves(v) if c.id == "curves.dose_b"), None) or Claim(
-        "curves.dose_b", "The dose curve of b_Q ran", False, "it did not run on this model",
-        elsewhere=f"Open {POSITIONAL}.")
+        "curves.dose_b", "The model has a query bias b_Q to dial", False,
+        "it has none, so the b_Q curve is flat by construction" if not v.query_bias else "its b_Q curve did not run",
+        elsewhere=f"Open {POSITIONAL} or {STRUCTURAL}.")
     return TryThis("Read the b_Q curve: at which α has the sink reached half its full size? Is it the same α for "
                    "the W_k curve? Then add longer lengths: does cutting b_Q work as well on long inputs?", premise)
 

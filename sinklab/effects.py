@@ -108,7 +108,9 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
     per_layer: also return the per-layer attention to position 0 (and to each target) in Sweep.layers.
     reuse: settings that first act after the start of block 0 (a layer range, an MLP-side intervention)
     resume from the plain forward's residual stream at that point instead of recomputing the shared
-    prefix (exact: the prefix is the same computation; see forward.run's `start`).
+    prefix (the same computation, see forward.run's `start`; the batches are composed differently, so
+    numbers agree to float rounding, ~1e-7). Costs the residual stream and the prefix's patterns of one
+    input chunk while its resumed settings run.
     """
     if ids.dim() != 2 or ids.shape[0] == 0:
         raise BadInput("no inputs: the corpus is empty")
@@ -168,6 +170,8 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
         if plain is not None:
             scorer.add(stem, [(plain, i) for i in inputs], ids[inputs])
             done += len(inputs)
+            for name in set(stem.cache) - prefix - resume_names:  # keep only what the resumed runs read
+                del stem.cache[name]
         for st in sorted(set(branches.values())):
             group = [n for n in names if branches.get(n) == st]
             jobs = [(n, j) for n in group for j in range(len(inputs))]  # j: index within this input chunk
@@ -235,8 +239,9 @@ class _Scorer:
                                         "intervention" else c, kind="stable").reset_index(drop=True)
         if self.layer_frames:
             layers_df = pd.concat(self.layer_frames, ignore_index=True)
-            layers_df = layers_df.sort_values("intervention", key=lambda c: c.map(order), kind="stable")
             layers_df = layers_df.groupby(["intervention", "key", "layer"], as_index=False, sort=False)["value"].mean()
+            layers_df = layers_df.sort_values(["intervention", "key", "layer"], key=lambda c: c.map(order) if c.name ==
+                                              "intervention" else c, kind="stable").reset_index(drop=True)
         else:
             layers_df = pd.DataFrame(columns=["intervention", "key", "layer", "value"])
         return Sweep(examples=examples, layers=layers_df, skipped=skipped)

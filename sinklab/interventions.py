@@ -110,7 +110,8 @@ _DECLARED = {"label": str, "title": str, "points": frozenset, "per_layer": bool,
 _SECTIONS = {"Formula": "formula", "Wire": "wire", "Try this": "try_this",  # docstring section -> attribute
              "On rotary models": "on_rotary"}
 NOT_APPLICABLE = "not applicable: "  # an on_rotary text refusing the family
-_SECTION = re.compile(rf"^({'|'.join(_SECTIONS)}):\s*(.*)$")
+_SECTION = re.compile(rf"^({'|'.join(_SECTIONS)}):\s*(.*)$", re.IGNORECASE)
+_SECTION_OF = {k.lower(): v for k, v in _SECTIONS.items()}
 
 
 def read_docstring(doc: str) -> dict[str, str]:
@@ -118,13 +119,13 @@ def read_docstring(doc: str) -> dict[str, str]:
     'Formula:', 'Wire:', 'Try this:' or 'On rotary models:' opens that section, which runs to the next blank
     line or section."""
     lines = [line.strip() for line in inspect.cleandoc(doc).splitlines()]
-    first = list(itertools.takewhile(bool, lines))
+    first = list(itertools.takewhile(lambda line: bool(line) and not _SECTION.match(line), lines))
     out = {"description": " ".join(first)}
     current = None
     for line in lines[len(first):]:
         m = _SECTION.match(line)
         if m:
-            current = _SECTIONS[m.group(1)]
+            current = _SECTION_OF[m.group(1).lower()]
             out[current] = m.group(2)
         elif current and line:
             out[current] += " " + line
@@ -152,7 +153,8 @@ class Intervention:
     every layer of `layers`, [start, stop), None = all; otherwise once, at an embedding, or at `fixed_layer`
     only, and takes no layer range), fixed_layer, needs (side inputs `apply` reads, each offered by every
     point), needs_position_embeddings, control (no mechanism predicts it to change the sink), in_signature
-    (False: a dose or a tool, left out of the standard signature). Unset keywords are inherited.
+    (False: a dose or a tool, left out of the standard signature). Unset keywords, and the docstring sections
+    a subclass does not write, are inherited from the parent class.
     meaning(traits): what it does on a family (sinklab.families.Traits); `check` refuses it where it
     does not apply. `meanings()` tabulates every intervention over every family.
     """
@@ -431,6 +433,8 @@ class Transplant(SwapEPE, label="transplant", title="Transplant EPE_0"):
     """Swap the EPE_0 component of position 0 with the EPE component of the target position: the sink should follow
     EPE_0 to the target.
 
+    Formula: alpha = <mlp_out_0, e_0>; mlp_out_0 += alpha (e_k - e_0), mlp_out_k += alpha (e_0 - e_k) for the target
+        k = `other`, e_j = EPE_j/|EPE_j|.
     Wire: EPE_0, moved to the target
     Try this: Move the target position: does the sink follow EPE_0 wherever it goes?
     """

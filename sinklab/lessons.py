@@ -384,6 +384,7 @@ class CurvesView:
     errors: pd.DataFrame  # what did not run and why: a length past the positions, a curve that does not apply
     domain: str  # the dose curves' domain
     n_tokens: int  # the dose curves' length
+    query_bias: bool  # whether the model has a query bias b_Q (without one, (b) and its dose are no-ops)
 
 
 def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 32, 64, 128), seeds=(0, 1),
@@ -392,7 +393,7 @@ def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 3
     """The extension's length curve (sink and each cut's effect, % of the same-length baseline, on running
     text) and its three dose curves (scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1 over
     α in ALPHAS) on the loaded model; mean ± SD across the data seeds (sinklab.experiments)."""
-    from . import experiments as ex
+    from . import experiments as ex, families
 
     plan = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=tuple(seeds), n=n,
                    n_tokens=min(n_tokens, lm.info.n_positions), lengths=tuple(lengths), domains=(domain,))
@@ -400,7 +401,8 @@ def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 3
         lambda done, total: progress(f"job {done} of {total}", done / total)))
     return CurvesView(lengths=res.tables["lengths"], lengths_summary=res.summaries["lengths"],
                       dose=res.tables["dose"], dose_summary=res.summaries["dose"], published=dict(res.published),
-                      errors=res.errors, domain=domain, n_tokens=plan.n_tokens)
+                      errors=res.errors, domain=domain, n_tokens=plan.n_tokens,
+                      query_bias=families.of(lm.model).has_query_bias)
 
 
 def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:

@@ -125,8 +125,8 @@ print(f"{len(plan.jobs())} jobs, {len(res.errors)} rows in errors (what did not 
 res.tables["regimes"].pivot_table(index="intervention", columns="regime", values="pct_of_baseline", sort=False).round(0)
 
 # %%
-pathways = res.tables["pathways"]
-pathways[pathways["domain"] == "nl"][["measure", "value", "se"]].round(3)
+pathways = res.tables["pathways"]  # empty on a rotary model: the split needs un-rotated q and k (see res.errors)
+pathways[pathways["domain"] == "nl"][["measure", "value", "se"]].round(3) if len(pathways) else res.errors.head()
 
 # %%
 figures.chart("cost", res.summaries["cost"], res.published.get("cost"))  # the report's own figure
@@ -143,10 +143,13 @@ print()
 half = {c: half_dose(view.dose_summary, c) for c in sorted(set(view.dose_summary["curve"]))}
 if all(h is not None for h in half.values()):
     print("Half of the sink is back at " + ", ".join(f"α = {h:g} for {c}" for c, h in half.items()) + ".")
-path = pathways[pathways["domain"] == "nl"].set_index("measure")["value"]
-print(f"On {lm.info.name}, position 0 gets {path['full']:.2f} of the attention; from the content term alone "
-      f"{path['content_only']:.2f}, from the query-bias term alone {path['bias_only']:.2f}; the source-agnostic "
-      f"shift Δ makes up {path['delta_share']:.0%} of position 0's score.")
+if len(pathways):
+    path = pathways[pathways["domain"] == "nl"].set_index("measure")["value"]
+    print(f"On {lm.info.name}, position 0 gets {path['full']:.2f} of the attention; from the content term alone "
+          f"{path['content_only']:.2f}, from the query-bias term alone {path['bias_only']:.2f}; the source-agnostic "
+          f"shift Δ makes up {path['delta_share']:.0%} of position 0's score.")
+else:
+    print(f"The two-pathway split does not apply to {lm.info.name}: " + "; ".join(sorted(set(res.errors["error"]))))
 reg = res.tables["regimes"]
 base = reg[reg["intervention"] == "baseline"].set_index("regime")["sink"]
 print("Baseline sink by content regime: " + ", ".join(f"{r} {x:.2f}" for r, x in base.items()) + ".")

@@ -24,6 +24,8 @@ class ScaleKeyRows(ZeroKeyCoords, label="scale_wk", title="Scale W_k at massive 
     Formula: k <- k - (1 - alpha) x[:, c] W_k[c].
     Wire: W_k at the massive coordinates (a dose)
     Try this: Sweep α from 0 to 1.5: does the sink grow smoothly with the massive rows of W_k?
+    On rotary models: scales the rows of W_k at the coordinates you pass (coords): a rotary model has no EPE
+        to pick them from; the rows' contribution is scaled before the rotation
     """
 
     alpha: float = param(0.5, "α: scale of the selected W_k rows", 0.0, 2.0, 0.05)
@@ -38,8 +40,10 @@ class InterpolatePE(Intervention, title="Interpolate PE_0 -> PE_1", points={"pos
                     needs_position_embeddings=True):
     """The first position embedding moved toward the second: p_1 + α (p_0 - p_1).
 
-    Formula: p_0 <- p_1 + alpha (p_0 - p_1) at the position embeddings (unregistered: the dose experiment's).
+    Formula: p_0 <- p_1 + alpha (p_0 - p_1) at the position embeddings.
     On rotary models: not applicable: a rotary model has no position embedding to interpolate
+
+    Unregistered: only the dose experiment builds it.
     """
 
     alpha: float = param(1.0, "α: 0 = p_1 (intervention c), 1 = p_0 (identity)", 0.0, 2.0, 0.05)

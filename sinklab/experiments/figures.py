@@ -34,17 +34,23 @@ def _bars(df: pd.DataFrame, x: str, y: str, sd: str, color: str, facet: str | No
 
 def _lines(df: pd.DataFrame, x: str, y: str, sd: str, color: str, title: str, x_title: str, y_title: str,
            facet: str | None = None, pub: pd.DataFrame | None = None, pub_y: str | None = None,
-           x_type: str = "Q") -> alt.Chart:
+           log2_x: bool = False) -> alt.Chart:
     df = df.copy()
     df["lo"], df["hi"] = df[y] - df[sd].fillna(0), df[y] + df[sd].fillna(0)
     data = df.assign(kind="computed")
     if pub is not None and len(pub) and pub_y:  # one data source for every layer (a facet needs it)
         p = pub.rename(columns={pub_y: y}).assign(kind="published")
-        if facet:  # the reference in every panel
+        if facet and facet in p.columns:  # each published row beside the computed model it matches
+            p = p[p[facet].isin(df[facet].unique())]
+        elif facet:  # no model named: the reference in every panel
             p = pd.concat([p.assign(**{facet: v}) for v in df[facet].unique()], ignore_index=True)
         data = pd.concat([data, p], ignore_index=True)
     base = alt.Chart(data)
-    xenc = alt.X(f"{x}:{x_type}", title=x_title)
+    xenc = alt.X(f"{x}:Q", title=x_title)
+    if log2_x:  # lengths: doublings evenly spaced, every measured length labelled
+        ticks = sorted({int(v) for v in data[x].dropna()})
+        xenc = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log", base=2),
+                     axis=alt.Axis(values=ticks, format="d"))
     computed = base.transform_filter("datum.kind == 'computed'")
     line = computed.mark_line(point=True).encode(
         x=xenc, y=alt.Y(f"{y}:Q", title=y_title), color=alt.Color(f"{color}:N"),
@@ -85,7 +91,7 @@ def chart(experiment: str, summary: pd.DataFrame, published: pd.DataFrame | None
         p = None if p is None else p[p["intervention"] != "baseline"]
         return _lines(s, "n_tokens", "pct_of_baseline_mean", "pct_of_baseline_sd", "intervention",
                       "Length: sink left as % of the same-length baseline (mean ± SD across seeds)", "tokens",
-                      "% of baseline", facet="model", pub=p, pub_y="pct_of_baseline", x_type="O")
+                      "% of baseline", facet="model", pub=p, pub_y="pct_of_baseline", log2_x=True)
     if experiment == "dose":
         s = s[s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0])]
         p = None if pub is None else pub.assign(curve_title=pub["curve"])

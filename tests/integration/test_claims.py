@@ -145,7 +145,7 @@ def test_the_published_massive_coordinates_come_from_the_authors_summary(specime
     from sinklab.reference import massive_coords
 
     found = massive_coords()  # parsed from sinklab/data/reference/coord_alignment_statistical__summary.txt
-    assert len(found) == 3 and all(0 <= c < 768 for c in found)
+    assert found == [138, 378, 447]  # the file's "Massive indices: [138, 378, 447]", parsed
     v = lessons.epe_lesson(specimens["textbook"], n=3)
     ref = by_id(claims.epe(v, 3.0))["epe.massive"].reference
     assert ref.endswith(", ".join(map(str, found))) and "GPT-2 small" in ref

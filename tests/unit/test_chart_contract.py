@@ -55,7 +55,9 @@ def built():
         "length_curve": [charts.length_curve(cur.lengths_summary),
                          charts.length_curve(cur.lengths_summary, sinklab.experiments.published.lengths())],
         "dose_curves": [charts.dose_curves(cur.dose_summary),
-                        charts.dose_curves(cur.dose_summary, sinklab.experiments.published.dose())],
+                        charts.dose_curves(cur.dose_summary, sinklab.experiments.published.dose()),
+                        charts.dose_curves(cur.dose_summary, sinklab.experiments.published.dose().assign(
+                            model=lm.info.name))],  # as for_models gives them: beside a named model
     }
 
 

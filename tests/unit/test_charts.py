@@ -130,3 +130,19 @@ def test_emergence_chart_tolerant():
     assert has_title(spec(charts.emergence_chart(log[["step", "sink_L0"]])))
     with pytest.raises(ValueError):
         charts.emergence_chart(pd.DataFrame({"x": [1]}))
+
+
+def test_published_marks_stand_beside_the_model_they_match_only():
+    """A report on two models, one of GPT-2 small's shape: the published diamonds go in that model's panel."""
+    import pandas as pd
+
+    from sinklab.experiments import figures, published
+
+    rows = [{"model": m, "domain": "all", "curve": c, "alpha": a, "sink_mean": 0.5 * a + k, "sink_sd": 0.01}
+            for k, m in enumerate(("gpt2-like", "textbook")) for c in ("b", "scale_wk") for a in (0.0, 0.5, 1.0)]
+    pub = published.dose().assign(model="gpt2-like")  # as published.for_models names the matching model
+    spec = figures.chart("dose", pd.DataFrame(rows), pub).to_dict()
+    data = [r for rows in spec["datasets"].values() for r in rows]
+    shown = {r["model"] for r in data if r.get("kind") == "published"}
+    assert shown == {"gpt2-like"}
+    assert sum(r.get("kind") == "published" for r in data) == len(pub)  # each once, not once per panel

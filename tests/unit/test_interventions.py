@@ -294,3 +294,26 @@ def test_every_registered_intervention_has_its_texts():
         assert cls.title and cls.description, label
         if label != "a":
             assert cls.wire and cls.try_this, label
+
+
+def test_subclasses_that_act_differently_write_their_own_texts():
+    """Docstring sections a subclass does not write are inherited: those that would be wrong are its own."""
+    import importlib
+
+    from sinklab.interventions import REGISTRY, SwapEPE, ZeroKeyCoords
+
+    dose = importlib.import_module("sinklab.experiments.dose")
+    assert REGISTRY["transplant"].formula != SwapEPE.formula and "other" in REGISTRY["transplant"].formula
+    assert REGISTRY["e"].formula != SwapEPE.formula and "p_j" in REGISTRY["e"].formula
+    assert dose.ScaleKeyRows.on_rotary != ZeroKeyCoords.on_rotary and "scales" in dose.ScaleKeyRows.on_rotary
+    for label, cls in REGISTRY.items():  # a class with its own apply has its own formula (or none at all)
+        parent = cls.__mro__[1]
+        if "apply" in cls.__dict__ and parent.formula:
+            assert cls.formula != parent.formula, label
+
+
+def test_read_docstring_starts_a_section_on_any_line_and_in_any_case():
+    from sinklab.interventions import read_docstring
+
+    assert read_docstring("Scale it.\nwire: the values\nTRY THIS: Go.") == {
+        "description": "Scale it.", "wire": "the values", "try_this": "Go."}
