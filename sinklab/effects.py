@@ -146,25 +146,17 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
         if progress is not None:
             progress(min(1.0, done / n_jobs))
 
-    if not branches:  # every setting from the embeddings, batches mixing settings
-        jobs = [(name, i) for name in names for i in range(ids.shape[0])]
-        for start in range(0, len(jobs), batch_size):
-            chunk = jobs[start: start + batch_size]
-            batch_ids = ids[[i for _, i in chunk]]
-            scorer.add(run(model, batch_ids, per_example=[settings[n] for n, _ in chunk], names=keep), chunk, batch_ids)
-            report(start + len(chunk))
-        return scorer.result(names, skipped)
-
-    # plain forward of each input chunk (the baseline's own rows, if asked), recording the residual stream
-    # where the branched settings resume; the branched settings then run from there, the rest from the start
-    plain = next((n for n in names if not _ivs(settings[n]) and n not in branches), None)
+    # With branches: a plain forward of each input chunk (the baseline's own rows, if asked) records the
+    # residual stream where the branched settings resume, and they run from there. The rest run from the
+    # embeddings, in batches mixing settings.
+    plain = next((n for n in names if not _ivs(settings[n]) and n not in branches), None) if branches else None
     rest = [n for n in names if n not in branches and n != plain]
     resume_names = {act_name("resid_pre" if half == 0 else "resid_mid", l) for l, half in branches.values()}
-    prefix = {act_name("pattern", l) for l in range(max(l + half for l, half in branches.values()))}
+    prefix = {act_name("pattern", l) for l in range(max((l + half for l, half in branches.values()), default=0))}
     stem_names = (lambda n: keep(n) or n in resume_names) if plain is not None else (  # noqa: E731
         lambda n: n in resume_names or (n in prefix and keep(n)))  # without a baseline row: the prefix only
     done = 0
-    for c0 in range(0, ids.shape[0], batch_size):
+    for c0 in range(0, ids.shape[0] if branches else 0, batch_size):
         inputs = list(range(c0, min(c0 + batch_size, ids.shape[0])))
         stem = run(model, ids[inputs], names=stem_names)
         if plain is not None:
@@ -189,11 +181,12 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
                 done += len(chunk)
                 report(done)
         del stem
-    for start in range(0, len(rest) * ids.shape[0], batch_size):
-        jobs = [(name, i) for name in rest for i in range(ids.shape[0])][start: start + batch_size]
-        batch_ids = ids[[i for _, i in jobs]]
-        scorer.add(run(model, batch_ids, per_example=[settings[n] for n, _ in jobs], names=keep), jobs, batch_ids)
-        done += len(jobs)
+    jobs = [(name, i) for name in rest for i in range(ids.shape[0])]
+    for b0 in range(0, len(jobs), batch_size):
+        chunk = jobs[b0: b0 + batch_size]
+        batch_ids = ids[[i for _, i in chunk]]
+        scorer.add(run(model, batch_ids, per_example=[settings[n] for n, _ in chunk], names=keep), chunk, batch_ids)
+        done += len(chunk)
         report(done)
     return scorer.result(names, skipped)
 

@@ -11,6 +11,7 @@ import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.experiments.jobs import DOSE_CURVES
+from sinklab.experiments.tables import not_run
 from views import CURVES, view
 
 DOMAINS = {"nl": "natural language", "math": "math word problems", "code": "code"}
@@ -61,14 +62,9 @@ for name, builder, summary in (("lengths", charts.length_curve, v.lengths_summar
 st.caption("Dose curves: " + " · ".join(f"**{k}**: {title}" for k, title in DOSE_CURVES.items()) + ". Length "
            "curve: each cut's sink as % of the baseline at the same length (the baseline's own sink is in the "
            "claims above and the tables).")
-if len(v.errors):  # one line per reason: what did not run (curves by name, not per α), at which lengths
-    lines = []
-    for why, g in v.errors.groupby("error", sort=False):
-        what = sorted({"the " + x.split(":")[1] + " dose curve" if x.startswith("dose:") else f"({x})"
-                       for x in g["setting"].fillna("") if x}) or ["the whole job"]
-        lengths = ", ".join(map(str, sorted(set(g["n_tokens"].astype(int)))))
-        lines.append(f"- {', '.join(what)} at {lengths} tokens: {why}")
-    st.markdown("**Not run here**\n" + "\n".join(lines))
+if len(v.errors):  # one line per reason
+    st.markdown("**Not run here**\n" + "\n".join(
+        f"- {r.what} at {r.lengths} tokens: {r.why}" for r in not_run(v.errors).itertuples()))
 
 with st.expander("Tables"):
     display.show_table(v.lengths_summary, "length_curve", "Download the length curve (CSV)",

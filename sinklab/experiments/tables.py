@@ -236,3 +236,16 @@ def across_seeds(df: pd.DataFrame) -> pd.DataFrame:
     if "on_frontier" in df.columns:
         out["on_frontier_share"] = g["on_frontier"].mean().values
     return out
+
+
+def not_run(errors: pd.DataFrame) -> pd.DataFrame:
+    """What did not run, one row per reason: what (settings by name, a dose curve once for all its α, or
+    the whole job), the lengths it concerns, and why. errors: Results.errors (engine.errors_table)."""
+    rows = []
+    for why, g in errors.groupby("error", sort=False):
+        settings = g["setting"].fillna("") if "setting" in g else pd.Series([""] * len(g))
+        what = sorted({f"the {x.split(':')[1]} dose curve" if x.startswith("dose:") else f"({x})"
+                       for x in settings if x}) or ["the whole job"]
+        rows.append({"what": ", ".join(what), "lengths": ", ".join(map(str, sorted(set(g["n_tokens"].astype(int))))),
+                     "why": why})
+    return pd.DataFrame(rows, columns=["what", "lengths", "why"])

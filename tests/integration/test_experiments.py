@@ -265,3 +265,18 @@ def test_revision_of_a_bundled_model_is_a_clear_error():
         load_cached("textbook", "step-1000")
     with pytest.raises(sinklab.BadInput, match="needs checkpoints"):
         ex.Plan(models=("textbook",), experiments=("emergence",))
+
+
+def test_not_run_groups_the_errors_by_reason():
+    import pandas as pd
+
+    from sinklab.experiments.tables import not_run
+
+    errors = pd.DataFrame([
+        {"n_tokens": T, "setting": s, "error": why} for T in (16, 32) for s, why in (("d", "no PE"), ("", "too long"))
+    ] + [{"n_tokens": 40, "setting": f"dose:pe:{a}", "error": "no PE table"} for a in (0, 0.5, 1)])
+    got = not_run(errors)
+    assert got.to_dict("records") == [
+        {"what": "(d)", "lengths": "16, 32", "why": "no PE"},
+        {"what": "the whole job", "lengths": "16, 32", "why": "too long"},
+        {"what": "the pe dose curve", "lengths": "40", "why": "no PE table"}]

@@ -146,3 +146,4 @@ def test_published_marks_stand_beside_the_model_they_match_only():
     shown = {r["model"] for r in data if r.get("kind") == "published"}
     assert shown == {"gpt2-like"}
     assert sum(r.get("kind") == "published" for r in data) == len(pub)  # each once, not once per panel
+
