@@ -250,3 +250,17 @@ def get(name: str, config: Config, shared: ModelStore | None = None) -> LoadedMo
             raise SinklabError(why or "GPT-2 cannot be loaded")
         return lm
     return shared.get(name, config.memory_budget_mb)
+
+
+def loadable(names, config: Config) -> tuple[list[str], dict[str, str]]:
+    """(the names that load, {name: why not} for the others, in words a visitor may see)."""
+    from errors import public_message
+
+    usable, failed = [], {}
+    for name in names:
+        try:
+            get(name, config)
+            usable.append(name)
+        except SinklabError as e:
+            failed[name] = public_message(e, config)
+    return usable, failed

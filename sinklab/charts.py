@@ -138,8 +138,11 @@ def terms_heatmaps(terms: pd.DataFrame, columns: int = 3, domain: tuple[float, f
     return chart if domain is not None else chart.resolve_scale(color="independent")
 
 
-def attention_compare(attention: pd.DataFrame) -> alt.Chart:
-    """Model attention next to softmax(term 1 + term 3): identical, because terms 2 and 4 cancel."""
+def attention_compare(attention: pd.DataFrame, model_only: bool = False) -> alt.Chart:
+    """Model attention next to softmax(term 1 + term 3): identical, because terms 2 and 4 cancel
+    (model_only: the model's panel alone)."""
+    if model_only:
+        attention = attention[attention["source"] == "model"]
     return alt.Chart(attention).mark_rect().encode(
         x=alt.X("key:O", title="key position", axis=alt.Axis(labels=False, ticks=False)),
         y=alt.Y("query:O", title="query position", axis=alt.Axis(labels=False, ticks=False)),
@@ -302,16 +305,18 @@ def _role(label: str) -> str:
     from .interventions import REGISTRY
 
     cls = REGISTRY.get(label)
-    if cls is None or label in ("a", "baseline"):
-        return "baseline"
-    if cls.control:
-        return "control"
-    return "moves the sink" if any(p.target for _, p in cls.params().values()) else "cuts a wire"
+    return "baseline" if cls is None else cls.role()  # "baseline" is standard_settings' name for (a)
 
 
-def domain_bars(table: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart:
+def domain_bars(table: pd.DataFrame, published: pd.DataFrame | None = None, interventions=None, domains=None,
+                keys_only: bool = False) -> alt.Chart:
     """Sink ± se per intervention and domain, coloured by role (wire / control / move); the authors'
-    published numbers beside ours (hatched lighter bars) when given."""
+    published numbers beside ours (lighter bars) when given. interventions / domains: which to draw (None:
+    all); keys_only: the x axis names each bar by its key ("i") instead of "key: title"."""
+    if interventions is not None:
+        table = table[table["intervention"].isin(interventions)]
+    if domains is not None:
+        table = table[table["domain"].isin(domains)]
     cols = ["domain", "intervention", "sink", "se"] + (["title"] if "title" in table.columns else [])
     ours = table[cols].assign(source="this model")
     frames = [ours]
@@ -328,7 +333,9 @@ def domain_bars(table: pd.DataFrame, published: pd.DataFrame | None = None) -> a
     df["label"] = df["intervention"].map(lambda k: k if k == "baseline" else f"{k}: {describe(k)}")
     domain = ["this model"] + ([PUBLISHED_LABEL] if len(frames) > 1 else [])
     order = [k if k == "baseline" else f"{k}: {describe(k)}" for k in dict.fromkeys(table["intervention"])]
-    x = alt.X("label:N", sort=order, title=None, axis=alt.Axis(labelAngle=-35, labelLimit=220, labelFontSize=LABEL_SIZE))
+    axis = alt.Axis(labelAngle=-35, labelLimit=220, labelFontSize=LABEL_SIZE,
+                    **({"labelExpr": "split(datum.label, ':')[0]"} if keys_only else {}))
+    x = alt.X("label:N", sort=order, title=None, axis=axis)
     color = alt.Color("role:N", scale=alt.Scale(domain=list(ROLE_COLOURS), range=list(ROLE_COLOURS.values())),
                       title="role")
     base = alt.Chart().encode(x=x, xOffset=alt.XOffset("source:N", sort=domain))

@@ -10,6 +10,12 @@ def in_range(what: str, value, low, high) -> None:
         raise BadInput(f"{what} must be in {low}..{high}; got {value!r}")
 
 
+def at_least(what: str, value, low) -> None:
+    """Raise BadInput unless low <= value (where the upper bound is not known yet)."""
+    if value is None or not low <= value:
+        raise BadInput(f"{what} must be at least {low}; got {value!r}")
+
+
 def layer(value: int, n_layer: int, what: str = "layer") -> int:
     """A 0-indexed layer of a model with n_layer layers."""
     in_range(what, value, 0, n_layer - 1)

@@ -251,7 +251,7 @@ def intervention(v, label: str, published: pd.DataFrame | None = None) -> list[C
         if len(p) and len(b):
             ref = f"the paper measured {100 * float(p['sink'].iloc[0]) / float(b['sink'].iloc[0]):.1f} % on GPT-2 small"
     if v.key != 0:
-        route = "structural" if label in ("isolate", "amplify") else "positional"
+        route = cls.route
         where = STRUCTURAL if route == "structural" else POSITIONAL
         c = Claim("iv.moves", f"{cls.title} moves the sink to position {v.key}", pct >= 40.0 and after_k >= 0.2,
                   f"{after_k:.2f} of the attention now goes to position {v.key} ({_pct(pct)} of the baseline sink "

@@ -34,6 +34,7 @@ from .errors import BadInput, SinklabError
 from .tokens import tokenize
 
 DOMAINS = ("nl", "math", "code")
+DOMAIN_TITLES = {"nl": "natural language", "math": "math word problems", "code": "code", "all": "all three pooled"}
 SOURCES = ("auto", "offline", "online")
 DATA_DIR = Path(__file__).parent / "data"
 NL_FILE = DATA_DIR / "nl_passages.txt"

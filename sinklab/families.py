@@ -358,7 +358,7 @@ class OPT(_Linear):
 class Rotary(_Linear):
     """LlamaForCausalLM / Qwen2ForCausalLM: RMSNorm, rotary q/k, grouped-query attention, SwiGLU MLP.
 
-    hook_q / hook_k are recorded AFTER the rotation. Qwen2 has q/k/v biases, Llama none (unless its
+    hook_q / hook_k are recorded before the rotation, hook_rot_q / hook_rot_k after it. Qwen2 has q/k/v biases, Llama none (unless its
     config sets attention_bias). Qwen2's sliding-window layers (if its config enables them) are local.
     """
 

@@ -222,11 +222,12 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 resid = hook("resid_pre", l, resid)
                 x = hook("ln1", l, A.ln1(l, resid))  # [batch, pos, d_model]
                 q, k, v = A.qkv(l, x)  # q [batch, pos, head, d_head]; k, v [batch, pos, kv_head, d_head]
-                if rot:
-                    q, k = layout.rotate(q, cos, sin), layout.rotate(k, cos, sin)
-                q = hook("q", l, q, x=x, **rot)
-                k = hook("k", l, k, x=x, **rot)
+                q = hook("q", l, q, x=x)
+                k = hook("k", l, k, x=x)
                 v = hook("v", l, v, x=x)
+                if rot:  # rotary: position enters here, as a rotation of q and k
+                    q = hook("rot_q", l, layout.rotate(q, cos, sin))
+                    k = hook("rot_k", l, layout.rotate(k, cos, sin))
                 k_all, v_all = layout.repeat_kv(k, H), layout.repeat_kv(v, H)  # [batch, pos, head, d_head]
                 scores = (q.transpose(1, 2).float() @ k_all.permute(0, 2, 3, 1).float()) * A.attn_scale(l)  # [batch, head, query_pos, key_pos] fp32
                 scores = hook("attn_scores", l, scores.masked_fill(~allow, NEG))

@@ -1,5 +1,10 @@
-"""The words the pages use, defined once (shown as a glossary panel and page). Definitions, not claims."""
+"""The words the pages use, defined once (shown as a glossary panel and page). Definitions, not claims.
+
+The interventions' entries come from their own declarations (sinklab.interventions: title and description).
+"""
 from __future__ import annotations
+
+from .interventions import PAPER, REGISTRY, ordered, with_role
 
 TERMS: dict[str, str] = {
     "attention sink": "A key position that receives most of the attention of most queries, whatever they are. "
@@ -27,13 +32,9 @@ TERMS: dict[str, str] = {
                     "coordinates (its down-projection row is channel-sparse).",
     "variance discrepancy": "Position 0 attends only to itself, so its attention output is one value vector; "
                             "later positions average many, which shrinks their norm and variance.",
-    "isolate": "Change the mask so position k attends only to itself, like position 0 does.",
-    "amplify": "Scale the spread of position k's per-head attention output by a factor (variance × factor²).",
-    "head-wise RMSNorm": "Rescale each head's attention output to the same RMS at every position, removing the "
-                         "variance discrepancy.",
     "% of baseline": "The sink after an intervention divided by the baseline sink at position 0, in percent. For "
-                     "interventions that move the sink (transplant, isolate, amplify) the sink is measured at their "
-                     "target position k.",
+                     f"interventions that move the sink ({', '.join(with_role('moves the sink'))}) the sink is measured "
+                     "at their target position k.",
     "cross-entropy change": "Mean next-token loss after the intervention minus before (nats/token). Meaningful "
                             "only on a model whose predictions mean something (not on a planted specimen).",
     "planted specimen": "A model built in code with a sink mechanism written in by hand, so its answer is known "
@@ -42,3 +43,5 @@ TERMS: dict[str, str] = {
     "n": "How many inputs a number averages over.",
     "key / query": "In an attention map, rows are queries (the token attending), columns keys (attended to).",
 }
+TERMS.update({(f"({k}) {REGISTRY[k].title}" if k in PAPER else k): REGISTRY[k].description for k in ordered()
+              if REGISTRY[k].points})

@@ -21,10 +21,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import numbers
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
+import numpy as np
 import torch
 
 from . import checks, families, layout
@@ -77,10 +79,23 @@ class Param:
     none_label: str | None = None  # optional parameters: what None means (a slider's 0)
     target: bool = False  # the key position this intervention is about
     widget: bool = True  # False: set from code only (e.g. a coordinate list)
+    kind: str = ""  # "int", "float", "bool" or "ints" (a tuple of ints): read from the field's annotation
 
     @property
     def is_int(self) -> bool:
-        return self.step is None
+        return self.kind == "int"
+
+    def check_type(self, what: str, value: Any) -> None:
+        """Raise BadInput unless value has this parameter's kind (None allowed where none_label says what it means)."""
+        if value is None and self.none_label is not None:
+            return
+        ok = {"int": _is_int, "float": lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
+              "bool": lambda v: isinstance(v, (bool, np.bool_)),
+              "ints": lambda v: isinstance(v, tuple) and all(_is_int(c) for c in v)}[self.kind](value)
+        if not ok:
+            want = {"int": "an integer", "float": "a number", "bool": "True or False",
+                    "ints": "a tuple of integers"}[self.kind]
+            raise BadInput(f"{what} must be {want}; got {value!r}")
 
     def bounds(self, ctx: Context | None) -> tuple[float, float] | None:
         """(low, high) for this context; None if a bound needs a context and none is given."""
@@ -101,12 +116,57 @@ def param(default: Any, label: str, low: Bound, high: Bound, step: float | None 
                                                                        target, widget)})
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+
+
+_KINDS = {"int": "int", "float": "float", "bool": "bool", "tuple[int,...]": "ints"}
+
+
+def _kind(annotation: Any) -> str | None:
+    """'int' / 'float' / 'bool' / 'ints' from a parameter's annotation (a string or a type; '| None' allowed)."""
+    a = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", None) or str(annotation)
+    a = a.replace("typing.", "").replace(" ", "").replace("|None", "").replace("None|", "")
+    if a.startswith("Optional[") and a.endswith("]"):
+        a = a[len("Optional["):-1]
+    return _KINDS.get(a)
+
+
+def _described(cls) -> None:
+    """Give every parameter declared in cls's body its kind, and check its declaration (at class definition)."""
+    notes = cls.__dict__.get("__annotations__", {})
+    for name, ann in notes.items():
+        text = ann if isinstance(ann, str) else str(ann)
+        if "ClassVar" in text:
+            continue
+        f = cls.__dict__.get(name, dataclasses.MISSING)
+        if not (isinstance(f, dataclasses.Field) and "param" in f.metadata):
+            raise TypeError(f"{cls.__name__}.{name}: declare every parameter with param(default, label, low, high, "
+                            "step, help) so that its controls and checks come from one place")
+        kind = _kind(ann)
+        if kind is None:
+            raise TypeError(f"{cls.__name__}.{name}: a parameter is an int, float, bool or tuple[int, ...] "
+                            f"(optionally | None); got {text}")
+        p = dataclasses.replace(f.metadata["param"], kind=kind)
+        if kind == "float" and not p.step:
+            raise TypeError(f"{cls.__name__}.{name}: a float parameter needs a step (its slider's resolution)")
+        if f.default is not None:
+            p.check_type(f"{cls.__name__}.{name}'s default", f.default)
+            bounds = p.bounds(None)
+            values = f.default if kind == "ints" else (f.default,)
+            if bounds is not None and kind != "bool" and not all(bounds[0] <= v <= bounds[1] for v in values):
+                raise TypeError(f"{cls.__name__}.{name}: the default {f.default!r} is outside {bounds[0]}..{bounds[1]}")
+        setattr(cls, name, dataclasses.field(default=f.default, metadata={**f.metadata, "param": p}))
+
+
 def _tokens_last(ctx: Context) -> int:
     return ctx.n_tokens - 1
 
 
 _DECLARED = {"label": str, "title": str, "points": frozenset, "per_layer": bool, "fixed_layer": int,
-             "needs": frozenset, "needs_position_embeddings": bool, "control": bool, "in_signature": bool}
+             "needs": frozenset, "needs_position_embeddings": bool, "control": bool, "in_signature": bool,
+             "route": str}
+ROUTES = ("", "positional", "structural")  # the sink account an intervention tests ("" = none, the baseline)
 _SECTIONS = {"Formula": "formula", "Wire": "wire", "Try this": "try_this",  # docstring section -> attribute
              "On rotary models": "on_rotary"}
 NOT_APPLICABLE = "not applicable: "  # an on_rotary text refusing the family
@@ -173,6 +233,7 @@ class Intervention:
     needs_position_embeddings: ClassVar[bool] = False
     control: ClassVar[bool] = False
     in_signature: ClassVar[bool] = True
+    route: ClassVar[str] = "positional"
     layers: tuple[int, int] | None = None
 
     def __init_subclass__(cls, **declared):
@@ -185,9 +246,14 @@ class Intervention:
         if cls.__dict__.get("__doc__"):
             for key, value in read_docstring(cls.__doc__).items():
                 setattr(cls, key, value)
+        _described(cls)
         bad = set(cls.points) - set(POINTS)
         if bad:
             raise TypeError(f"{cls.__name__}.points has unknown points {sorted(bad)}; valid: {', '.join(POINTS)}")
+        if (cls.needs or cls.per_layer or cls.fixed_layer is not None) and not cls.points:
+            raise TypeError(f"{cls.__name__} declares needs / per_layer / fixed_layer but no points to act at")
+        if cls.route not in ROUTES:
+            raise TypeError(f"{cls.__name__}.route must be one of {ROUTES}; got {cls.route!r}")
         for p in cls.points:
             missing = set(cls.needs) - POINTS[p].side_inputs
             if missing:
@@ -215,20 +281,28 @@ class Intervention:
         return {f.name: (f, f.metadata["param"]) for f in dataclasses.fields(cls) if "param" in f.metadata}
 
     def validate(self, ctx: Context | None) -> None:
-        """Raise BadInput if a parameter is outside its declared range (context-free bounds if ctx is None)."""
+        """Raise BadInput if a parameter has the wrong type or is outside its declared range (with ctx None,
+        only the bounds that need no context: a range depending on the model is checked when it runs)."""
         for name, (_, p) in self.params().items():
-            value = getattr(self, name)
-            if value is None and p.none_label is not None:
-                continue
-            if isinstance(value, tuple):
+            value, what = getattr(self, name), f"{self.title}: {name}"
+            p.check_type(what, value)
+            if value is None or p.kind == "bool":
                 continue
             bounds = p.bounds(ctx)
-            if bounds is None:
-                low = p.low if not callable(p.low) else None
-                if low is not None and value is not None and value < low:
-                    raise BadInput(f"{self.title}: {name} must be at least {low}; got {value!r}")
-                continue
-            checks.in_range(f"{self.title}: {name}", value, *bounds)
+            for v in (value if p.kind == "ints" else (value,)):
+                if bounds is not None:
+                    checks.in_range(what, v, *bounds)
+                elif not callable(p.low):
+                    checks.at_least(what, v, p.low)
+
+    @classmethod
+    def role(cls) -> str:
+        """'baseline' (acts nowhere), 'control', 'moves the sink' (it has a target position) or 'cuts a wire'."""
+        if not cls.points:
+            return "baseline"
+        if cls.control:
+            return "control"
+        return "moves the sink" if any(p.target for _, p in cls.params().values()) else "cuts a wire"
 
     @classmethod
     def meaning(cls, t: Traits) -> Meaning:
@@ -291,7 +365,7 @@ class Intervention:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Baseline(Intervention, label="a", title="Baseline"):
+class Baseline(Intervention, label="a", title="Baseline", route=""):
     """No intervention."""
 
 
@@ -299,7 +373,7 @@ class Baseline(Intervention, label="a", title="Baseline"):
 class ScaleQueryBias(Intervention, label="b", title="No query bias", points={"q"}, per_layer=True):
     """Scale the query bias b_Q by alpha in every chosen layer (alpha = 0 removes it).
 
-    Formula: q <- q - (1 - alpha) b_Q (rotated like q on rotary models).
+    Formula: q <- q - (1 - alpha) b_Q (before the rotation on rotary models).
     Wire: the query bias b_Q
     Try this: Drag α from 1 down to 0: does the sink fade gradually or collapse at once?
     """
@@ -312,18 +386,14 @@ class ScaleQueryBias(Intervention, label="b", title="No query bias", points={"q"
             return Meaning(True, f"a no-op: {t.title} has no query bias b_Q, so there is nothing to scale"
                                  + (" (the extension notes the same)" if t.family == "gpt_neo" else ""))
         if t.positions == "rotary":
-            return Meaning(True, cls.description + " The bias is scaled where it is added, before the rotation: "
-                                 "(1 - α) R_t b_Q is subtracted from the recorded, rotated q.")
+            return Meaning(True, cls.description + " The bias is scaled where it is added, before the rotation.")
         return Meaning(True, cls.description)
 
     def apply(self, point, layer, t, model, inputs):
         w = layout.attn_weights(model, layer)
         if w.b_Q is None:
             return t
-        b = w.head_bias(w.b_Q).expand_as(t)  # [batch, pos, head, d_head]
-        if "cos" in inputs:  # rotary: the bias was added before the rotation
-            b = layout.rotate(b, inputs["cos"], inputs["sin"])
-        return t - (1.0 - self.alpha) * b
+        return t - (1.0 - self.alpha) * w.head_bias(w.b_Q)  # [batch, pos, head, d_head] - [head, d_head]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -377,7 +447,8 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True, kw_only=True)
 class SwapEPE(Intervention, label="d", title="Swap EPE", points={"mlp_out", "pos_ids"}, fixed_layer=0,
               needs_position_embeddings=True):
-    """After the first block's MLP, move the EPE_0 component of position 0 to position 1 and vice versa.
+    """After the first block's MLP, move the EPE_0 component of the first token onto the second token's EPE_1
+    direction, and the second token's onto EPE_0 (a swap of the first two positions' EPE directions).
 
     Formula: alpha = <mlp_out_0, e_0>; mlp_out_0 += alpha (e_1 - e_0), mlp_out_1 += alpha (e_0 - e_1), e_j = EPE_j/|EPE_j|.
     Wire: the EPE_0 direction after the first MLP
@@ -385,17 +456,14 @@ class SwapEPE(Intervention, label="d", title="Swap EPE", points={"mlp_out", "pos
     On rotary models: swaps the rotary position ids of position 0 and position `other`: each is rotated as if it stood at the other's place (the extension's choice; on rotary models (d) = (e) = transplant)
     """
 
-    other: int = 1
+    other: int = param(1, "Swap partner position", 1, _tokens_last, widget=False,
+                       help="0-indexed position whose direction is exchanged with position 0's.")
 
     @classmethod
     def meaning(cls, t):
         if t.pos_offset and t.positions != "rotary":
             return Meaning(True, f"{cls.description} ({t.title}: p_i is row i + {t.pos_offset} of the table.)")
         return super().meaning(t)
-
-    def check(self, model, n_tokens):
-        super().check(model, n_tokens)
-        checks.position(self.other, n_tokens, low=1, what=f"{self.title}: other")
 
     def _directions(self, model):
         e = epe(model)
@@ -456,11 +524,8 @@ class InterpolateEPE(Intervention, label="interpolate", title="Interpolate EPE_0
     """
 
     t: float = param(1.0, "t: fraction of EPE_0 moved toward EPE_1", 0.0, 1.0, 0.05)
-    toward: int = 1
-
-    def check(self, model, n_tokens):
-        super().check(model, n_tokens)
-        checks.in_range(f"{self.title}: toward", self.toward, 1, families.of(model).n_positions - 1)
+    toward: int = param(1, "EPE_j moved toward", 1, lambda c: c.n_positions - 1, widget=False,
+                        help="The position j whose EPE direction replaces part of EPE_0 (1 = EPE_1).")
 
     def apply(self, point, layer, t, model, inputs):
         e = epe(model)
@@ -534,11 +599,11 @@ class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords",
 
     def __post_init__(self):
         if self.coords is not None:
-            try:
-                coords = tuple(sorted({int(c) for c in self.coords}))
-            except (TypeError, ValueError):
-                raise BadInput(f"{self.title}: coords must be integers; got {self.coords!r}") from None
-            object.__setattr__(self, "coords", coords)
+            if not isinstance(self.coords, (tuple, list)) or not all(_is_int(c) for c in self.coords):
+                raise BadInput(f"{self.title}: coords must be a tuple of integers; got {self.coords!r}")
+            if not self.coords:
+                raise BadInput(f"{self.title}: coords must name at least one coordinate (None: chosen from EPE_0)")
+            object.__setattr__(self, "coords", tuple(sorted({int(c) for c in self.coords})))  # each zeroed once
         super().__post_init__()
 
     def _needs_epe(self) -> bool:
@@ -547,9 +612,6 @@ class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords",
     def check(self, model, n_tokens):
         super().check(model, n_tokens)
         fam = families.of(model)
-        d = fam.d_model
-        if self.coords is not None and not all(0 <= c < d for c in self.coords):
-            raise BadInput(f"{self.title}: coordinates must be in 0..{d - 1}; got {self.coords}")
         if self._needs_epe() and fam.rotary:
             raise NotApplicable(f"{self.title} picks its coordinates from EPE_0, and {fam.title} is a rotary model "
                                 "without position embeddings: pass the coordinates explicitly (coords=...)")
@@ -557,6 +619,9 @@ class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords",
             raise NotApplicable(f"{self.title} picks its coordinates from EPE_0, and this model has no position "
                                 "embeddings: pass the coordinates explicitly (a planted specimen lists them in "
                                 "its metadata as massive_coords)")
+        if self._needs_epe() and self.n is None and not massive_coords(model, k_sigma=self.k_sigma):
+            raise NotApplicable(f"{self.title}: no EPE_0 coordinate exceeds mean + {self.k_sigma:g}σ on this model, so "
+                                "there is nothing to zero; pick the top n coordinates (n=...) or pass coords=...")
 
     def chosen(self, model, layer: int | None = None) -> tuple[int, ...]:
         """The zeroed coordinates (in `layer`: they depend on it only for (j) re-drawn per layer)."""
@@ -570,10 +635,7 @@ class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords",
             return t
         w = layout.attn_weights(model, layer)
         removed = (inputs["x"][..., c] @ w.W_K[c]).unflatten(-1, (w.n_head, w.d_head))  # [batch, pos, head, d_head]
-        removed = w.to_kv(removed)  # [batch, pos, kv_head, d_head], like t
-        if "cos" in inputs:  # rotary: the rows act before the rotation
-            removed = layout.rotate(removed, inputs["cos"], inputs["sin"])
-        return t - removed
+        return t - w.to_kv(removed)  # [batch, pos, kv_head, d_head], before any rotation
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -619,7 +681,7 @@ class ZeroRandomKeyCoords(ZeroKeyCoords, label="j", title="Zero W_k at random co
 
 @dataclass(frozen=True, kw_only=True)
 class IsolatePosition(Intervention, label="isolate", title="Isolate position k", points={"attn_scores"},
-                      per_layer=True):
+                      per_layer=True, route="structural"):
     """Change the attention mask so position k attends only to itself, like the first token does; the structural
     account predicts a sink at k.
 
@@ -640,7 +702,8 @@ class IsolatePosition(Intervention, label="isolate", title="Isolate position k",
 
 
 @dataclass(frozen=True, kw_only=True)
-class AmplifyVariance(Intervention, label="amplify", title="Amplify variance at k", points={"z"}, per_layer=True):
+class AmplifyVariance(Intervention, label="amplify", title="Amplify variance at k", points={"z"}, per_layer=True,
+                      route="structural"):
     """Multiply the spread of position k's per-head attention output by a factor (its variance by factor^2),
     mimicking a single-value first token.
 
@@ -664,7 +727,8 @@ class AmplifyVariance(Intervention, label="amplify", title="Amplify variance at 
 
 
 @dataclass(frozen=True, kw_only=True)
-class HeadRMSNorm(Intervention, label="rmsnorm", title="Head-wise RMSNorm", points={"z"}, per_layer=True):
+class HeadRMSNorm(Intervention, label="rmsnorm", title="Head-wise RMSNorm", points={"z"}, per_layer=True,
+                  route="structural"):
     """RMS-normalise each head's attention output per position (rescaled to the head's average RMS) before the output
     projection; restores parity.
 
@@ -695,15 +759,56 @@ def make(name: str, **params) -> Intervention:
         raise BadInput(f"{cls.title}: {e}") from None
 
 
+def ordered() -> list[str]:
+    """Every registered label in story order: the paper's (a)-(j) first, then the others as registered."""
+    return sorted(REGISTRY, key=lambda k: (k not in PAPER, list(REGISTRY).index(k)))
+
+
+def with_role(role: str) -> list[str]:
+    """The registered labels with this role() ('cuts a wire', 'control', 'moves the sink'), in story order."""
+    return [k for k in ordered() if REGISTRY[k].role() == role]
+
+
+def roles_text() -> str:
+    """Which registered interventions cut a wire of which route, which are controls and which move the sink,
+    in one sentence built from their declarations (role(), route)."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for k in ordered():
+        c = REGISTRY[k]
+        groups.setdefault((c.role(), c.route), []).append(f"({k})" if k in PAPER else c.title)
+    listed = lambda names: ", ".join(names)  # noqa: E731
+    verb = lambda names, one, many: one if len(names) == 1 else many  # noqa: E731
+    parts = [f"{listed(g)} {verb(g, 'cuts', 'cut')} a wire of the {r} route" for r in ROUTES
+             if (g := groups.get(("cuts a wire", r)))]
+    controls = [n for r in ROUTES for n in groups.get(("control", r), [])]
+    if controls:
+        parts.append(f"{listed(controls)} {'is a control' if len(controls) == 1 else 'are controls'}")
+    movers = [(r, groups[("moves the sink", r)]) for r in ROUTES if ("moves the sink", r) in groups]
+    if movers:
+        n = sum(len(g) for _, g in movers)
+        parts.append(f"{'; '.join(f'{listed(g)} ({r})' for r, g in movers)} "
+                     f"{'tries' if n == 1 else 'try'} to move the sink to another position")
+    return "; ".join(parts) + "."
+
+
+def _describe_param(name: str, p: Param) -> str:
+    low, high = (b if not callable(b) else "…" for b in (p.low, p.high))
+    return f"{name} ({p.kind} {low}..{high})" if p.kind != "bool" else f"{name} (bool)"
+
+
 def catalogue() -> "pd.DataFrame":
-    """One row per registered intervention: label, title, description, parameters, per_layer."""
+    """One row per registered intervention (story order): label, title, role, route, description, parameters
+    (name, kind and range; "layers" where it acts per layer), per_layer, points, in_signature."""
     import pandas as pd
 
-    return pd.DataFrame([
-        {"label": k, "title": c.title, "description": c.description,
-         "parameters": ", ".join(f.name for f in dataclasses.fields(c)), "per_layer": c.per_layer}
-        for k, c in REGISTRY.items()
-    ])
+    rows = []
+    for k in ordered():
+        c = REGISTRY[k]
+        params = [_describe_param(n, p) for n, (_, p) in c.params().items()] + (["layers"] if c.per_layer else [])
+        rows.append({"label": k, "title": c.title, "role": c.role(), "route": c.route, "description": c.description,
+                     "parameters": ", ".join(params), "per_layer": c.per_layer, "points": ", ".join(sorted(c.points)),
+                     "in_signature": c.in_signature})
+    return pd.DataFrame(rows)
 
 
 def standard_settings(target: int = 1, factor: float | None = None, seed: int = 0,
@@ -711,8 +816,7 @@ def standard_settings(target: int = 1, factor: float | None = None, seed: int = 
     """Every registered intervention with its defaults (the signature): baseline first, then b, c, ..., then
     the rest; target-position parameters set to `target`. coords: (i)/(j)'s coordinates where EPE is absent."""
     out: dict[str, Intervention | None] = {"baseline": None}
-    order = sorted(REGISTRY, key=lambda k: (k not in PAPER, list(REGISTRY).index(k)))
-    for label in order:
+    for label in ordered():
         cls = REGISTRY[label]
         if cls is Baseline or not cls.in_signature:
             continue
@@ -759,4 +863,3 @@ def describe(name: str) -> str:
     return "Baseline" if name == "baseline" else REGISTRY[name].title
 
 
-CATALOGUE = REGISTRY  # the registry under its former name

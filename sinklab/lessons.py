@@ -23,7 +23,7 @@ from .forward import Trace, run
 from .gamma import alignment, gamma_distribution, gamma_table
 from .interventions import Baseline, Intervention
 from .loading import LoadedModel
-from .reference import is_gpt2_small
+from .reference import is_gpt2_small, table1
 from .stats import percentiles
 from .tokens import Tokens, tokenize
 
@@ -250,6 +250,7 @@ class InterventionView:
     key: int
     title: str
     description: str
+    published: pd.DataFrame | None = None  # the authors' Table 1 (GPT-2 small only), a labelled reference
 
 
 def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: Prompt = Prompt(),
@@ -274,7 +275,8 @@ def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: 
     return InterventionView(before=attention_maps(tr, toks, 0, per_head=False),
                             after=attention_maps(tr, toks, 1, per_head=False), per_layer=pd.concat(frames, ignore_index=True), summary=summ,
                             ce_change=float(ce[1] - ce[0]), key=key, title=titles,
-                            description=" ".join(iv.description for iv in ivs))
+                            description=" ".join(iv.description for iv in ivs),
+                            published=table1() if is_gpt2_small(lm.info) else None)
 
 
 # ---------------------------------------------------------------- 6. Across domains
@@ -290,7 +292,6 @@ def domains_lesson(lm: LoadedModel, n: int = 20, n_tokens: int = 40, seed: int =
                    metric: metrics.Metric = "paper",
                    progress: Callable[[str, float], None] | None = None) -> DomainsView:
     """The Table-1 summary over NL / math / code (and pooled), with the authors' numbers for GPT-2 small."""
-    from .reference import table1
     from .report import build_report
 
     rep = build_report(lm, n=n, n_tokens=min(n_tokens, lm.info.n_positions), seed=seed, target=target,
@@ -309,6 +310,12 @@ class OriginView:
     moves: pd.DataFrame  # intervention, layer, key, value: attention to position k per layer
     moves_summary: pd.DataFrame  # intervention, sink at k, sink at position 0
     position: int
+
+    def neuron_table(self, top: int | None = None) -> pd.DataFrame:
+        """The super neurons by score (the `top` strongest, or all), their coordinates as text "17, 58"."""
+        t = self.neurons.sort_values("score", ascending=False)
+        t = t if top is None else t.head(top)
+        return t.assign(coords=t["coords"].map(lambda c: ", ".join(map(str, c))))
 
 
 def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5, factor: float = 4.0,

@@ -8,8 +8,9 @@ pos_ids         hook_pos_ids                       [batch, pos] (int64)         
 pos_embed       hook_pos_embed                     [batch, pos, d_model]                  learned tables only (row pos_id + offset)
 resid_pre       blocks.{l}.hook_resid_pre          [batch, pos, d_model]
 ln1             blocks.{l}.ln1.hook_normalized     [batch, pos, d_model]                  TL: after the affine; RMSNorm: Llama/Qwen2
-q               blocks.{l}.attn.hook_q             [batch, pos, head, d_head]             bias included; rotary: AFTER the rotation
-k, v            blocks.{l}.attn.hook_k/_v          [batch, pos, kv_head, d_head]          kv_head < head under GQA; k rotated (rotary)
+q               blocks.{l}.attn.hook_q             [batch, pos, head, d_head]             bias included; before any rotation
+k, v            blocks.{l}.attn.hook_k/_v          [batch, pos, kv_head, d_head]          kv_head < head under GQA
+rot_q, rot_k    blocks.{l}.attn.hook_rot_q/_rot_k  as q, k                                rotary models only: after the rotation
 attn_scores     blocks.{l}.attn.hook_attn_scores   [batch, head, query_pos, key_pos]      scaled, after the mask; always fp32
 pattern         blocks.{l}.attn.hook_pattern       [batch, head, query_pos, key_pos]      softmax in fp32, stored in the model's dtype
 z               blocks.{l}.attn.hook_z             [batch, pos, head, d_head]
@@ -27,8 +28,9 @@ Differences from TransformerLens: masked score entries hold finfo(float32).min (
 not -inf; ln*.hook_normalized is recorded after the layer norm's affine map (TL records it before
 when weights are folded, which sinklab never does); position 0 is the papers' "position 1".
 Rotary models (Llama, Qwen2): there is no hook_pos_embed (position enters only as the rotation of
-q and k), hook_q/hook_k hold the ROTATED q and k (TL's hook_rot_q/hook_rot_k), and the q and k
-points offer the rotation (cos, sin, each [batch, pos, d_head]) to interventions as side inputs.
+q and k); as in TL, hook_q/hook_k hold q and k before the rotation and hook_rot_q/hook_rot_k after
+it (the scores are computed from the rotated ones), so an intervention at q or k acts before the
+rotation on every family.
 Under grouped-query attention hook_k/hook_v have n_kv_head heads (TL's ungrouped layout repeats them).
 """
 from __future__ import annotations
@@ -41,24 +43,30 @@ from .errors import BadInput
 @dataclass(frozen=True)
 class Point:
     """A named point of the forward pass: its full-name template, whether it is per layer, its side inputs,
-    and its stage: "embed" (before the blocks), "attn" / "mlp" (a block's attention or MLP half), "final"."""
+    its stage: "embed" (before the blocks), "attn" / "mlp" (a block's attention or MLP half), "final", and
+    on which models it exists (rotary: True = rotary models only, False = learned position tables only)."""
 
     template: str
     per_layer: bool
     side_inputs: frozenset = frozenset()
     stage: str = "attn"
+    rotary: bool | None = None
+
+    def exists(self, rotary: bool) -> bool:
+        return self.rotary is None or self.rotary == rotary
 
 
-_XR = frozenset({"x", "cos", "sin"})  # q and k: the normalised input, and the rotation (rotary models only)
 POINTS: dict[str, Point] = {
     "embed": Point("hook_embed", False, stage="embed"),
     "pos_ids": Point("hook_pos_ids", False, stage="embed"),
-    "pos_embed": Point("hook_pos_embed", False, stage="embed"),
+    "pos_embed": Point("hook_pos_embed", False, stage="embed", rotary=False),
     "resid_pre": Point("blocks.{l}.hook_resid_pre", True),
     "ln1": Point("blocks.{l}.ln1.hook_normalized", True),
-    "q": Point("blocks.{l}.attn.hook_q", True, _XR),
-    "k": Point("blocks.{l}.attn.hook_k", True, _XR),
+    "q": Point("blocks.{l}.attn.hook_q", True, frozenset({"x"})),  # side input x: the normalised block input
+    "k": Point("blocks.{l}.attn.hook_k", True, frozenset({"x"})),
     "v": Point("blocks.{l}.attn.hook_v", True, frozenset({"x"})),
+    "rot_q": Point("blocks.{l}.attn.hook_rot_q", True, rotary=True),
+    "rot_k": Point("blocks.{l}.attn.hook_rot_k", True, rotary=True),
     "attn_scores": Point("blocks.{l}.attn.hook_attn_scores", True),
     "pattern": Point("blocks.{l}.attn.hook_pattern", True),
     "z": Point("blocks.{l}.attn.hook_z", True),

@@ -10,24 +10,25 @@ import state
 import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
+from sinklab.experiments import EFFICACY
 from sinklab.experiments.jobs import DOSE_CURVES
 from sinklab.experiments.tables import not_run
+from sinklab.interventions import describe
+from sinklab.corpora import DOMAIN_TITLES, DOMAINS
 from views import CURVES, view
-
-DOMAINS = {"nl": "natural language", "math": "math word problems", "code": "code"}
 
 s = settings()
 st.title("Length and dose: does the circuit hold on long inputs, and is the sink a dial or a switch?")
 display.model_card(s)
 display.intro(
     "**What you are looking at.** Two experiments of an independent extension of the circuit paper, run here "
-    "on the model on screen. **Length**: running text cut to each length; the baseline's sink and, for the "
-    "cuts (b) no b_Q, (c) no first PE, (d)/(e) swaps and (i) W_k at the massive coordinates, the sink left as "
-    "a % of the baseline at the same length. **Dose**: instead of cutting a wire, turn it by a factor α — "
+    "on the model on screen. **Length**: running text cut to each length; the baseline's sink and, for "
+    f"{', '.join(f'({k}) {describe(k)}' for k in EFFICACY)}, the sink left as a % of the baseline at the same "
+    "length. **Dose**: instead of cutting a wire, turn it by a factor α — "
     "scale b_Q, scale the selected rows of W_k, or move the first position embedding toward the second "
     "(α = 0 is the cut, α = 1 the model as it is, α > 1 amplifies). Points are the mean over data seeds, "
     "error bars the SD across seeds; black diamonds are the extension's published GPT-2 small numbers (a "
-    "labelled reference, shown only for a model of that shape).")
+    "labelled reference, shown only beside GPT-2 small itself).")
 notice = st.container()
 
 offered, default = views.curve_lengths(s.info.n_positions)
@@ -42,7 +43,7 @@ with c2:
                          help=f"Lengths up to the model's {s.info.n_positions} positions. Long inputs take longer.")
 with c3:
     domain = state.select("Domain of the dose curves", list(DOMAINS), "cur_dom", CURVES["domain"],
-                          format_func=DOMAINS.get)
+                          format_func=DOMAIN_TITLES.get)
     st.caption(f"Dose curves at the sidebar's length: {min(s.n_tokens, s.info.n_positions)} tokens.")
 if not chosen:
     st.info("Pick at least one length.")

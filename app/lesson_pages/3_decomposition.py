@@ -7,12 +7,6 @@ from sidebar import settings
 from sinklab import charts, claims, lessons
 from views import view
 
-
-def model_attention_only(attention):
-    """The attention chart with the model's panel only (drop terms 2 and 4 switched off)."""
-    return charts.attention_compare(attention[attention["source"] == "model"])
-
-
 s = settings()
 st.title("Decomposition: where the sink comes from in the score")
 display.model_card(s)
@@ -55,10 +49,8 @@ m1.metric("Largest |sum of terms − score|", f"{v.max_sum_error:.1e}",
 m2.metric("Largest |softmax(1+3) − attention|", f"{v.max_attention_change:.1e}",
           help="Largest |softmax(terms 1 + 3) − the model's attention| over all layers and heads: dropping "
                "terms 2 and 4 does not change the attention.")
-if drop:
-    display.chart(charts.attention_compare, v.attention)
-else:
-    display.chart(model_attention_only, v.attention)
+display.chart(charts.attention_compare, v.attention, model_only=not drop)
+if not drop:
     st.caption("Switch on “Drop terms 2 and 4” to put softmax(terms 1 + 3) next to the model's attention.")
 
 display.chart(charts.delta_bars, v.delta)  # full width: their titles carry the formula

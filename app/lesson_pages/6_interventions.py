@@ -10,7 +10,7 @@ import display
 import state
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from sinklab.interventions import PAPER, REGISTRY, make
+from sinklab.interventions import REGISTRY, make, ordered, roles_text
 from views import view
 
 s = settings()
@@ -21,13 +21,11 @@ display.intro(
     "(the model's weights are never touched). The maps show the head-averaged attention of one layer before "
     "and after; the lines the attention to the key of interest per layer; the metrics the sink before and "
     "after and the change of the model's cross-entropy on this prompt. The paper's interventions (a)–(j) "
-    "come first: (b), (c), (d), (g), (h), (i) cut a wire of the positional route, (e), (f), (j) are controls, "
-    "the transplant and the structural pair (isolate, amplify) try to move the sink to another position.")
+    f"come first: {roles_text()}")
 notice = st.container()
 display.truncation_note(s)
 
-in_order = sorted(REGISTRY, key=lambda k: (k not in PAPER, list(REGISTRY).index(k)))  # the paper's a-j first
-label = state.select("Intervention", in_order, "iv", "b",
+label = state.select("Intervention", ordered(), "iv", "b",
                      format_func=lambda k: f"({k}) {REGISTRY[k].title}" if len(k) == 1 else REGISTRY[k].title)
 cls = REGISTRY[label]
 st.caption(cls.description + (f" Formula: `{cls.formula}`" if cls.formula else ""))  # both from its docstring
@@ -53,12 +51,7 @@ with c2:
     shown = state.int_slider("Layer shown in the maps", "layer", 0, s.n_layer - 1, min(5, s.n_layer - 1))
 
 v = view(lessons.intervention_lesson, s, setting=make(label, **params), prompt=s.prompt, metric=s.metric)
-published = None
-if display.is_gpt2_small(s):
-    from sinklab.reference import table1
-
-    published = table1()
-said = claims.intervention(v, label, published)
+said = claims.intervention(v, label, v.published)
 display.claims(said, notice)
 
 st.subheader(v.title)

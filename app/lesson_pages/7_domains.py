@@ -6,18 +6,9 @@ import state
 import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from sinklab.interventions import describe
+from sinklab.corpora import DOMAIN_TITLES
+from sinklab.interventions import describe, with_role
 from views import view
-
-
-DOMAINS = {"nl": "natural language", "math": "math word problems", "code": "code", "all": "all three pooled"}
-
-
-def bars_of(table, chosen, published, domain):
-    """The bars of one domain for the chosen interventions (a function of cached objects: the chart is cached)."""
-    t = table[table["intervention"].isin(chosen) & (table["domain"] == domain)]
-    return charts.domain_bars(t, None if published is None else published[published["domain"] == domain])
-
 
 s = settings()
 st.title("Across domains: every intervention on NL, math and code")
@@ -26,9 +17,9 @@ display.intro(
     "**What you are looking at.** Every intervention of the catalogue run on n inputs from each of three "
     "domains (natural language, math word problems, code), each truncated to the token length: the sink "
     "(mean ± standard error over inputs) per intervention and domain, as in the circuit paper's Table 1. "
-    "For transplant / isolate / amplify the sink is measured at their target position. Bars are coloured by "
-    "the intervention's role: red cuts a wire of the positional route, blue is a control, purple tries to "
-    "move the sink." + display.published_note(s))
+    f"For {' / '.join(with_role('moves the sink'))} the sink is measured at their target position. Bars are "
+    "coloured by the intervention's role: red cuts a wire, blue is a control, purple tries to move the sink."
+    + display.published_note(s))
 notice = st.container()
 
 c1, c2 = st.columns(2)
@@ -36,7 +27,7 @@ with c1:
     n = state.int_slider("Inputs per domain (n)", "dom_n", 2, 100, 10,
                          help="The paper uses 100 per domain; small n is quick but noisier.")
 with c2:
-    target = state.int_slider("Target position for transplant / isolate / amplify", "target", 1,
+    target = state.int_slider(f"Target position for {' / '.join(with_role('moves the sink'))}", "target", 1,
                               max(1, s.n_tokens - 1), 1, help="Counted from 0 (position 0 is the first token).")
 
 v = view(lessons.domains_lesson, s, n=n, n_tokens=s.n_tokens, target=target, metric=s.metric)  # progress bar
@@ -52,17 +43,15 @@ order = list(dict.fromkeys(v.table["intervention"]))
 chosen = st.multiselect("Interventions in the chart", order, default=order, key="dom_show")
 if chosen:  # one chart per domain, each as wide as the page (a facet would keep a fixed width)
     for i, domain in enumerate(dict.fromkeys(v.table["domain"])):
-        spec = views.chart_spec(bars_of, v.table, tuple(chosen), v.published, domain)
+        # the axis names each bar by its key ("i", "transplant"): the full "key: title" labels overlap and
+        # Vega would drop three of every four; the keys are spelled out under the charts
+        spec = views.chart_spec(charts.domain_bars, v.table, v.published, tuple(chosen), (domain,), True)
         if i == 0:
             title, subtitle = display.title_of(spec)
             st.markdown(f"**{title}**")
             st.caption(subtitle)
-        spec = display.unfacet(spec, {"text": DOMAINS.get(domain, domain), "anchor": "start"})
-        # the axis names each bar by its key ("i", "transplant"): the full "key: title" labels overlap and
-        # Vega would drop three of every four; the keys are spelled out under the charts
-        config = dict(spec.get("config") or {})
-        config["axisX"] = {**config.get("axisX", {}), "labelExpr": "split(datum.label, ':')[0]"}
-        display.draw({**spec, "config": config}, all_labels=True)
+        display.draw(display.unfacet(spec, {"text": DOMAIN_TITLES.get(domain, domain), "anchor": "start"}),
+                     all_labels=True)
     st.caption(" · ".join(f"**{k}**: {describe(k)}" for k in chosen if k != "baseline"))
 else:
     st.info("Pick at least one intervention for the chart.")

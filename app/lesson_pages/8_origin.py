@@ -49,11 +49,9 @@ display.claims(said, notice)
 display.chart(charts.variance_chart, v.stats, None if olayer == "all" else int(olayer), value)
 
 st.subheader("Super neurons")
-top = v.neurons.sort_values("score", ascending=False).head(10)
-display.table(top.assign(coords=top["coords"].map(lambda c: ", ".join(map(str, c)))),
+display.table(v.neuron_table(top=10),
               column_order=["layer", "neuron", "score", "sparsity", "coords", "act_first", "act_other"])
-display.download(v.neurons.assign(coords=v.neurons["coords"].astype(str)), "super_neurons",
-                 "Download the super neurons (CSV)")
+display.download(v.neuron_table(), "super_neurons", "Download the super neurons (CSV)")
 layer, neuron = v.top_neuron
 display.chart(charts.down_projection_bar, v.row,
               title=f"Down-projection of the top super neuron (layer {layer}, neuron {neuron})")

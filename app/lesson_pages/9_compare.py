@@ -12,7 +12,7 @@ import models
 import state
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from sinklab.errors import SinklabError
+from sinklab.interventions import with_role
 from views import COMPARE, compare_models, view
 
 
@@ -22,7 +22,7 @@ display.model_card(s)
 display.intro(
     "**What you are looking at.** The *intervention signature* of each model: every registered intervention run "
     "over the three domains (n inputs each), and the sink it leaves as a percentage of the model's baseline "
-    "sink at position 0 (for transplant, isolate and amplify: the share that arrives at their target k). One "
+    f"sink at position 0 (for {', '.join(with_role('moves the sink'))}: the share that arrives at their target k). One "
     "row per model, computed here; below them the published signatures of the circuit paper's authors and "
     "of an independent extension, labelled with their source (references, not computed here). Blue: the "
     "sink survives; red: the intervention cut it; a blank cell (n/a) did not apply to that model — hover it "
@@ -40,7 +40,7 @@ with c1:
 with c2:
     top = max(1, s.n_tokens - 1)
     target = state.int_slider("Target position k", "cmp_target", 1, top, min(COMPARE["target"], top),
-                              help="Where transplant, isolate and amplify try to move the sink (counted from 0).")
+                              help=f"Where {', '.join(with_role('moves the sink'))} try to move the sink (counted from 0).")
 with c3:
     factor = state.float_slider("Amplify factor", "cmp_factor", 1.0, 20.0, COMPARE["factor"], 0.5,
                                 help="Multiplies the spread of position k's attention output (variance × factor²).")
@@ -49,13 +49,7 @@ if not chosen:
     st.info("Pick at least one model to compare.")
     st.stop()
 
-usable, failed = [], {}
-for name in chosen:  # a model that cannot be loaded is reported, the others are compared
-    try:
-        models.get(name, s.config)
-        usable.append(name)
-    except SinklabError as e:
-        failed[name] = errors.public_message(e, s.config)
+usable, failed = models.loadable(chosen, s.config)  # a model that cannot be loaded is reported, the others compared
 for name, why in failed.items():
     st.warning(f"**{display.clip(name)}** could not be loaded, so it is not compared: {why}")
 if not usable:

@@ -9,6 +9,7 @@ import sinklab
 from helpers import assert_unchanged, snapshot
 from sinklab import families, layout
 from sinklab.families import random_model
+from sinklab.names import POINTS, act_name
 
 VARIANTS = [
     ("gpt2", {}),
@@ -83,20 +84,29 @@ def test_same_names_shapes_and_residual_sums(model_type):
     assert tr["z", 0].shape == (1, 10, H, dh)
     assert tr["attn_scores", 1].dtype == torch.float32
     assert torch.equal(tr["hook_pos_ids"], torch.arange(10)[None])
-    assert ("hook_pos_embed" in tr) == (not fam.rotary)
+    for name, point in POINTS.items():  # every point the family has is recorded, and only those
+        assert (act_name(name, 0 if point.per_layer else None) in tr) == point.exists(fam.rotary), name
     for l in range(fam.n_layer):
         torch.testing.assert_close(tr["resid_post", l], tr["resid_mid", l] + tr["mlp_out", l])
         torch.testing.assert_close(tr["resid_mid", l], tr["resid_pre", l] + tr["attn_out", l])
-    x = tr["ln1", 1]  # q and k from the typed views (rotated for rotary models)
+    x = tr["ln1", 1]  # q and k from the typed views, before the rotation (TL's hook_q / hook_k)
     w = layout.attn_weights(model, 1)
     q = (x @ w.W_Q + (w.b_Q if w.b_Q is not None else 0)).view(1, 10, H, dh)
     k = w.to_kv((x @ w.W_K + (w.b_K if w.b_K is not None else 0)).view(1, 10, H, dh))
-    if fam.rotary:
-        cos, sin = fam.rotary_angles(tr["hook_pos_ids"], x)
-        q, k = layout.rotate(q, cos, sin), layout.rotate(k, cos, sin)
     torch.testing.assert_close(tr["q", 1], q, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(tr["k", 1], k, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(tr["z", 1].flatten(-2) @ torch.eye(H * dh), tr["z", 1].flatten(-2))
+    assert (("rot_q", 1) in tr) == (("rot_k", 1) in tr) == fam.rotary
+    if fam.rotary:  # after the rotation (TL's hook_rot_q / hook_rot_k): what the scores are made of
+        cos, sin = fam.rotary_angles(tr["hook_pos_ids"], x)
+        q, k = layout.rotate(q, cos, sin), layout.rotate(k, cos, sin)
+        torch.testing.assert_close(tr["rot_q", 1], q, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(tr["rot_k", 1], k, atol=1e-5, rtol=1e-5)
+    scores = q.transpose(1, 2) @ layout.repeat_kv(k, H).permute(0, 2, 3, 1) * fam.attn_scale(1)
+    allow = layout.allowed(10, torch.ones(1, 10), fam.window(1))
+    torch.testing.assert_close(tr["attn_scores", 1], scores.masked_fill(~allow, torch.finfo(torch.float32).min),
+                               atol=1e-5, rtol=1e-5)
+    z = (tr["pattern", 1] @ layout.repeat_kv(tr["v", 1], H).transpose(1, 2)).transpose(1, 2)
+    torch.testing.assert_close(tr["z", 1], z, atol=1e-5, rtol=1e-5)  # [batch, pos, head, d_head]
     # the MLP as a pure function equals its recorded output
     torch.testing.assert_close(fam.mlp(1, tr["ln2", 1]), tr["mlp_out", 1], atol=1e-5, rtol=1e-5)
 

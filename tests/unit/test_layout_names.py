@@ -36,7 +36,7 @@ def test_trace_names_and_shapes_follow_transformer_lens(tiny):
     scores = tr["attn_scores", 0]  # after the mask
     assert (scores[0, :, 0, 1:] == torch.finfo(scores.dtype).min).all()
     for name, point in POINTS.items():
-        assert act_name(name, 0 if point.per_layer else None) in tr
+        assert (act_name(name, 0 if point.per_layer else None) in tr) == point.exists(rotary=False), name
     with pytest.raises(sinklab.BadInput, match="unknown intermediate"):
         act_name("scores", 0)
     with pytest.raises(sinklab.BadInput, match="needs a layer"):
