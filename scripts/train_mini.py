@@ -1,6 +1,7 @@
 """Train "sinklab-mini": a byte-level GPT2LMHeadModel from scratch, offline, on a laptop CPU.
 
     python scripts/train_mini.py --out DIR [--steps N --seed S --threads T --n-layer L --n-embd D ...]
+    python scripts/train_mini.py --out DIR --save-steps 0,20,60 ...   # also DIR/step_0, step_20, step_60
 
 This is the recipe that produced the bundled sinklab/models/sinklab-mini (see its MODEL_CARD.md).
 It is tooling, not library: the library keeps only what the shipped checkpoint needs at run time
@@ -21,7 +22,9 @@ With ``--bos`` (default) every training window is ``[<|endoftext|>] + context by
 Outputs in DIR: config.json + model.safetensors (save_pretrained, eager attention), tokenizer
 files, ``training_log.csv`` (step, elapsed seconds, train loss, held-out loss, sink metrics on
 the fixed held-out batch of ``sinklab.mini.eval_batch``) and ``sinklab_meta.json`` (recipe + final
-numbers, measured on the saved checkpoint after reloading it).
+numbers, measured on the saved checkpoint after reloading it). With ``--save-steps``, DIR/step_<s>/ holds
+the model after s optimizer steps (save_pretrained + tokenizer, loadable by ``sinklab.load_model``): a
+training run for ``sinklab report --experiments emergence --revisions DIR/step_0,DIR/step_20,...``.
 """
 from __future__ import annotations
 
@@ -191,6 +194,30 @@ def lr_at(step: int, args) -> float:
     return args.lr * (args.min_lr_frac + (1 - args.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
+def _steps(text: str) -> tuple[int, ...]:
+    try:
+        out = tuple(sorted({int(t) for t in text.split(",") if t.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--save-steps takes integers separated by commas; got {text!r}") from None
+    if any(s < 0 for s in out):
+        raise argparse.ArgumentTypeError(f"--save-steps must be >= 0; got {text!r}")
+    return out
+
+
+def save_checkpoint(model, tok, path: Path) -> None:
+    """save_pretrained + tokenizer into `path`, with eager attention recorded in config.json."""
+    model.config.use_cache = True
+    tok.model_max_length = model.config.n_positions
+    model.save_pretrained(path, safe_serialization=True)
+    tok.save_pretrained(path)
+    # transformers does not serialise the attention implementation; record it so that a plain
+    # GPT2LMHeadModel.from_pretrained(DIR) also builds the eager attention
+    cfg_path = path / "config.json"
+    cfg_json = json.loads(cfg_path.read_text())
+    cfg_json["attn_implementation"] = "eager"
+    cfg_path.write_text(json.dumps(cfg_json, indent=2, sort_keys=True) + "\n")
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="output directory")
@@ -220,7 +247,13 @@ def parse_args(argv=None):
     p.add_argument("--eval-len", type=int, default=64, help="bytes per sink eval row (without BOS)")
     p.add_argument("--heldout-n", type=int, default=128, help="windows for the held-out loss")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop early after this wall time")
-    return p.parse_args(argv)
+    p.add_argument("--save-steps", type=_steps, default=(),
+                   help="also save the model after these optimizer steps into OUT/step_<s> (e.g. 0,20,60)")
+    args = p.parse_args(argv)
+    late = [s for s in args.save_steps if s > args.steps]
+    if late:
+        p.error(f"--save-steps {late} are past --steps {args.steps}")
+    return args
 
 
 def main(argv=None) -> dict:
@@ -268,8 +301,11 @@ def main(argv=None) -> dict:
         return tl, hl
 
     model.train()
+    tok = byte_tokenizer()
     step = 0
     for step in range(args.steps):
+        if step in args.save_steps:  # the weights after `step` updates
+            save_checkpoint(model, tok, out / f"step_{step}")
         if step % args.eval_every == 0:
             evaluate(step)
         starts = torch.randint(0, train.numel() - args.context, (args.batch,), generator=gen)
@@ -285,29 +321,21 @@ def main(argv=None) -> dict:
         running.append(loss.item())
         if args.max_minutes and time.time() - t_train > 60 * args.max_minutes:
             break
-    steps_done = step + 1
+    steps_done = step + 1 if args.steps else 0
     train_loss, heldout = evaluate(steps_done)
     log_f.close()
     wall = time.time() - t_train
 
-    tok = byte_tokenizer()
-    model.config.use_cache = True
-    tok.model_max_length = model.config.n_positions
-    model.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
-    # transformers does not serialise the attention implementation; record it so that a plain
-    # GPT2LMHeadModel.from_pretrained(DIR) also builds the eager attention
-    cfg_path = out / "config.json"
-    cfg_json = json.loads(cfg_path.read_text())
-    cfg_json["attn_implementation"] = "eager"
-    cfg_path.write_text(json.dumps(cfg_json, indent=2, sort_keys=True) + "\n")
+    if steps_done in args.save_steps:
+        save_checkpoint(model, tok, out / f"step_{steps_done}")
+    save_checkpoint(model, tok, out)
 
     # final numbers, measured on the saved checkpoint as a user loads it
     lm = load_model(str(out), device="cpu")
     final = sink_numbers(lm.model, ev_ids, ev_mask)
     nb_ids, nb_mask = eval_batch(args.eval_n, args.eval_len, bos=False)
     nobos = sink_numbers(lm.model, nb_ids, nb_mask)
-    recipe = {k: v for k, v in vars(args).items() if k not in ("out",)}
+    recipe = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items() if k not in ("out",)}
     meta = {
         "name": "sinklab-mini",
         "command": COMMAND + " " + " ".join(sys.argv[1:] if argv is None else argv),

@@ -2,8 +2,12 @@
 
 Without experiment options it writes the paper's Table 1 for each model (table.csv, examples.csv,
 report.md, table1.png/svg). Every list option takes comma-separated values. Exit status: 0 when results
-were written (failed jobs and settings that do not apply are listed in errors.csv and on stderr), 2 when
-the arguments are wrong or nothing at all could be computed.
+were written (failed jobs and settings that do not apply are listed in errors.csv, and on stderr grouped
+by reason), 2 when the arguments are wrong or nothing at all could be computed.
+
+Configuration is read once, here (sinklab.config.Config.load(): the environment and sinklab.toml): its
+`model` is the default --model, `threads` the default --threads, and `offline` keeps the run off the hub
+(corpora from sinklab's offline sets, models from the local cache only). Flags win.
 """
 from __future__ import annotations
 
@@ -29,7 +33,22 @@ def _floats(text: str | None, what: str) -> list[float]:
     return out
 
 
+def _ints(text: str | None, what: str) -> tuple[int, ...] | None:
+    from .errors import BadInput
+
+    if text is None:
+        return None
+    out = []
+    for t in _list(text):
+        try:
+            out.append(int(t))
+        except ValueError:
+            raise BadInput(f"{what} must be integers separated by commas; got {t!r}") from None
+    return tuple(out)
+
+
 def parser() -> argparse.ArgumentParser:
+    from .experiments.jobs import DTYPES
     from .experiments.plan import ALPHAS, COMBOS, EFFICACY, EXPERIMENTS, LENGTHS
     from .experiments.regimes import REGIMES
 
@@ -40,12 +59,14 @@ def parser() -> argparse.ArgumentParser:
                         epilog="experiments:\n" + "\n".join(f"  {k:<11} {v}" for k, v in EXPERIMENTS.items()))
     rp.add_argument("--model", action="append", default=None,
                     help="HF id, local directory, or a bundled name; repeat or separate by commas for several "
-                         "models in one run (default: textbook)")
+                         "models in one run (default: SINKLAB_MODEL, else textbook)")
     rp.add_argument("--n", type=int, default=100, help="inputs per domain / regime (default 100)")
     rp.add_argument("--tokens", type=int, default=40, help="tokens per input (default 40)")
     rp.add_argument("--seed", type=int, default=42, help="data seed (default 42)")
     rp.add_argument("--seeds", default=None, help="several data seeds, e.g. 0,1,2: summaries are mean ± SD across them")
-    rp.add_argument("--source", choices=["auto", "offline", "online"], default="auto")
+    rp.add_argument("--source", choices=["auto", "offline", "online"], default=None,
+                    help="corpora: auto (the paper's when the hub is reachable), offline or online (default auto; "
+                         "offline when SINKLAB_OFFLINE=1)")
     rp.add_argument("--target", type=int, default=1, help="0-indexed position for transplant/isolate/amplify")
     rp.add_argument("--metric", choices=["paper", "gu", "mass"], default="paper")
     rp.add_argument("--band", default="paper",
@@ -63,13 +84,29 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--alphas", default=None, help=f"dose grid (default {','.join(f'{a:g}' for a in ALPHAS)})")
     rp.add_argument("--targets", default=None, help="relocation targets (default 1)")
     rp.add_argument("--revisions", default=None,
-                    help="emergence checkpoints: revision names of --model on the hub, or checkpoint directories")
+                    help="emergence checkpoints: revision names of --model on the hub, or checkpoint directories "
+                         "(of one --model only)")
+    rp.add_argument("--coords", default=None,
+                    help="(i), (j), b∧i, scale_wk: explicit W_k coordinates, e.g. 138,378,447 (needed on models "
+                         "without position embeddings: Llama, Qwen2)")
+    rp.add_argument("--i-top", type=int, default=None,
+                    help="(i) and its kin: the N largest |EPE_0| coordinates (the authors' code: 3) instead of the "
+                         "mean + kσ rule")
+    rp.add_argument("--i-ksigma", type=float, default=None,
+                    help="(i) and its kin: k of the mean + kσ·std rule for massive EPE_0 coordinates (default 3)")
+    rp.add_argument("--j-per-layer", action="store_true",
+                    help="(j): re-draw the random coordinates in every layer, over all coordinates (the "
+                         "extension's way; default: one draw for every layer, never a massive coordinate)")
+    rp.add_argument("--j-seed", type=int, default=0, help="(j): seed of the random draw (default 0; the extension: 42)")
+    rp.add_argument("--dtype", choices=list(DTYPES), default="float32",
+                    help="weights' dtype (default float32; float16 / bfloat16 are for GPUs)")
     rp.add_argument("--engine", choices=["local", "dask"], default="local",
                     help="local: in this process (default); dask: Dask distributed")
     rp.add_argument("--address", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (default: a "
                                                     "LocalCluster on this machine)")
     rp.add_argument("--workers", type=int, default=2, help="LocalCluster workers for --engine dask (default 2)")
-    rp.add_argument("--threads", type=int, default=None, help="torch threads per job (default: torch's; dask: 1)")
+    rp.add_argument("--threads", type=int, default=None,
+                    help="torch threads per job (default: SINKLAB_THREADS, 1)")
     rp.add_argument("--batch-size", type=int, default=32)
     rp.add_argument("--formats", default="png,svg", help="figure formats: png,svg or none")
     rp.add_argument("--device", default=None)
@@ -77,10 +114,13 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def plan_from(args):
+def plan_from(args, config=None):
+    """The Plan of parsed arguments; config (a sinklab.config.Config) gives the defaults flags leave open."""
+    from .config import Config
     from .experiments.plan import EXPERIMENTS, Plan
 
-    models = [m for spec in (args.model or ["textbook"]) for m in _list(spec)]
+    config = config or Config()
+    models = [m for spec in (args.model or [config.model or "textbook"]) for m in _list(spec)]
     exps = _list(args.experiments)
     if exps == ["all"]:
         exps = [e for e in EXPERIMENTS if e != "emergence" or args.revisions]
@@ -102,26 +142,46 @@ def plan_from(args):
     if args.revisions:
         kw["revisions"] = tuple(_list(args.revisions))
     seeds = tuple(_list(args.seeds)) if args.seeds else (args.seed,)
+    source = args.source or ("offline" if config.offline else "auto")
     return Plan(models=tuple(models), experiments=tuple(exps), seeds=seeds, n=args.n, n_tokens=args.tokens,
-                band=args.band, metric=args.metric, source=args.source, target=args.target,
-                length_regime=args.length_regime, batch_size=args.batch_size, device=args.device, **kw)
+                band=args.band, metric=args.metric, source=source, target=args.target,
+                length_regime=args.length_regime, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
+                coords=_ints(args.coords, "--coords"), i_top=args.i_top, i_k_sigma=args.i_ksigma,
+                j_per_layer=args.j_per_layer, j_seed=args.j_seed, **kw)
 
 
-def report(args) -> int:
+def _stay_offline() -> None:
+    """SINKLAB_OFFLINE=1 at the edge: the hub client of this process, and of the worker processes it starts,
+    never goes online (models come from the local cache, directories or the bundled ones)."""
+    import os
+
+    from huggingface_hub import constants
+
+    os.environ["HF_HUB_OFFLINE"] = "1"  # inherited by a LocalCluster's worker processes
+    constants.HF_HUB_OFFLINE = True
+
+
+def report(args, config=None) -> int:
     from tqdm import tqdm
 
     from . import experiments
+    from .config import Config
     from .engine import make_engine
+    from .experiments.tables import not_run
 
-    plan = plan_from(args)
+    config = config or Config()
+    plan = plan_from(args, config)
     formats = () if args.formats.strip().lower() == "none" else tuple(_list(args.formats))
     for f in formats:
         if f not in ("png", "svg"):
             from .errors import BadInput
 
             raise BadInput(f"figure formats are png and svg (or none); got {f!r}")
+    if config.offline:
+        _stay_offline()
     jobs = plan.jobs()
-    engine = make_engine(args.engine, address=args.address, workers=args.workers, threads=args.threads)
+    threads = args.threads if args.threads is not None else config.threads
+    engine = make_engine(args.engine, address=args.address, workers=args.workers, threads=threads)
     try:
         bar = tqdm(total=len(jobs), desc="jobs", unit="job", file=sys.stderr)
 
@@ -138,9 +198,9 @@ def report(args) -> int:
     computed = any(len(t) for t in res.tables.values())
     if computed:
         print(experiments.output.markdown(res))
-    for _, e in res.errors.iterrows():
-        where = e["job"] + (f" [{e['setting']}]" if e["setting"] else "")
-        print(f"sinklab: {where}: {e['error']}", file=sys.stderr)
+    if len(res.errors):  # one line per (model, reason), not per job and setting
+        for r in not_run(res.errors, models=True).itertuples():
+            print(f"sinklab: not run on {r.model}: {r.what} (T = {r.lengths}): {r.why}", file=sys.stderr)
     if not computed:
         print("sinklab: nothing could be computed (see the errors above)", file=sys.stderr)
         return 2
@@ -152,9 +212,11 @@ def report(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .config import Config
+
     args = parser().parse_args(argv)
     try:
-        return report(args)
+        return report(args, Config.load())  # configuration is read once, here
     except SinklabError as e:
         print(f"sinklab: {e}", file=sys.stderr)
         return 2

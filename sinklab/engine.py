@@ -7,7 +7,7 @@ back as a JobResult with its error, and the engine carries on with the others. R
 order the jobs were given, whatever the engine, so a Dask run gathers into exactly the serial tables.
 
 Models are loaded once per worker process: `load_cached` keys a process-wide cache by (spec, revision,
-device). On Dask every worker process has its own cache; threads of one process share it (a lock
+device, dtype). On Dask every worker process has its own cache; threads of one process share it (a lock
 serialises the loading).
 
     engine = make_engine("local")                                   # default, in-process
@@ -30,19 +30,46 @@ from .errors import BadInput, ModelUnavailable
 
 ENGINES = ("local", "dask")
 _CACHE: dict[tuple, Any] = {}
+_REGISTERED: set[tuple] = set()  # cache keys of models registered in memory
 _LOCK = threading.Lock()
 
 
 # ------------------------------------------------------------------------------------------ model cache
-def load_cached(spec: str, revision: str | None = None, device: str | None = None):
-    """The LoadedModel of (spec, revision, device), loaded once per process."""
-    key = (spec, revision or "", device or "")
-    with _LOCK:
-        if key not in _CACHE:
-            from .loading import load_model
+def _looks_like_path(revision: str) -> bool:
+    return revision.startswith((".", "/", "~")) or "/" in revision
 
-            _CACHE[key] = load_model(spec, device=device, revision=revision or None)
-        return _CACHE[key]
+
+def load_cached(spec: str, revision: str | None = None, device: str | None = None, dtype: str | None = None):
+    """The LoadedModel of (spec, revision, device, dtype), loaded once per process.
+
+    A revision that looks like a path (it contains '/') and is not an existing directory is refused as "checkpoint
+    directory ... does not exist" for a model without revisions (bundled, a local directory); for a hub model it
+    is tried as a revision name first, and the message then says both."""
+    import os
+
+    from .loading import BUILT_IN, BUNDLED, load_model
+
+    dt = None if dtype in (None, "", "float32") else dtype
+    key = (spec, revision or "", device or "", dt or "")
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        if dt is not None and (spec, revision or "", device or "", "") in _REGISTERED:
+            raise BadInput(f"{spec!r} is registered in memory as float32 (sinklab.engine.register); a {dt} run "
+                           "needs a model loaded from a name or a directory")
+        missing_dir = bool(revision) and _looks_like_path(revision) and not os.path.isdir(os.path.expanduser(revision))
+        where = "" if os.path.isabs(os.path.expanduser(revision or "/")) else f" (relative to {os.getcwd()})"
+        if missing_dir and (spec in BUILT_IN or spec in BUNDLED or os.path.isdir(os.path.expanduser(spec))):
+            raise ModelUnavailable(f"checkpoint directory {revision!r} does not exist{where}")
+        try:
+            lm = load_model(spec, device=device, dtype=dt, revision=revision or None)
+        except ModelUnavailable as e:
+            if not missing_dir:
+                raise
+            raise ModelUnavailable(f"checkpoint directory {revision!r} does not exist{where}, and it is not a revision "
+                                   f"of {spec!r} either: {str(e).splitlines()[0]}") from None
+        _CACHE[key] = lm
+        return lm
 
 
 def register(name: str, model, tokenizer, meta: dict | None = None, device: str | None = None):
@@ -53,14 +80,17 @@ def register(name: str, model, tokenizer, meta: dict | None = None, device: str 
 
     dev = loading.pick_device(device)
     lm = loading._finish(model, tokenizer, name, "registered in memory", dev, loading._pick_dtype(None, dev), meta)
+    key = (name, "", device or "", "")
     with _LOCK:
-        _CACHE[(name, "", device or "")] = lm
+        _CACHE[key] = lm
+        _REGISTERED.add(key)
     return lm
 
 
 def clear_cache() -> None:
     with _LOCK:
         _CACHE.clear()
+        _REGISTERED.clear()
 
 
 # ------------------------------------------------------------------------------------------ one job

@@ -5,18 +5,92 @@ computed on `gpt2` over 300 inputs (100 each of SST-2, GSM8K, HumanEval), 40 tok
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
+from typing import Mapping
 
 import pandas as pd
 
 HERE = Path(__file__).parent / "data" / "reference"
 DOMAIN = {"sst2": "nl", "gsm8k": "math", "humaneval": "code", "all_datasets": "all"}
-GPT2_SMALL = {"n_layer": 12, "n_head": 12, "d_model": 768, "n_positions": 1024, "vocab_size": 50257}
+SHAPE = ("n_layer", "n_head", "d_model")  # what confirms an identity (with the family)
+
+
+@lru_cache(maxsize=1)
+def _published_models() -> pd.DataFrame:
+    df = pd.read_csv(HERE / "published_models.csv", keep_default_na=False)
+    df["hub_ids"] = df["hub_ids"].map(lambda s: tuple(x.lower() for x in s.split()))
+    df["massive_coords"] = df["massive_coords"].map(lambda s: tuple(int(x) for x in s.split()))
+    return df
+
+
+def published_models() -> pd.DataFrame:
+    """The models published numbers belong to: reference_model, family, n_layer, n_head, d_model, hub_ids (a
+    tuple of Hugging Face ids, lower case), massive_coords (the extension's, where it lists them), source."""
+    return _published_models().copy()
+
+
+def _get(x, key: str):
+    if isinstance(x, (Mapping, pd.Series)):  # an info row (a Series' own .name is its index label)
+        return x.get(key)
+    return getattr(x, key, None)
+
+
+def _info(x):
+    """The ModelInfo of a LoadedModel; a ModelInfo or an info row as is."""
+    return x if isinstance(x, (Mapping, pd.Series)) else getattr(x, "info", x)
+
+
+def _names(x, spec: str | None) -> list[str]:
+    """Every name `x` goes by: the spec it was loaded from, its ModelInfo name, its config's _name_or_path,
+    and, for a local directory among those, the _name_or_path its config.json records."""
+    import json
+
+    info = _info(x)
+    model = None if info is x else getattr(x, "model", None)
+    names = [spec, _get(info, "name"), getattr(getattr(model, "config", None), "_name_or_path", None)]
+    out: list[str] = []
+    for n in names:
+        if not isinstance(n, str) or not n.strip():
+            continue
+        n = n.strip().rstrip("/")
+        out.append(n)
+        cfg = Path(n).expanduser() / "config.json"
+        if cfg.is_file():
+            try:
+                saved = json.loads(cfg.read_text())
+            except (OSError, ValueError):
+                continue
+            out += [str(saved[k]).strip().rstrip("/") for k in ("_name_or_path", "name_or_path") if saved.get(k)]
+    return out
+
+
+def identify(x, spec: str | None = None) -> str | None:
+    """The published model (a reference_model of published_models()) that `x` IS, or None.
+
+    x: a LoadedModel (its config's _name_or_path counts too), a ModelInfo or an info row (name, family and
+    shape). Identity is by name: the hub id it was loaded as (`spec`, the ModelInfo's name, the config's
+    _name_or_path), or a local directory whose config.json names the published model; the family and the
+    shape (layers, heads, width) must confirm it. A model of the right shape with another name is not it."""
+    info = _info(x)
+    names = {n.lower() for n in _names(x, spec)}
+    if not names:
+        return None
+    for r in _published_models().itertuples():
+        if not names & set(r.hub_ids):
+            continue
+        family = _get(info, "family")
+        if family == r.family and all(_get(info, k) is not None and int(_get(info, k)) == getattr(r, k)
+                                      for k in SHAPE):
+            return r.reference_model
+    return None
 
 
 def is_gpt2_small(info) -> bool:
-    """True when a ModelInfo has GPT-2 small's shape (the published numbers apply to it only)."""
-    return all(getattr(info, k) == v for k, v in GPT2_SMALL.items())
+    """True when the model IS GPT-2 small (identify: loaded as gpt2 / openai-community/gpt2, or a directory
+    whose config names it, with GPT-2 small's family and shape): the published numbers apply to it only.
+    info: a ModelInfo, or a LoadedModel."""
+    return identify(info) == "GPT-2 small"
 
 
 def table1() -> pd.DataFrame:

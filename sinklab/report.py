@@ -118,7 +118,7 @@ def build_report(lm: LoadedModel, n: int = 100, n_tokens: int = 40, seed: int = 
     table = pd.concat(tables, ignore_index=True)
     table.insert(1, "title", table["intervention"].map(describe))
     sources = {d: c.source for d, c in corpora.items()}
-    published = reference.table1() if reference.is_gpt2_small(lm.info) else None
+    published = reference.table1() if reference.is_gpt2_small(lm) else None
     md = to_markdown(table, lm.info.name, sources, metric, published)
     return Report(table=table, examples=ex, sources=sources, markdown=md)
 

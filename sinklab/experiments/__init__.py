@@ -10,7 +10,8 @@ with the sink score's layer band as a parameter (bands: paper, extension, author
 expands to independent jobs (one per model, revision, seed, regime, length) run by sinklab.engine
 in-process or on Dask; a failing job or an intervention that does not apply lands in `errors` and the
 rest is still computed. Published numbers (sinklab.experiments.published) come back beside, in
-`published`, for models of a published shape (GPT-2 small / medium / large), never in computed columns.
+`published`, for a model that IS a published one (loaded as its hub id, or a directory whose config names
+it; family and shape confirm), never in computed columns.
 """
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ import pandas as pd
 from ..errors import BadInput
 from . import bands, published as _published, tables as _tables
 from .dose import InterpolatePE, ScaleKeyRows
-from .jobs import Job, run_job
+from .jobs import Job, KeyCoords, run_job
 from .plan import ALPHAS, COMBOS, EFFICACY, EXPERIMENTS, LENGTHS, Plan
 from .regimes import REGIMES, make_inputs
 
 __all__ = ["Plan", "Results", "ExperimentResult", "run", "write", "EXPERIMENTS", "REGIMES", "bands", "Job",
-           "run_job", "make_inputs", "ScaleKeyRows", "InterpolatePE", "table1", "lengths", "regimes", "combined",
-           "dose", "pathways", "relocation", "cost", "emergence", "ALPHAS", "COMBOS", "EFFICACY", "LENGTHS"]
+           "KeyCoords", "run_job", "make_inputs", "ScaleKeyRows", "InterpolatePE", "table1", "lengths", "regimes",
+           "combined", "dose", "pathways", "relocation", "cost", "emergence", "delta", "ALPHAS", "COMBOS",
+           "EFFICACY", "LENGTHS"]
 
 
 class ExperimentResult(NamedTuple):
@@ -52,6 +54,7 @@ class Results:
     examples: pd.DataFrame = field(default_factory=pd.DataFrame)
     info: pd.DataFrame = field(default_factory=pd.DataFrame)
     jobs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    meanings: pd.DataFrame = field(default_factory=pd.DataFrame)  # per model: label, title, applies, meaning
     engine: str = "local"
 
     def __getitem__(self, experiment: str) -> ExperimentResult:
@@ -79,6 +82,8 @@ def assemble(plan: Plan, results) -> Results:
                             error_type="not run", error=skipped["reason"]).drop(columns="reason")
         errors = pd.concat([errors, sk[errors.columns]], ignore_index=True)
     out = Results(plan=plan, errors=errors, examples=ex, info=info)
+    meanings = _concat(results, "meanings")
+    out.meanings = meanings.drop_duplicates(["model", "label"]).reset_index(drop=True) if len(meanings) else meanings
     out.jobs = pd.DataFrame([{**r.job.identity(), "experiments": ",".join(r.job.experiments), "ok": r.ok,
                               "seconds": round(r.seconds, 3), "worker": r.worker} for r in results])
     builders: dict[str, Callable[[], pd.DataFrame]] = {
@@ -88,6 +93,7 @@ def assemble(plan: Plan, results) -> Results:
         "regimes": lambda: _tables.regimes(ex, plan),
         "pathways": lambda: _tables.pathways(_concat(results, "pathways"), plan),
         "emergence": lambda: _tables.emergence(ex, _concat(results, "stats"), plan),
+        "delta": lambda: _tables.delta(_concat(results, "delta"), plan),
     }
     for e in plan.experiments:
         t = builders[e]() if len(ex) else pd.DataFrame()
@@ -173,9 +179,16 @@ def cost(models, engine=None, **kw) -> ExperimentResult:
 
 
 def emergence(models, revisions, engine=None, **kw) -> ExperimentResult:
-    """Per checkpoint (HF revision names of the model, or local checkpoint directories): sink, efficacy of
-    the interventions, EPE_0 max, alignment. A revision that cannot be loaded is an error row."""
+    """Per checkpoint (HF revision names of the model, or local checkpoint directories of ONE model): sink,
+    efficacy of the interventions, EPE_0 max, alignment (per head and concatenated). A revision that cannot
+    be loaded is an error row."""
     return _one("emergence", models, engine, revisions=tuple(revisions), **kw)
+
+
+def delta(models, engine=None, **kw) -> ExperimentResult:
+    """The authors' per-head Δ = b_Q·k percentile table (min-normalised, pooled over inputs and heads) per layer
+    and position; published beside for GPT-2 small. Not applicable without b_Q or on rotary models."""
+    return _one("delta", models, engine, **kw)
 
 
 from .output import write  # noqa: E402  (needs Results)

@@ -1,5 +1,9 @@
-"""One Altair chart per experiment, from its across-seed summary (mean, error bars = SD across seeds);
-published numbers drawn as separate black marks labelled "published", never merged into computed marks.
+"""One Altair chart per experiment, from its across-seed summary (mean, error bars = SD across seeds).
+
+Published numbers are separate marks, never merged into computed ones: black-outlined points whose shape
+says who published them, with a legend entry ("published (authors)" / "published (extension)"), on the bar
+of the model they belong to (the same xOffset as its bar) and, on line charts, in the colour of their curve.
+Every chart has ONE dataset (computed and published rows, told apart by `kind`), so it can be faceted.
 `save(chart, path_stem, formats)` writes PNG / SVG through vl-convert."""
 from __future__ import annotations
 
@@ -8,23 +12,54 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
-PUBLISHED_MARK = dict(color="black", shape="diamond", size=70, filled=True)
+from .published import AUTHORS, EXT
+
+REFERENCES = {AUTHORS: "published (authors)", EXT: "published (extension)"}
+SHAPES = {"published (authors)": "diamond", "published (extension)": "triangle-up"}
+PUBLISHED_MARK = dict(filled=True, size=80, stroke="black", strokeWidth=0.8, opacity=1)
+COMPUTED = "datum.kind == 'computed'"
+PUBLISHED = "datum.kind == 'published'"
+
+
+def _reference_shape() -> alt.Shape:
+    return alt.Shape("reference:N", title="published numbers",
+                     scale=alt.Scale(domain=list(SHAPES), range=list(SHAPES.values())))
+
+
+def _with_published(df: pd.DataFrame, pub: pd.DataFrame | None, y: str, pub_y: str | None,
+                    within: dict[str, list]) -> pd.DataFrame:
+    """df (kind computed) and the published rows (kind published, `reference` label) whose values of each
+    `within` column are among the computed ones (so every mark stands beside a computed one)."""
+    data = df.assign(kind="computed")
+    if pub is None or not len(pub) or not pub_y:
+        return data
+    p = pub.rename(columns={pub_y: y}).assign(kind="published", reference=pub["source"].map(REFERENCES))
+    p = p[p[y].notna()]
+    for col, values in within.items():
+        if col in p.columns:
+            p = p[p[col].isin(values)]
+    return pd.concat([data, p], ignore_index=True) if len(p) else data
 
 
 def _bars(df: pd.DataFrame, x: str, y: str, sd: str, color: str, facet: str | None, title: str, y_title: str,
           pub: pd.DataFrame | None = None, pub_y: str | None = None) -> alt.Chart:
     df = df.copy()
     df["lo"], df["hi"] = df[y] - df[sd].fillna(0), df[y] + df[sd].fillna(0)
-    base = alt.Chart(df)
-    xenc = alt.X(f"{x}:N", title=None, sort=None)
-    bars = base.mark_bar().encode(x=xenc, y=alt.Y(f"{y}:Q", title=y_title), color=alt.Color(f"{color}:N"),
-                                  xOffset=f"{color}:N", tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
-    err = base.mark_rule(color="black").encode(x=xenc, xOffset=f"{color}:N", y="lo:Q", y2="hi:Q")
+    within = {x: list(df[x].unique()), color: list(df[color].unique())}
+    if facet:
+        within[facet] = list(df[facet].unique())
+    data = _with_published(df, pub, y, pub_y, within)
+    base = alt.Chart(data)
+    xenc = alt.X(f"{x}:N", title=None, sort=list(dict.fromkeys(df[x])))
+    computed = base.transform_filter(COMPUTED)
+    bars = computed.mark_bar().encode(x=xenc, y=alt.Y(f"{y}:Q", title=y_title), color=alt.Color(f"{color}:N"),
+                                      xOffset=f"{color}:N", tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
+    err = computed.mark_rule(color="black").encode(x=xenc, xOffset=f"{color}:N", y="lo:Q", y2="hi:Q")
     layers = [bars, err]
-    if pub is not None and len(pub) and pub_y:
-        p = pub.rename(columns={pub_y: y}).assign(published="published (" + pub["reference_model"] + ")")
-        layers.append(alt.Chart(p).mark_point(**PUBLISHED_MARK).encode(
-            x=xenc, y=f"{y}:Q", tooltip=["source", alt.Tooltip(f"{y}:Q", format=".3f")]))
+    if (data["kind"] == "published").any():
+        layers.append(base.transform_filter(PUBLISHED).mark_point(color="black", **PUBLISHED_MARK).encode(
+            x=xenc, xOffset=f"{color}:N", y=f"{y}:Q", shape=_reference_shape(),
+            tooltip=["reference", "reference_model", color, alt.Tooltip(f"{y}:Q", format=".3f")]))
     chart = alt.layer(*layers)
     chart = chart.properties(width=max(240, 26 * df[x].nunique() * max(1, df[color].nunique())), height=220)
     if facet:
@@ -37,33 +72,107 @@ def _lines(df: pd.DataFrame, x: str, y: str, sd: str, color: str, title: str, x_
            log2_x: bool = False) -> alt.Chart:
     df = df.copy()
     df["lo"], df["hi"] = df[y] - df[sd].fillna(0), df[y] + df[sd].fillna(0)
-    data = df.assign(kind="computed")
-    if pub is not None and len(pub) and pub_y:  # one data source for every layer (a facet needs it)
-        p = pub.rename(columns={pub_y: y}).assign(kind="published")
-        if facet and facet in p.columns:  # each published row beside the computed model it matches
-            p = p[p[facet].isin(df[facet].unique())]
-        elif facet:  # no model named: the reference in every panel
-            p = pd.concat([p.assign(**{facet: v}) for v in df[facet].unique()], ignore_index=True)
-        data = pd.concat([data, p], ignore_index=True)
+    within = {color: list(df[color].unique())}
+    if facet:
+        within[facet] = list(df[facet].unique())
+    data = _with_published(df, pub, y, pub_y, within)
     base = alt.Chart(data)
     xenc = alt.X(f"{x}:Q", title=x_title)
     if log2_x:  # lengths: doublings evenly spaced, every measured length labelled
         ticks = sorted({int(v) for v in data[x].dropna()})
         xenc = alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(type="log", base=2),
                      axis=alt.Axis(values=ticks, format="d"))
-    computed = base.transform_filter("datum.kind == 'computed'")
+    computed = base.transform_filter(COMPUTED)
     line = computed.mark_line(point=True).encode(
         x=xenc, y=alt.Y(f"{y}:Q", title=y_title), color=alt.Color(f"{color}:N"),
         tooltip=[x, color, alt.Tooltip(f"{y}:Q", format=".3f")])
     band = computed.mark_rule().encode(x=xenc, y="lo:Q", y2="hi:Q", color=f"{color}:N")
     layers = [line, band]
-    if (data["kind"] == "published").any():
-        layers.append(base.transform_filter("datum.kind == 'published'").mark_point(**PUBLISHED_MARK).encode(
-            x=xenc, y=f"{y}:Q", tooltip=["source", color, alt.Tooltip(f"{y}:Q", format=".3f")]))
+    if (data["kind"] == "published").any():  # in the colour of its curve, shaped by who published it
+        layers.append(base.transform_filter(PUBLISHED).mark_point(**PUBLISHED_MARK).encode(
+            x=xenc, y=f"{y}:Q", color=alt.Color(f"{color}:N"), shape=_reference_shape(),
+            tooltip=["reference", "reference_model", color, alt.Tooltip(f"{y}:Q", format=".3f")]))
     chart = alt.layer(*layers).properties(width=360, height=220)
     if facet:
         chart = chart.facet(column=alt.Column(f"{facet}:N", title=None))
     return chart.properties(title=title)
+
+
+def _shown_domain(s: pd.DataFrame) -> pd.DataFrame:
+    return s[s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0])]
+
+
+def _cost(s: pd.DataFrame, pub: pd.DataFrame | None) -> alt.Chart:
+    s = _shown_domain(s)
+    s = s[s["intervention"] != "baseline"].copy()
+    s["frontier"] = s["on_frontier_share"] >= 0.5
+    x, y = "reduction_pct_mean", "ce_change_mean"
+    p = None if pub is None else pub[pub["intervention"] != "baseline"].rename(columns={"reduction_pct": x})
+    data = _with_published(s, p, y, "ce_change", {"model": list(s["model"].unique())})
+    base = alt.Chart(data)
+    xenc = alt.X(f"{x}:Q", title="sink reduction at position 0 (% of baseline)")
+    computed = base.transform_filter(COMPUTED)
+    pts = computed.mark_point(filled=True, size=60).encode(
+        x=xenc, y=alt.Y(f"{y}:Q", title="Δ cross-entropy (nats)"), color="model:N",
+        shape=alt.Shape("frontier:N", title="on the frontier"),
+        tooltip=["model", "intervention", alt.Tooltip(f"{x}:Q", format=".1f"), alt.Tooltip(f"{y}:Q", format=".3f")])
+    on = computed.transform_filter("datum.frontier")
+    text = on.mark_text(dx=8, align="left", fontSize=10).encode(x=xenc, y=f"{y}:Q", text="intervention:N")
+    front = on.mark_line().encode(x=xenc, y=f"{y}:Q", color="model:N", order=f"{x}:Q")
+    layers = [front, pts, text]
+    if (data["kind"] == "published").any():
+        layers.append(base.transform_filter(PUBLISHED).mark_point(color="black", **PUBLISHED_MARK).encode(
+            x=xenc, y=f"{y}:Q", shape=_reference_shape(), tooltip=["reference", "reference_model", "intervention"]))
+    return alt.layer(*layers).resolve_scale(shape="independent").properties(
+        width=420, height=260, title="Cost of removing the sink: ΔCE vs reduction at position 0 (frontier joined)")
+
+
+def _emergence(s: pd.DataFrame, pub: pd.DataFrame | None) -> alt.Chart:
+    cols = [c for c in s.columns if c.endswith("_mean") and (
+        c[:-5] in ("sink", "epe_max", "alignment_heads", "alignment_concat") or c.startswith("pct_"))]
+    long = s.melt(["model", "revision", "step"], cols, var_name="measure", value_name="value").dropna(
+        subset=["value"])
+    long["measure"] = long["measure"].str.removesuffix("_mean")
+    data = _with_published(long, pub, "value", "value", {"measure": list(long["measure"].unique()),
+                                                         "model": list(long["model"].unique())})
+    base = alt.Chart(data)
+    computed = base.transform_filter(COMPUTED)
+    layers = [computed.mark_line(point=True).encode(
+        x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title=None), color="model:N",
+        tooltip=["revision", "measure", alt.Tooltip("value:Q", format=".3f")])]
+    if (data["kind"] == "published").any():
+        layers.append(base.transform_filter(PUBLISHED).mark_point(color="black", **PUBLISHED_MARK).encode(
+            x="step:Q", y="value:Q", shape=_reference_shape(),
+            tooltip=["reference", "reference_model", "measure", alt.Tooltip("value:Q", format=".3f")]))
+    ch = alt.layer(*layers).properties(width=220, height=150).facet(facet=alt.Facet("measure:N", title=None),
+                                                                      columns=3)
+    return ch.resolve_scale(y="independent").properties(title="Emergence over checkpoints")
+
+
+def _delta(s: pd.DataFrame, pub: pd.DataFrame | None) -> alt.Chart:
+    s = _shown_domain(s)
+    first = s[s["position"] == 0].assign(group="position 0")
+    other = s[s["position"] > 0].groupby(["model", "layer"], as_index=False)[
+        ["p50_mean", "p50_sd"]].max().assign(group="other positions (largest)")
+    df = pd.concat([first, other], ignore_index=True)
+    df["layer"] = df["layer"].astype(int)
+    p = None
+    if pub is not None and len(pub):
+        p = pub[pub["position"] == 0].assign(group="position 0")
+    data = _with_published(df, p, "p50_mean", "p50", {"model": list(df["model"].unique())})
+    data["series"] = data["model"] + ": " + data["group"]
+    base = alt.Chart(data)
+    computed = base.transform_filter(COMPUTED)
+    layers = [computed.mark_line(point=True).encode(
+        x=alt.X("layer:O", title="layer (0-indexed)"), y=alt.Y("p50_mean:Q", title="median Δ (min-normalised)"),
+        color=alt.Color("series:N", title=None), tooltip=["model", "group", "layer", alt.Tooltip("p50_mean:Q",
+                                                                                               format=".2f")])]
+    if (data["kind"] == "published").any():
+        layers.append(base.transform_filter(PUBLISHED).mark_point(color="black", **PUBLISHED_MARK).encode(
+            x="layer:O", y="p50_mean:Q", shape=_reference_shape(),
+            tooltip=["reference", "reference_model", "layer", alt.Tooltip("p50_mean:Q", format=".2f")]))
+    return alt.layer(*layers).resolve_scale(color="independent").properties(
+        width=420, height=240, title="Δ = b_Q·k per head: median at position 0 vs the other positions, per layer")
 
 
 def chart(experiment: str, summary: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart | None:
@@ -73,75 +182,43 @@ def chart(experiment: str, summary: pd.DataFrame, published: pd.DataFrame | None
     s = summary
     pub = published
     if experiment in ("table1", "combined"):
-        s = s[(s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0]))]
+        s = _shown_domain(s)
         s = s[s["intervention"] != "baseline"]
-        p = None
-        if pub is not None:
-            p = pub[(pub["domain"] == "all") & pub["intervention"].isin(set(s["intervention"]))]
+        p = None if pub is None else pub[pub["domain"] == "all"]
         return _bars(s, "intervention", "pct_of_baseline_mean", "pct_of_baseline_sd", "model", None,
                      f"{experiment}: sink at the intervention's key, % of baseline (mean ± SD across seeds)",
                      "% of baseline", p, "pct_of_baseline")
     if experiment == "regimes":
         s = s[s["intervention"] != "baseline"]
         return _bars(s, "intervention", "pct_of_baseline_mean", "pct_of_baseline_sd", "regime", "model",
-                     "Content regimes: % of the regime's baseline", "% of baseline")
+                     "Content regimes: % of the regime's baseline", "% of baseline", pub, "pct_of_baseline")
     if experiment == "lengths":
-        p = None if pub is None else pub[pub["intervention"].isin(set(s["intervention"]))]
         s = s[s["intervention"] != "baseline"]  # 100 % by definition; its own sink is in the table
-        p = None if p is None else p[p["intervention"] != "baseline"]
+        p = None if pub is None else pub[pub["intervention"] != "baseline"]
         return _lines(s, "n_tokens", "pct_of_baseline_mean", "pct_of_baseline_sd", "intervention",
                       "Length: sink left as % of the same-length baseline (mean ± SD across seeds)", "tokens",
                       "% of baseline", facet="model", pub=p, pub_y="pct_of_baseline", log2_x=True)
     if experiment == "dose":
-        s = s[s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0])]
-        p = None if pub is None else pub.assign(curve_title=pub["curve"])
+        s = _shown_domain(s)
         return _lines(s, "alpha", "sink_mean", "sink_sd", "curve", "Dose-response: sink vs α", "α", "sink",
-                      facet="model", pub=p, pub_y="sink")
+                      facet="model", pub=pub, pub_y="sink")
     if experiment == "pathways":
-        s = s[s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0])]
+        s = _shown_domain(s)
         p = None if pub is None else pub.assign(intervention=pub["measure"])
         return _bars(s.assign(intervention=s["measure"]), "intervention", "value_mean", "value_sd", "model", None,
                      "Two pathways onto position 0: full, content-only (T1), bias-only (T3), Δ share",
                      "attention to position 0 / share", p, "value")
     if experiment == "relocation":
-        s = s.assign(intervention="target " + s["target"].astype(str))
-        s = s[s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0])]
+        s = _shown_domain(s.assign(intervention="target " + s["target"].astype(str)))
         p = None if pub is None else pub.assign(intervention="target " + pub["target"].astype(str))
         return _bars(s, "intervention", "ratio_mean", "ratio_sd", "model", None,
                      "Relocation: mass moved to the target / baseline mass at 0", "ratio", p, "ratio")
     if experiment == "cost":
-        s = s[s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0])]
-        s = s[s["intervention"] != "baseline"].copy()
-        s["frontier"] = s["on_frontier_share"] >= 0.5
-        pts = alt.Chart(s).mark_point(filled=True, size=60).encode(
-            x=alt.X("reduction_pct_mean:Q", title="sink reduction (% of baseline)"),
-            y=alt.Y("ce_change_mean:Q", title="Δ cross-entropy (nats)"), color="model:N",
-            shape=alt.Shape("frontier:N", title="on the frontier"),
-            tooltip=["model", "intervention", alt.Tooltip("reduction_pct_mean:Q", format=".1f"),
-                     alt.Tooltip("ce_change_mean:Q", format=".3f")])
-        text = alt.Chart(s[s["frontier"]]).mark_text(dx=8, align="left", fontSize=10).encode(
-            x="reduction_pct_mean:Q", y="ce_change_mean:Q", text="intervention:N")
-        front = alt.Chart(s[s["frontier"]]).mark_line().encode(
-            x="reduction_pct_mean:Q", y="ce_change_mean:Q", color="model:N", order="reduction_pct_mean:Q")
-        layers = [front, pts, text]
-        if pub is not None and len(pub):
-            p = pub[pub["intervention"] != "baseline"]
-            layers.append(alt.Chart(p).mark_point(**PUBLISHED_MARK).encode(
-                x="reduction_pct:Q", y="ce_change:Q", tooltip=["source", "intervention"]))
-        return alt.layer(*layers).properties(width=420, height=260,
-                                             title="Cost of removing the sink: ΔCE vs reduction (frontier joined)")
+        return _cost(s, pub)
     if experiment == "emergence":
-        cols = [c for c in s.columns if c.endswith("_mean") and c[:-5] in ("sink", "epe_max", "alignment")
-                or c.startswith("pct_") and c.endswith("_mean")]
-        long = s.melt(["model", "revision", "step"], cols, var_name="measure", value_name="value").dropna(
-            subset=["value"])
-        long["measure"] = long["measure"].str.removesuffix("_mean")
-        ch = alt.Chart(long).mark_line(point=True).encode(
-            x=alt.X("step:Q", title="training step"), y=alt.Y("value:Q", title=None),
-            color="model:N", tooltip=["revision", "measure", alt.Tooltip("value:Q", format=".3f")],
-        ).properties(width=220, height=150).facet(facet=alt.Facet("measure:N", title=None), columns=3)
-        ch = ch.resolve_scale(y="independent")
-        return ch.properties(title="Emergence over checkpoints")
+        return _emergence(s, pub)
+    if experiment == "delta":
+        return _delta(s, pub)
     return None
 
 

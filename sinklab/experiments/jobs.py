@@ -11,9 +11,13 @@ Setting names are a small language resolved per model (`resolve_setting`):
     b∧c, b∧i∧d                             those composed (a tuple: all act in the same forward)
     transplant@k                           the transplant to position k
     dose:b:α / dose:scale_wk:α / dose:pe:α scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1
+
+How (i), (j) and scale_wk pick their W_k coordinates is the job's `key_coords` (KeyCoords: explicit
+coordinates, the top n of |EPE_0|, or the mean + kσ rule; (j) one draw or re-drawn per layer, seeded).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -30,6 +34,80 @@ JOB_COLUMNS = ["model", "revision", "seed", "regime", "n_tokens"]
 AND = "∧"
 DOSE_CURVES = {"b": "scale b_Q", "scale_wk": "scale selected W_k rows", "pe": "interpolate PE_0 → PE_1"}
 PATTERN_BUDGET = 384 * 2 ** 20  # bytes of recorded attention patterns per batch (sets the batch at long lengths)
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class KeyCoords:
+    """How (i), (j) and scale_wk choose the rows of W_k they act on (plain values: ships with a job).
+
+    coords: explicit coordinates (they win); top: the `top` largest |EPE_0| coordinates; else the
+    mean + k_sigma·std rule (None: the intervention's default, 3). (j) zeroes as many random coordinates:
+    one draw for every layer, never a massive one (default), or re-drawn in every layer from
+    (j_seed, layer) over all coordinates (j_per_layer: the authors' and the extension's way)."""
+
+    coords: tuple[int, ...] | None = None
+    top: int | None = None
+    k_sigma: float | None = None
+    j_per_layer: bool = False
+    j_seed: int = 0
+
+    def check(self) -> "KeyCoords":
+        """Validate without a model (a coordinate past the model's width is refused when the job runs)."""
+        from .. import checks
+        from ..interventions import REGISTRY
+
+        if self.coords is not None and self.top is not None:
+            raise BadInput("pass either explicit coordinates (--coords) or the top n (--i-top), not both")
+        if self.k_sigma is not None and (self.coords is not None or self.top is not None):
+            raise BadInput("--i-ksigma sets the mean + kσ rule, which explicit --coords or --i-top replace: pass one")
+        if self.coords is not None:
+            if isinstance(self.coords, (str, int)) or not all(isinstance(c, int) and not isinstance(c, bool)
+                                                               for c in self.coords):
+                raise BadInput(f"coords must be integers; got {self.coords!r}")
+            if not self.coords:
+                raise BadInput("coords must name at least one coordinate")
+            for c in self.coords:
+                checks.at_least("coords", c, 0)
+        params = REGISTRY["j"].params()
+        if self.top is not None:
+            if isinstance(self.top, bool) or not isinstance(self.top, int):
+                raise BadInput(f"i_top (--i-top) must be an integer; got {self.top!r}")
+            checks.at_least("i_top (--i-top)", self.top, params["n"][1].low)
+        if self.k_sigma is not None:
+            p = params["k_sigma"][1]
+            checks.in_range("i_k_sigma (--i-ksigma)", self.k_sigma, p.low, p.high)
+        p = params["seed"][1]
+        if isinstance(self.j_seed, bool) or not isinstance(self.j_seed, int):
+            raise BadInput(f"j_seed (--j-seed) must be an integer; got {self.j_seed!r}")
+        checks.in_range("j_seed (--j-seed)", self.j_seed, p.low, p.high)
+        return self
+
+    def apply(self, iv):
+        """`iv` with these definitions if it picks W_k coordinates ((i), (j), scale_wk), else unchanged."""
+        from ..interventions import ZeroKeyCoords
+
+        if not isinstance(iv, ZeroKeyCoords):
+            return iv
+        names = {f.name for f in dataclasses.fields(iv)}
+        kw = {}
+        if self.coords is not None:
+            kw.update(coords=tuple(self.coords), n=None)
+        elif self.top is not None:
+            kw.update(coords=None, n=self.top)
+        if self.k_sigma is not None:
+            kw["k_sigma"] = float(self.k_sigma)
+        kw.update(seed=self.j_seed, per_layer_draw=self.j_per_layer)
+        return dataclasses.replace(iv, **{k: v for k, v in kw.items() if k in names})
+
+    def describe(self) -> str:
+        """In words, for report.md."""
+        i = (f"(i): the coordinates {', '.join(map(str, self.coords))}" if self.coords is not None else
+             f"(i): the top {self.top} |EPE_0| coordinates" if self.top is not None else
+             f"(i): the EPE_0 coordinates above mean + {self.k_sigma if self.k_sigma is not None else 3:g}σ")
+        j = ("re-drawn in every layer over all coordinates" if self.j_per_layer else
+             "one draw for every layer, never a chosen (i) coordinate")
+        return f"{i}; (j): as many random coordinates, {j}, seed {self.j_seed}"
 
 
 @dataclass(frozen=True)
@@ -50,9 +128,12 @@ class Job:
     keys: tuple[int, ...] = ()
     pathways: bool = False
     model_stats: bool = False
-    ce: bool = True
+    delta: bool = False
+    ce: bool = False
     batch_size: int = 32
     device: str | None = None
+    dtype: str = "float32"
+    key_coords: KeyCoords = KeyCoords()
     experiments: tuple[str, ...] = field(default=(), compare=False)
 
     def identity(self) -> dict:
@@ -66,7 +147,7 @@ class Job:
     def run(self) -> dict[str, pd.DataFrame]:
         from ..engine import load_cached
 
-        lm = load_cached(self.model, self.revision, self.device)
+        lm = load_cached(self.model, self.revision, self.device, self.dtype)
         return run_job(self, lm)
 
 
@@ -77,13 +158,39 @@ def _coords(lm):
     return None
 
 
-def signature(lm, target: int, seed: int = 0) -> dict:
+def signature(lm, target: int, seed: int = 0, key_coords: KeyCoords = KeyCoords()) -> dict:
+    """The signature's settings on this model, (i)/(j) with the job's coordinate definitions."""
     from ..report import signature_settings
 
-    return signature_settings(lm, target=target, seed=seed)
+    return {k: key_coords.apply(v) for k, v in signature_settings(lm, target=target, seed=seed).items()}
 
 
-def resolve_setting(name: str, lm, target: int, base: dict):
+SETTING_FORMS = f"combinations joined with {AND} (or +), transplant@k, dose:<{'|'.join(DOSE_CURVES)}>:<α>"
+
+
+def check_setting(name: str) -> str:
+    """Refuse a setting name that no model could resolve (before any job runs), listing the valid ones."""
+    from .plan import signature_names
+
+    labels = signature_names()
+    if not isinstance(name, str) or not name.strip():
+        raise BadInput(f"setting names must be non-empty strings; got {name!r}")
+    if name in labels:
+        return name
+    if AND in name:
+        for p in name.split(AND):
+            check_setting(p.strip())
+        return name
+    if re.fullmatch(r"transplant@\d+", name) and int(name.split("@")[1]) >= 1:
+        return name
+    m = re.fullmatch(r"dose:(\w+):([0-9.]+)", name)
+    if m and m.group(1) in DOSE_CURVES:
+        return name
+    raise BadInput(f"unknown intervention {name!r}; valid: {', '.join(k for k in labels if k != 'baseline')}, "
+                   f"{SETTING_FORMS}")
+
+
+def resolve_setting(name: str, lm, target: int, base: dict, key_coords: KeyCoords = KeyCoords()):
     """The intervention(s) a setting name stands for on this model (BadInput if it cannot be built)."""
     from ..interventions import make
 
@@ -93,7 +200,7 @@ def resolve_setting(name: str, lm, target: int, base: dict):
         parts = [p.strip() for p in name.split(AND)]
         out = []
         for p in parts:
-            iv = resolve_setting(p, lm, target, base)
+            iv = resolve_setting(p, lm, target, base, key_coords)
             out.extend(() if iv is None else iv if isinstance(iv, tuple) else (iv,))
         return tuple(out)
     m = re.fullmatch(r"transplant@(\d+)", name)
@@ -110,14 +217,13 @@ def resolve_setting(name: str, lm, target: int, base: dict):
         if curve == "scale_wk":
             from .dose import ScaleKeyRows
 
-            return ScaleKeyRows(alpha=alpha, coords=_coords(lm))
+            return key_coords.apply(ScaleKeyRows(alpha=alpha, coords=_coords(lm)))
         if curve == "pe":
             from .dose import InterpolatePE
 
             return InterpolatePE(alpha=alpha)
         raise BadInput(f"unknown dose curve {curve!r}; choose from {', '.join(DOSE_CURVES)}")
-    raise BadInput(f"unknown setting {name!r}; valid: {', '.join(base)}, combinations with '{AND}', "
-                   "transplant@k, dose:<b|scale_wk|pe>:<α>")
+    raise BadInput(f"unknown setting {name!r}; valid: {', '.join(base)}, {SETTING_FORMS}")
 
 
 # ------------------------------------------------------------------------------------------ the job
@@ -132,7 +238,9 @@ def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
     """Inputs, sweep and extras of one job on a loaded model. Raises BadInput for a job that cannot run
     at all (length past the positions, band outside the model, no inputs); settings that cannot run are
     returned in the 'skipped' table and the rest still run."""
+    from .. import reference
     from ..effects import sweep
+    from ..interventions import meanings
 
     info = lm.info
     band = bands.resolve(job.band, info.n_layer)
@@ -141,11 +249,11 @@ def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
         if not 1 <= k < job.n_tokens:
             raise BadInput(f"key position {k} is outside 1..{job.n_tokens - 1} at length {job.n_tokens}")
     ids, source = make_inputs(lm.tokenizer, info.vocab_size, job.regime, job.n, job.n_tokens, job.seed, job.source)
-    base = signature(lm, job.target)
+    base = signature(lm, job.target, key_coords=job.key_coords)
     settings, skipped = {}, {}
     for name in dict.fromkeys(job.settings):
         try:
-            settings[name] = resolve_setting(name, lm, job.target, base)
+            settings[name] = resolve_setting(name, lm, job.target, base, job.key_coords)
         except BadInput as e:
             skipped[name] = str(e)
     ident = job.identity()
@@ -159,15 +267,23 @@ def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
     out["skipped"] = pd.DataFrame({"setting": list(skipped), "reason": list(skipped.values())}).assign(**ident)
     out["info"] = pd.DataFrame([{**ident, "name": info.name, "family": info.family, "n_layer": info.n_layer,
                                  "n_head": info.n_head, "d_model": info.d_model, "n_positions": info.n_positions,
-                                 "vocab_size": info.vocab_size, "band": job.band, "band_start": band[0],
-                                 "band_stop": band[1], "metric": job.metric, "inputs": int(ids.shape[0]),
-                                 "source": source}])
+                                 "vocab_size": info.vocab_size, "dtype": info.dtype, "device": info.device,
+                                 "published_as": reference.identify(lm, job.model) or "", "band": job.band,
+                                 "band_start": band[0], "band_stop": band[1], "metric": job.metric,
+                                 "inputs": int(ids.shape[0]), "source": source,
+                                 "key_coords": job.key_coords.describe()}])
+    out["meanings"] = meanings(lm.model).assign(model=job.model)
     extra_skips = {}
-    if job.pathways:  # where the split is not defined (rotary models), only this part is lost
+    if job.pathways:  # where the split is not defined (rotary models, no b_Q), only this part is lost
         try:
             out["pathways"] = pathways(lm, ids, band, batch).assign(**ident)
         except BadInput as e:
             extra_skips["pathways"] = str(e)
+    if job.delta:
+        try:
+            out["delta"] = delta_values(lm, ids, batch).assign(**ident)
+        except BadInput as e:
+            extra_skips["delta"] = str(e)
     if job.model_stats:
         out["stats"] = pd.DataFrame([{**ident, **model_stats(lm, band)}])
     if extra_skips:
@@ -193,23 +309,25 @@ def pathways(lm, ids: torch.Tensor, band: tuple[int, int], batch_size: int = 32)
     key-0 score; all means over second-half queries, heads and the band's layers.
 
     T2 and T4 are constant along the keys, so they cancel in the softmax: "full" = softmax(T1 + T3) = the
-    model's own pattern. Defined where sinklab.decomposition is (not on rotary models: NotApplicable).
+    model's own pattern. Defined where sinklab.decomposition is and the model has a query bias: on rotary
+    models, and without b_Q (GPT-Neo, Llama: T3 = 0, "bias only" would be uniform attention), NotApplicable.
     """
     from ..decomposition import attention_from_terms, score_terms
     from ..forward import run
     from ..names import act_name
 
     fam = families.of(lm.model)
+    fam.require("The two-pathway split", unrotated=True, query_bias=True)
     a, b = band
     names = {act_name("ln1", l) for l in range(a, b)} | {act_name("pattern", l) for l in range(a, b)}
     rows = []
     for start in range(0, ids.shape[0], batch_size):
         chunk = ids[start: start + batch_size]
         tr = run(lm.model, chunk, names=names)
-        acc = {k: torch.zeros(chunk.shape[0]) for k in ("full", "content_only", "bias_only", "delta_share")}
+        dev = tr.mask.device
+        acc = {k: torch.zeros(chunk.shape[0]) for k in ("full", "content_only", "bias_only", "delta_share")}  # CPU
         T = chunk.shape[1]
-        q = torch.arange(T)
-        second = (q >= T // 2).float()[None, None, :]  # [1, 1, query]
+        second = (torch.arange(T, device=dev) >= T // 2).float()[None, None, :]  # [1, 1, query]
         for l in range(a, b):
             terms = score_terms(tr, lm.model, l)  # [4, batch, head, query, key]
             w = fam.window(l)
@@ -224,15 +342,38 @@ def pathways(lm, ids: torch.Tensor, band: tuple[int, int], batch_size: int = 32)
     return pd.DataFrame(rows)
 
 
+# ------------------------------------------------------------------------------------------ Δ percentiles
+def delta_values(lm, ids: torch.Tensor, batch_size: int = 32) -> pd.DataFrame:
+    """The per-head Δ = b_{Q,h} W_{k,h}^T x_j of every example, layer, head and position, each (example, layer,
+    head) slice shifted so its minimum over positions is 0 (the authors' normalisation): the raw material of
+    their percentile table (tables.delta pools it). Columns: example, layer, head, position, delta_norm.
+    NotApplicable without a query bias or on rotary models (sinklab.decomposition.delta)."""
+    from ..decomposition import delta
+    from ..forward import run
+    from ..names import act_name
+
+    names = {act_name("ln1", l) for l in range(lm.info.n_layer)}
+    frames = []
+    for start in range(0, ids.shape[0], batch_size):
+        tr = run(lm.model, ids[start: start + batch_size], names=names)
+        d = delta(tr, lm.model)[["example", "layer", "head", "position", "delta_norm"]]
+        frames.append(d.assign(example=d["example"] + start).astype(
+            {"example": "int32", "layer": "int16", "head": "int16", "position": "int16", "delta_norm": "float32"}))
+    return pd.concat(frames, ignore_index=True)
+
+
 # ------------------------------------------------------------------------------------------ model statistics
 def model_stats(lm, band: tuple[int, int]) -> dict:
     """What the emergence experiment tracks besides the sink: EPE_0's largest |value|, its top-3 massive
-    coordinates, and the b_Q–EPE_0-key alignment cos(b_Q, EPE_0 W_k) averaged over the band's layers.
+    coordinates, and the b_Q–EPE_0-key alignment averaged over the band's layers, two ways:
+    alignment_heads = the mean over heads of cos(b_Q^h, EPE_0 W_k^h) (the circuit paper's Fig. 2), and
+    alignment_concat = cos(b_Q, EPE_0 W_k) over the concatenated heads (one d_model-long cosine per layer).
     NaN (with a note) where a quantity is not defined on the model."""
     from ..epe import epe, massive_coords
     from ..gamma import alignment
 
-    out = {"epe_max": math.nan, "top3_coords": "", "alignment": math.nan, "stats_note": ""}
+    out = {"epe_max": math.nan, "top3_coords": "", "alignment_heads": math.nan, "alignment_concat": math.nan,
+           "stats_note": ""}
     notes = []
     try:
         out["epe_max"] = float(epe(lm.model)[0].abs().max())
@@ -240,9 +381,10 @@ def model_stats(lm, band: tuple[int, int]) -> dict:
     except BadInput as e:
         notes.append(str(e))
     try:
-        al = alignment(lm.model, positions=2)
-        al = al[(al["position"] == 0) & al["layer"].between(band[0], band[1] - 1)]
-        out["alignment"] = float(al["cosine"].mean())
+        for over in ("heads", "concat"):
+            al = alignment(lm.model, positions=1, over=over)
+            al = al[(al["position"] == 0) & al["layer"].between(band[0], band[1] - 1)]
+            out[f"alignment_{over}"] = float(al["cosine"].mean())
     except BadInput as e:
         notes.append(str(e))
     out["stats_note"] = " | ".join(notes)

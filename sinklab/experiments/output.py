@@ -9,11 +9,14 @@ import pandas as pd
 
 from . import bands
 from .plan import EXPERIMENTS
+from .published import EXT_DEFINITIONS
 
 FORMATS = ("png", "svg")
 
 
 def _num(v, digits: int = 4) -> str:
+    if isinstance(v, str):
+        return v
     if isinstance(v, bool):
         return "yes" if v else ""
     if isinstance(v, (int,)) and not isinstance(v, bool):
@@ -56,8 +59,10 @@ SHOW = {  # experiment -> (key columns, value columns) of the summary shown in r
     "lengths": (["model", "n_tokens", "intervention"], ["sink", "pct_of_baseline"]),
     "regimes": (["model", "regime", "intervention"], ["sink", "pct_of_baseline"]),
     "pathways": (["model", "domain", "measure"], ["value"]),
-    "emergence": (["model", "revision", "step"], ["sink", "epe_max", "alignment"]),
+    "emergence": (["model", "revision", "step"], ["sink", "epe_max", "alignment_heads", "alignment_concat"]),
 }
+LABELS_NOTE = ("sinklab runs every label through the same points on every family; what it MEANS there is declared by "
+               "the intervention (sinklab.interventions.meanings)")
 
 
 def _summary_md(e: str, s: pd.DataFrame, n_seeds: int) -> str:
@@ -77,48 +82,164 @@ def _summary_md(e: str, s: pd.DataFrame, n_seeds: int) -> str:
     return md_table(view, max_rows=80)
 
 
+def meanings_markdown(table: pd.DataFrame | None = None) -> str:
+    """The per-family meanings of every registered intervention (sinklab.interventions.meanings()) as a
+    markdown table; a family's cell reads "= GPT-2" where its text is GPT-2's. docs/research.md holds it."""
+    from ..interventions import meanings
+
+    t = meanings() if table is None else table
+    families = [c for c in t.columns if c not in ("label", "title")]
+    first = families[0]
+    lines = ["| label | title | " + " | ".join(families) + " |", "|" + "---|" * (len(families) + 2)]
+    for _, r in t.iterrows():
+        cells = [str(r[first])] + [f"= {first}" if r[f] == r[first] else str(r[f]) for f in families[1:]]
+        lines.append(f"| {r['label']} | {r['title']} | " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _labels_block(res) -> list[str]:
+    """'What the labels mean on <family>' for every non-GPT-2 family of the run (read on its first model)."""
+    from ..families import TYPICAL
+    from .tables import title
+
+    if res.meanings is None or res.meanings.empty or res.info.empty:
+        return []
+    used = set()
+    for e in res.plan.experiments:
+        for name in res.plan.settings_for(e):
+            used.update(p for p in name.split("∧"))
+    lines = []
+    info = res.info.drop_duplicates("model")
+    for family, g in info.groupby("family", sort=False):
+        if family == "gpt2":
+            continue
+        model = g["model"].iloc[0]
+        m = res.meanings[(res.meanings["model"] == model) & res.meanings["label"].isin(used)]
+        if m.empty:
+            continue
+        fam = TYPICAL[family].title if family in TYPICAL else family
+        lines += [f"### What the labels mean on {fam} (read on {model})", "", LABELS_NOTE + ":", ""]
+        for r in m.itertuples():
+            what = r.meaning if r.applies else f"**not applicable**: {r.meaning}"
+            lines.append(f"- {r.label} ({title(r.label)}): {what}")
+        lines.append("")
+    return lines
+
+
+def _band_flags(res, e: str, pub: pd.DataFrame) -> list[str]:
+    """A warning per (model, source) whose published band differs from the band computed here."""
+    out = []
+    if res.info.empty or "band_start" not in pub:
+        return out
+    band = res.info.drop_duplicates("model").set_index("model")
+    for (model, src), g in pub.groupby(["model", "source"], sort=False):
+        if model not in band.index:
+            continue
+        a, b = int(band.loc[model, "band_start"]), int(band.loc[model, "band_stop"])
+        pa, pb = int(g["band_start"].iloc[0]), int(g["band_stop"].iloc[0])
+        if (a, b) != (pa, pb) and e != "delta":
+            out.append(f"> **Band differs**: {model} was computed here on layers [{a}, {b}) (band "
+                       f"{res.plan.band!r}); the rows {src.removeprefix('published by ')} published use [{pa}, {pb}). "
+                       "The numbers are not over the same layers" + (" (pass --band extension to match)."
+                                                                     if "extension" in src else "."))
+    return out
+
+
+def _delta_md(res, t: pd.DataFrame, pub: pd.DataFrame | None) -> list[str]:
+    """Per model: position 0's p10 / p50 / p90 and the other positions' largest p90, per layer; the published
+    ones beside (labelled) for a model that is GPT-2 small. The full table is in delta.csv."""
+    lines = []
+    for model, g in t.groupby("model", sort=False):
+        dom = "all" if "all" in set(g["domain"]) else g["domain"].iloc[0]
+        g = g[(g["domain"] == dom) & (g["seed"] == g["seed"].iloc[0])]
+        view = _delta_view(g)
+        p = None if pub is None else pub[pub["model"] == model]
+        if p is not None and len(p):
+            pv = _delta_view(p).add_prefix("published ").rename(columns={"published layer": "layer"})
+            view = view.merge(pv, on="layer", how="left")
+            src = p["source"].iloc[0].removeprefix("published by ")
+            lines.append(f"{model} (domain {dom}, seed {g['seed'].iloc[0]}); columns \"published …\" are {src}, "
+                         f"{p['reference_model'].iloc[0]}, 300 inputs (reference numbers, not computed here):")
+        else:
+            lines.append(f"{model} (domain {dom}, seed {g['seed'].iloc[0]}):")
+        lines += ["", md_table(view, max_rows=80), ""]
+    return lines
+
+
+def _delta_view(d: pd.DataFrame) -> pd.DataFrame:
+    first = d[d["position"] == 0].set_index("layer")[["p10", "p50", "p90"]].add_prefix("pos0 ")
+    other = d[d["position"] > 0].groupby("layer")["p90"].max().rename("other p90 max")
+    v = first.join(other).reset_index()
+    v["pos0 p10 > other p90"] = v["pos0 p10"] > v["other p90 max"]
+    return v
+
+
 def markdown(res) -> str:
     from ..report import to_markdown
+    from .tables import not_run
 
     plan = res.plan
     lines = [f"# sinklab experiments: {', '.join(plan.models)}", "",
              f"Experiments: {', '.join(plan.experiments)}. Data seeds: {', '.join(map(str, plan.seeds))} "
              f"(summaries: mean ± SD across seeds). Inputs: {plan.n} per domain/regime, {plan.n_tokens} tokens "
-             f"unless the experiment varies it. Metric: {plan.metric}. Engine: {res.engine}.", ""]
+             f"unless the experiment varies it. Metric: {plan.metric}. Engine: {res.engine}.", "",
+             f"W_k coordinates: {plan.key_coords.describe()}.", ""]
     info = res.info.drop_duplicates("model") if len(res.info) else res.info
     lines.append(f"Layer band: {bands.describe(plan.band)}.")
     for _, r in info.iterrows():
+        ident = f"; it is {r['published_as']}: published numbers beside" if r.get("published_as") else ""
         lines.append(f"- {r['model']}: {r['family']}, {r['n_layer']} layers → band [{r['band_start']}, "
-                     f"{r['band_stop']}), {r['n_positions']} positions")
+                     f"{r['band_stop']}), {r['n_positions']} positions, {r.get('dtype', 'float32')}{ident}")
     lines.append("")
+    lines += _labels_block(res)
     for e in plan.experiments:
         lines += [f"## {e}", "", EXPERIMENTS[e] + ".", ""]
         t, s = res.tables.get(e), res.summaries.get(e)
         if t is None or t.empty:
-            lines += ["No results (see the errors below).", ""]
+            lines += ["No results (see what did not run, below).", ""]
+            continue
+        pub = res.published.get(e)
+        if e == "delta":
+            lines += _delta_md(res, t, pub) + [""]
             continue
         if e == "table1" and len(plan.seeds) == 1:
             for model in dict.fromkeys(t["model"]):
                 tm = t[t["model"] == model].copy()
-                inf = res.info[res.info["model"] == model]
+                inf = res.info[(res.info["model"] == model) & res.info["regime"].isin(plan.domains)]
                 sources = {r["regime"]: r["source"] for _, r in inf.drop_duplicates("regime").iterrows()}
                 md = to_markdown(tm, model, sources, plan.metric)
                 lines += [md.replace("# sinklab report:", "### Table 1:"), ""]
         else:
             lines += [_summary_md(e, s, len(plan.seeds)), ""]
-        pub = res.published.get(e)
+        if e == "cost":
+            lines += ["Reduction = 100 (1 − sink at position 0 / the baseline's): how much of the sink at the first "
+                      "token each setting removes (for transplant, isolate and amplify too, whose `sink` column is "
+                      "the attention at their target position).", ""]
         if pub is not None and len(pub):
             for src in dict.fromkeys(pub["source"]):
                 p = pub[pub["source"] == src].drop(columns=["source"])
                 lines += [f"Published by {src.removeprefix('published by ')} (reference numbers, not computed here; "
-                          f"band {p['band'].iloc[0]}):", "", md_table(p.drop(columns=["band"]), max_rows=80), ""]
-    lines += ["## errors", ""]
+                          f"band {', '.join(dict.fromkeys(p['band']))}):", "",
+                          md_table(p.drop(columns=["band", "band_start", "band_stop"], errors="ignore"), max_rows=80), ""]
+            lines += _band_flags(res, e, pub)
+            if e in ("table1", "cost", "combined") and set(pub["source"]) & {published_ext()}:
+                lines.append(f"> Definitions: this run's {plan.key_coords.describe()}; the extension's "
+                             f"{EXT_DEFINITIONS}.")
+            lines.append("")
+    lines += ["## not run", ""]
     if res.errors.empty:
-        lines += ["None: every job and setting ran.", ""]
+        lines += ["Nothing: every job and setting ran.", ""]
     else:
-        lines += [f"{len(res.errors)} job(s) or setting(s) did not run; everything else was computed.", "",
-                  md_table(res.errors[["job", "setting", "error_type", "error"]], max_rows=100), ""]
+        nr = not_run(res.errors, models=True)
+        lines += [f"{len(res.errors)} job(s) or setting(s) did not run, for {len(nr)} reason(s); everything else was "
+                  "computed (one row per job and setting in errors.csv).", "", md_table(nr, max_rows=100), ""]
     return "\n".join(lines) + "\n"
+
+
+def published_ext() -> str:
+    from .published import EXT
+
+    return EXT
 
 
 def write(res, out: str | Path, formats=FORMATS) -> Path:

@@ -5,13 +5,15 @@ one job, whose single batched sweep carries the union of their settings.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+from .. import checks
 from ..corpora import DOMAINS, SOURCES
 from ..errors import BadInput
 from ..metrics import METRICS
 from . import bands
-from .jobs import AND, DOSE_CURVES, Job
+from .jobs import AND, DOSE_CURVES, DTYPES, Job, KeyCoords, check_setting
 from .regimes import REGIMES, check_regime
 
 EXPERIMENTS = {
@@ -24,8 +26,10 @@ EXPERIMENTS = {
     "relocation": "the transplant's relocation ratio: mass moved to the target / baseline mass at 0",
     "cost": "cross-entropy cost of each intervention against its sink reduction; the cost/reduction frontier",
     "emergence": "over checkpoints: sink, EPE_0 max, alignment and intervention efficacy per step",
+    "delta": "the per-head Δ = b_Q·k percentiles per layer and position (the authors' table), min-normalised",
 }
-DOMAIN_EXPERIMENTS = ("table1", "combined", "dose", "pathways", "relocation", "cost")
+DOMAIN_EXPERIMENTS = ("table1", "combined", "dose", "pathways", "relocation", "cost", "delta")
+CE_EXPERIMENTS = ("table1", "combined", "cost")  # the experiments that show cross-entropy (their jobs run the LM head)
 LENGTHS = (40, 128, 256, 512, 1024)
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
 COMBOS = (f"b{AND}c", f"b{AND}d", f"b{AND}i", f"b{AND}i{AND}d")
@@ -77,6 +81,12 @@ class Plan:
     revisions: tuple[str, ...] = ()
     batch_size: int = 32
     device: str | None = None
+    dtype: str = "float32"
+    coords: tuple[int, ...] | None = None  # (i)/(j)/scale_wk: explicit W_k coordinates
+    i_top: int | None = None  # ... or the top n |EPE_0| coordinates
+    i_k_sigma: float | None = None  # ... or the mean + kσ rule (None: 3)
+    j_per_layer: bool = False  # (j): re-drawn in every layer (the extension's way) instead of one draw
+    j_seed: int = 0  # (j): seed of the draw (the extension: 42)
 
     def __post_init__(self):
         for name in ("models", "experiments", "seeds", "domains", "lengths", "regimes", "interventions", "combos",
@@ -85,7 +95,15 @@ class Plan:
             if isinstance(v, (str, int, float)):
                 v = (v,)
             object.__setattr__(self, name, tuple(v))
+        if self.coords is not None:
+            object.__setattr__(self, "coords", (self.coords,) if isinstance(self.coords, int) else tuple(self.coords))
         self.validate()
+
+    @property
+    def key_coords(self) -> KeyCoords:
+        """How (i), (j) and scale_wk pick their W_k coordinates in every job of the plan."""
+        return KeyCoords(coords=self.coords, top=self.i_top, k_sigma=self.i_k_sigma, j_per_layer=self.j_per_layer,
+                         j_seed=self.j_seed)
 
     def validate(self) -> None:
         if not self.models:
@@ -125,13 +143,24 @@ class Plan:
             if not isinstance(a, (int, float)) or a < 0:
                 raise BadInput(f"alphas must be numbers >= 0; got {a!r}")
         for c in self.combos:
-            if AND not in c:
+            if not isinstance(c, str) or AND not in c:
                 raise BadInput(f"a combination joins labels with '{AND}' (e.g. b{AND}c); got {c!r}")
+            check_setting(c)
+        for name in self.interventions:
+            check_setting(name)
         if "emergence" in self.experiments and not self.revisions:
             raise BadInput("the emergence experiment needs checkpoints: --revisions with revision names of the "
                            "model or checkpoint directories")
+        dirs = [r for r in self.revisions if isinstance(r, str) and (r.startswith((".", "/", "~")) or
+                                                                     os.path.isdir(os.path.expanduser(r)))]
+        if "emergence" in self.experiments and dirs and len(self.models) > 1:
+            raise BadInput(f"checkpoint directories ({', '.join(dirs)}) are the checkpoints of ONE training run, "
+                           f"but {len(self.models)} models are given ({', '.join(self.models)}): run emergence over "
+                           "checkpoint directories with one --model (revision names of the hub may be shared)")
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise BadInput(f"batch size must be an integer >= 1; got {self.batch_size!r}")
+        checks.one_of("dtype (--dtype)", self.dtype, DTYPES)
+        self.key_coords.check()
 
     # -------------------------------------------------------------------------------------- settings
     def settings_for(self, experiment: str) -> tuple[str, ...]:
@@ -146,7 +175,7 @@ class Plan:
             return (*signature_names(), *COST_EXTRA)
         if experiment == "relocation":
             return ("baseline", *(f"transplant@{k}" for k in self.targets))
-        if experiment == "pathways":
+        if experiment in ("pathways", "delta"):
             return ("baseline",)
         return ("baseline", *self.interventions)  # lengths, regimes, emergence
 
@@ -157,13 +186,16 @@ class Plan:
         def add(model, revision, seed, regime, T, experiment):
             key = (model, revision, seed, regime, T)
             w = want.setdefault(key, {"settings": {}, "keys": set(), "pathways": False, "stats": False,
-                                      "experiments": {}})
+                                      "delta": False, "ce": False, "experiments": {}})
             w["settings"].update(dict.fromkeys(self.settings_for(experiment)))
             w["experiments"][experiment] = None
+            w["ce"] |= experiment in CE_EXPERIMENTS
             if experiment == "relocation":
                 w["keys"].update(self.targets)
             if experiment == "pathways":
                 w["pathways"] = True
+            if experiment == "delta":
+                w["delta"] = True
             if experiment == "emergence":
                 w["stats"] = True
 
@@ -185,6 +217,7 @@ class Plan:
                                 add(model, rev, seed, d, self.n_tokens, e)
         return [Job(model=m, revision=rev, seed=s, regime=r, n_tokens=T, settings=tuple(w["settings"]), n=self.n,
                     band=self.band, metric=self.metric, source=self.source, target=self.target,
-                    keys=tuple(sorted(w["keys"])), pathways=w["pathways"], model_stats=w["stats"],
-                    batch_size=self.batch_size, device=self.device, experiments=tuple(w["experiments"]))
+                    keys=tuple(sorted(w["keys"])), pathways=w["pathways"], model_stats=w["stats"], delta=w["delta"],
+                    ce=w["ce"], batch_size=self.batch_size, device=self.device, dtype=self.dtype,
+                    key_coords=self.key_coords, experiments=tuple(w["experiments"]))
                 for (m, rev, s, r, T), w in want.items()]

@@ -99,12 +99,18 @@ def combined(ex, plan) -> pd.DataFrame:
     return _finish(s, BASE_COLS) if len(s) else s
 
 
+COST_COLS = [*BASE_COLS[:BASE_COLS.index("first")], "first", "base_first", "reduction_pct", "ce", "ce_change"]
+
+
 def cost(ex, plan) -> pd.DataFrame:
+    """ΔCE against the reduction of the sink AT POSITION 0 (first vs the baseline's first), for every setting:
+    reduction_pct = 100 (1 - first / base_first). `sink` / `pct_of_baseline` stay the attention at the
+    setting's key (position k for transplant, isolate, amplify: where they move the sink), as in Table 1."""
     s = _domains(ex, plan, plan.settings_for("cost"))
     if s.empty:
         return s
-    s = _finish(s, BASE_COLS)
-    s["reduction_pct"] = 100 - s["pct_of_baseline"]
+    s = s.assign(reduction_pct=100 * (1 - s["first"] / s["base_first"]))
+    s = _finish(s, COST_COLS)
     s["on_frontier"] = False
     for _, g in s.groupby(["model", "seed", "domain"]):
         g = g[g["intervention"] != "baseline"].dropna(subset=["ce_change", "reduction_pct"])
@@ -123,8 +129,7 @@ def dose(ex, plan) -> pd.DataFrame:
     parts = s["setting"].str.split(":", expand=True)
     s["curve"], s["alpha"] = parts[1], parts[2].astype(float)
     s["curve_title"] = s["curve"].map(DOSE_CURVES)
-    cols = ["model", "seed", "domain", "curve", "curve_title", "alpha", "n", "sink", "se", "pct_of_baseline", "ce",
-            "ce_change"]
+    cols = ["model", "seed", "domain", "curve", "curve_title", "alpha", "n", "sink", "se", "pct_of_baseline"]
     return s.sort_values(["model", "seed", "domain", "curve", "alpha"], kind="stable")[cols].reset_index(drop=True)
 
 
@@ -138,8 +143,7 @@ def relocation(ex, plan) -> pd.DataFrame:
         base0, at_k, base_k = r["base_first"], r["sink"], r.get(f"base_at_{k}", math.nan)
         rows.append({"model": r["model"], "seed": r["seed"], "domain": r["domain"], "target": k, "n": r["n"],
                      "baseline_at_0": base0, "moved_to_target": at_k, "baseline_at_target": base_k,
-                     "left_at_0": r["first"], "ratio": at_k / base0, "net_ratio": (at_k - base_k) / base0,
-                     "ce_change": r["ce_change"]})
+                     "left_at_0": r["first"], "ratio": at_k / base0, "net_ratio": (at_k - base_k) / base0})
     return pd.DataFrame(rows)
 
 
@@ -157,8 +161,7 @@ def lengths(ex, plan) -> pd.DataFrame:
     s = _by_regime(ex, plan, [plan.length_regime], plan.lengths)
     if s.empty:
         return s
-    cols = ["model", "seed", "regime", "n_tokens", "intervention", "title", "n", "sink", "se", "pct_of_baseline",
-            "ce", "ce_change"]
+    cols = ["model", "seed", "regime", "n_tokens", "intervention", "title", "n", "sink", "se", "pct_of_baseline"]
     return s.sort_values(["model", "seed", "n_tokens"], kind="stable")[cols].reset_index(drop=True)
 
 
@@ -166,8 +169,7 @@ def regimes(ex, plan) -> pd.DataFrame:
     s = _by_regime(ex, plan, plan.regimes, [plan.n_tokens])
     if s.empty:
         return s
-    cols = ["model", "seed", "regime", "intervention", "title", "n", "sink", "se", "pct_of_baseline", "ce",
-            "ce_change"]
+    cols = ["model", "seed", "regime", "intervention", "title", "n", "sink", "se", "pct_of_baseline"]
     return s[cols].reset_index(drop=True)
 
 
@@ -187,7 +189,9 @@ def pathways(raw: pd.DataFrame, plan) -> pd.DataFrame:
 
 
 def emergence(ex, stats: pd.DataFrame, plan) -> pd.DataFrame:
-    """Per checkpoint (revision), seed: sink, pct of baseline per efficacy intervention, EPE_0 max, alignment."""
+    """Per checkpoint (revision), seed: sink, pct of baseline per efficacy intervention, EPE_0 max, and the
+    b_Q–EPE_0 alignment two ways (alignment_heads: mean over heads, the paper's Fig. 2; alignment_concat:
+    over the concatenated heads)."""
     ex = ex[(ex["revision"] != "") & ex["regime"].isin(plan.domains) & (ex["n_tokens"] == plan.n_tokens)]
     if ex.empty:
         return pd.DataFrame()
@@ -206,16 +210,47 @@ def emergence(ex, stats: pd.DataFrame, plan) -> pd.DataFrame:
         if stats is not None and len(stats):
             st = stats[(stats["model"] == model) & (stats["revision"] == rev)]
             if len(st):
-                for c in ("epe_max", "alignment", "top3_coords", "stats_note"):
+                for c in ("epe_max", "alignment_heads", "alignment_concat", "top3_coords", "stats_note"):
                     row[c] = st[c].iloc[0]
         rows.append(row)
     return pd.DataFrame(rows).sort_values(["model", "order", "seed"], kind="stable").reset_index(drop=True)
 
 
+PERCENTILES = ("p10", "p50", "p90", "mean", "std")
+
+
+def percentiles_authors(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """p10, p50, p90 (linear interpolation, as numpy), mean and population std (ddof=0) of delta_norm per
+    `by` group: the statistics of the authors' table (as sinklab.decomposition.delta_percentiles_authors)."""
+    g = values.groupby(by, sort=True)["delta_norm"]
+    out = g.quantile([0.1, 0.5, 0.9]).unstack()
+    out.columns = ["p10", "p50", "p90"]
+    out["mean"], out["std"] = g.mean(), g.std(ddof=0)
+    return out.reset_index()
+
+
+def delta(raw: pd.DataFrame, plan) -> pd.DataFrame:
+    """Per model, seed, domain (and 'all', the domains pooled), layer and position: the authors' Δ percentile
+    table, pooled over examples and heads. raw: the jobs' delta_values rows."""
+    if raw is None or raw.empty:
+        return pd.DataFrame()
+    raw = raw[raw["regime"].isin(plan.domains) & (raw["revision"] == "") & (raw["n_tokens"] == plan.n_tokens)]
+    if raw.empty:
+        return pd.DataFrame()
+    raw = pd.concat([raw, pooled(raw, plan.domains)], ignore_index=True)
+    out = percentiles_authors(raw, ["model", "seed", "regime", "layer", "position"]).rename(
+        columns={"regime": "domain"})
+    drank = {d: i for i, d in enumerate((*plan.domains, "all"))}
+    mrank = {m: i for i, m in enumerate(plan.models)}
+    out = out.assign(_m=out["model"].map(mrank), _d=out["domain"].map(drank))
+    out = out.sort_values(["_m", "seed", "_d", "layer", "position"], kind="stable").drop(columns=["_m", "_d"])
+    return out.reset_index(drop=True)[["model", "seed", "domain", "layer", "position", *PERCENTILES]]
+
+
 # ------------------------------------------------------------------------------------------ across seeds
 VALUES = ("sink", "pct_of_baseline", "ce", "ce_change", "reduction_pct", "value", "ratio", "net_ratio",
-          "baseline_at_target", "left_at_0",
-          "moved_to_target", "baseline_at_0", "epe_max", "alignment")
+          "baseline_at_target", "left_at_0", "base_first",
+          "moved_to_target", "baseline_at_0", "epe_max", "alignment_heads", "alignment_concat", *PERCENTILES)
 
 
 def across_seeds(df: pd.DataFrame) -> pd.DataFrame:
@@ -238,14 +273,19 @@ def across_seeds(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def not_run(errors: pd.DataFrame) -> pd.DataFrame:
+def not_run(errors: pd.DataFrame, models: bool = False) -> pd.DataFrame:
     """What did not run, one row per reason: what (settings by name, a dose curve once for all its α, or
-    the whole job), the lengths it concerns, and why. errors: Results.errors (engine.errors_table)."""
+    the whole job), the lengths it concerns, and why. errors: Results.errors (engine.errors_table).
+    models=True: grouped per model too, with a first column `model` (a run over several models)."""
     rows = []
-    for why, g in errors.groupby("error", sort=False):
+    keys = ["model", "error"] if models else ["error"]
+    for k, g in errors.groupby(keys, sort=False):
+        why = k[-1] if isinstance(k, tuple) else k
         settings = g["setting"].fillna("") if "setting" in g else pd.Series([""] * len(g))
         what = sorted({f"the {x.split(':')[1]} dose curve" if x.startswith("dose:") else f"({x})"
                        for x in settings if x}) or ["the whole job"]
-        rows.append({"what": ", ".join(what), "lengths": ", ".join(map(str, sorted(set(g["n_tokens"].astype(int))))),
-                     "why": why})
-    return pd.DataFrame(rows, columns=["what", "lengths", "why"])
+        row = {"model": k[0]} if models else {}
+        row.update({"what": ", ".join(what), "lengths": ", ".join(map(str, sorted(set(g["n_tokens"].astype(int))))),
+                    "why": why})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=(["model"] if models else []) + ["what", "lengths", "why"])

@@ -187,12 +187,53 @@ def registered():
 def test_random_gpt2_pathways_full_equals_baseline(registered):
     name = registered("tiny-gpt2", "gpt2", n_layer=4)
     res = ex.run(ex.Plan(models=(name,), experiments=("table1", "pathways"), seeds=(0,), n=2, n_tokens=12,
-                         domains=("nl",), band="0-4"))
+                         domains=("nl",), band="0-4", i_top=2))
     assert res.errors.empty
     t = res.tables["table1"].query("intervention == 'baseline'")["sink"].item()
     p = res.tables["pathways"].set_index("measure")["value"]
     assert p["full"] == pytest.approx(t, rel=1e-5)
     assert 0 <= p["content_only"] <= 1 and 0 <= p["bias_only"] <= 1
+
+
+def test_no_massive_coordinate_is_a_clear_not_run_row(registered, monkeypatch):
+    """The kσ rule finding nothing (NotApplicable from the intervention's check) is a 'not run' row naming
+    the rule, for (i), (j) and scale_wk alike; the rest of the job runs. Forced here on the textbook model by a
+    check that refuses as the intervention does when no coordinate exceeds mean + kσ."""
+    from sinklab.families import NotApplicable
+    from sinklab.interventions import ZeroKeyCoords
+
+    def refuse(self, model, n_tokens):
+        raise NotApplicable(f"{self.title}: no EPE_0 coordinate exceeds mean + {self.k_sigma:g}σ on this model")
+
+    monkeypatch.setattr(ZeroKeyCoords, "check", refuse)
+    res = ex.run(ex.Plan(models=("textbook",), experiments=("table1", "dose"), seeds=(0,), n=2, n_tokens=12,
+                         domains=("nl",), alphas=(0, 1)))
+    rows = res.errors.set_index("setting")
+    assert {"i", "j", "dose:scale_wk:0", "dose:scale_wk:1"} <= set(rows.index)
+    for s in ("i", "j", "dose:scale_wk:0"):
+        assert rows.loc[s, "error_type"] == "not run" and "no EPE_0 coordinate exceeds mean + 3σ" in rows.loc[s, "error"]
+    assert {"i", "j"}.isdisjoint(res.tables["table1"]["intervention"])
+    assert {"b", "c"} <= set(res.tables["table1"]["intervention"])
+    summary = ex.tables.not_run(res.errors)
+    assert "the scale_wk dose curve" in summary["what"].str.cat(sep=" ")
+    from sinklab.experiments.output import markdown
+
+    assert "no EPE_0 coordinate exceeds mean + 3σ" in markdown(res)
+
+
+def test_random_gpt2_without_massive_coordinates(registered):
+    """On a random GPT-2 the kσ rule finds no massive coordinate: (i) and (j) are 'not run' rows saying so
+    (never a silent 100 %), and --i-top gives them coordinates."""
+    from sinklab.epe import massive_coords
+
+    name = registered("tiny-gpt2", "gpt2", n_layer=4)
+    if massive_coords(load_cached(name).model):
+        pytest.skip("this random model has a massive coordinate")
+    res = ex.run(ex.Plan(models=(name,), experiments=("table1",), seeds=(0,), n=2, n_tokens=12, domains=("nl",),
+                         band="0-4"))
+    err = res.errors.set_index("setting")
+    assert {"i", "j"} <= set(err.index) and err.loc["i", "error"].find("mean + 3σ") > 0
+    assert not (res.tables["table1"]["intervention"].isin(["i", "j"])).any()
 
 
 def test_rotary_model_records_what_does_not_apply(registered):
@@ -206,22 +247,103 @@ def test_rotary_model_records_what_does_not_apply(registered):
     assert {"baseline", "b", "g"} <= set(t1["intervention"])  # the rest ran
 
 
-def test_published_beside_matching_shapes():
-    info = pd.DataFrame([{"model": "my-gpt2", "n_layer": 12, "n_head": 12, "d_model": 768, "n_positions": 1024,
-                          "vocab_size": 50257},
-                         {"model": "big", "n_layer": 36, "n_head": 20, "d_model": 1280, "n_positions": 1024,
-                          "vocab_size": 50257},
-                         {"model": "other", "n_layer": 6, "n_head": 4, "d_model": 64, "n_positions": 128,
-                          "vocab_size": 257}])
-    for e in ex.EXPERIMENTS:
+# ------------------------------------------------------------------------------------------ published: by identity
+def _meta_model(model_type: str, name_or_path: str = "", **cfg):
+    """A LoadedModel of a published model's exact shape, on the meta device (no weights: identity only)."""
+    import transformers
+
+    from sinklab.families import HF_CLASSES
+    from sinklab.loading import _finish
+
+    config = getattr(transformers, {"gpt2": "GPT2Config", "llama": "LlamaConfig", "opt": "OPTConfig",
+                                    "gpt_neo": "GPTNeoConfig", "qwen2": "Qwen2Config"}[model_type])(**cfg)
+    with torch.device("meta"):
+        model = getattr(transformers, HF_CLASSES[model_type])(config)
+    model.config._name_or_path = name_or_path
+    return model
+
+
+def _loaded(model, name):
+    from sinklab.families import of
+    from sinklab.loading import LoadedModel, ModelInfo
+
+    f = of(model)
+    info = ModelInfo(name=name, n_layer=f.n_layer, n_head=f.n_head, d_model=f.d_model, n_positions=f.n_positions,
+                     vocab_size=f.vocab_size, source="test", device="meta", dtype="float32", family=f.name)
+    return LoadedModel(model=model, tokenizer=None, info=info)
+
+
+def test_published_models_are_matched_by_identity_not_shape(tmp_path):
+    from sinklab import reference
+
+    small = dict(n_layer=12, n_head=12, n_embd=768)
+    rand = _loaded(_meta_model("gpt2", **small), "gpt2-rand")  # GPT-2 small's exact shape, another name
+    assert reference.identify(rand) is None and not reference.is_gpt2_small(rand)
+    assert not reference.is_gpt2_small(rand.info)
+    named = _loaded(_meta_model("gpt2", "gpt2", **small), "gpt2-rand")  # its config says it is gpt2
+    assert reference.identify(named) == "GPT-2 small" and reference.is_gpt2_small(named)
+    assert reference.is_gpt2_small(_loaded(_meta_model("gpt2", **small), "openai-community/gpt2").info)
+    llama = _loaded(_meta_model("llama", "gpt2", num_hidden_layers=12, num_attention_heads=12, hidden_size=768,
+                                intermediate_size=64), "gpt2")  # the name, not the family
+    assert reference.identify(llama) is None
+    wrong = _loaded(_meta_model("gpt2", "gpt2", n_layer=6, n_head=12, n_embd=768), "gpt2")  # the name, not the shape
+    assert reference.identify(wrong) is None
+    opt = _meta_model("opt", num_hidden_layers=12, num_attention_heads=12, hidden_size=768, ffn_dim=64,
+                      word_embed_proj_dim=768)
+    d = tmp_path / "my-opt"  # a local directory whose config.json names the published model
+    d.mkdir()
+    opt.config.to_json_file(d / "config.json")
+    assert reference.identify(_loaded(opt, str(d))) is None
+    import json
+
+    cfg = json.loads((d / "config.json").read_text())
+    (d / "config.json").write_text(json.dumps({**cfg, "_name_or_path": "facebook/opt-125m"}))
+    assert reference.identify(_loaded(opt, str(d))) == "OPT-125M"
+    neo = _loaded(_meta_model("gpt_neo", num_layers=12, num_heads=12, hidden_size=768,
+                              attention_types=[[["global", "local"], 6]]), "EleutherAI/gpt-neo-125M")
+    qwen = _loaded(_meta_model("qwen2", num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+                               hidden_size=896, intermediate_size=64), "Qwen/Qwen2.5-0.5B")
+    assert (reference.identify(neo), reference.identify(qwen)) == ("GPT-Neo 125M", "Qwen2.5-0.5B")
+
+
+def test_published_rows_stand_beside_the_model_they_are():
+    info = pd.DataFrame([{"model": "gpt2", "published_as": "GPT-2 small"},
+                         {"model": "my-big", "published_as": "GPT-2 large"},
+                         {"model": "neo", "published_as": "GPT-Neo 125M"},
+                         {"model": "gpt2-rand", "published_as": ""}])
+    for e in set(ex.EXPERIMENTS) - {"emergence"}:  # emergence: published for the Stanford-CRFM runs (below)
         pub = published.for_models(e, info)
         assert pub is not None and len(pub), e
         assert pub["source"].str.startswith("published by").all()
-        assert "other" not in set(pub["model"])
+        assert "gpt2-rand" not in set(pub["model"]), e
+        assert {"band", "band_start", "band_stop"} <= set(pub.columns), e
     t1 = published.for_models("table1", info)
-    assert set(t1[t1["model"] == "big"]["reference_model"]) == {"GPT-2 large"}
-    pw = published.for_models("pathways", info).query("model == 'my-gpt2'").set_index("measure")["value"]
+    assert set(t1[t1["model"] == "my-big"]["reference_model"]) == {"GPT-2 large"}
+    neo = t1[t1["model"] == "neo"].set_index("intervention")
+    assert neo.loc["c", "pct_of_baseline"] == 5.9 and (neo["band"] == "[3, 11)").all()
+    assert set(t1[t1["model"] == "my-big"]["band_stop"]) == {35}  # [3, L-1) on GPT-2 large's 36 layers
+    pw = published.for_models("pathways", info).query("model == 'gpt2'").set_index("measure")["value"]
     assert pw["bias_only"] == 0.3765 and pw["content_only"] == 0.2105
+    assert published.for_models("delta", info)["model"].unique().tolist() == ["gpt2"]
+    assert published.for_models("emergence", info) is None  # the extension's runs are not GPT-2 small itself
+    crfm = published.for_models("emergence", pd.DataFrame([{"model": "stanford-crfm/alias-gpt2-small-x21",
+                                                            "name": "stanford-crfm/alias-gpt2-small-x21",
+                                                            "family": "gpt2", "n_layer": 12, "n_head": 12,
+                                                            "d_model": 768}]))
+    assert crfm is not None and set(crfm["measure"]) >= {"sink", "epe_max"}
+
+
+@pytest.mark.slow
+def test_a_random_gpt2_small_shaped_model_gets_no_published_numbers(registered):
+    """End to end: the job records what the model is; only a config naming gpt2 brings the published rows."""
+    name = registered("gpt2-rand", "gpt2", n_layer=12, n_head=12, n_embd=768, n_positions=16)
+    plan = dict(experiments=("table1",), seeds=(0,), n=1, n_tokens=8, domains=("nl",))
+    res = ex.run(ex.Plan(models=(name,), **plan))
+    assert res.info["published_as"].tolist() == [""] and not res.published
+    load_cached(name).model.config._name_or_path = "gpt2"  # as a model loaded from the hub id says
+    res = ex.run(ex.Plan(models=(name,), **plan))
+    assert res.info["published_as"].tolist() == ["GPT-2 small"]
+    assert set(res.published["table1"]["reference_model"]) == {"GPT-2 small"}
 
 
 # ------------------------------------------------------------------------------------------ emergence
@@ -245,26 +367,77 @@ def checkpoints(tmp_path_factory):
 
 
 def test_emergence_over_local_checkpoints(checkpoints, tmp_path):
+    from sinklab.epe import epe
+    from sinklab.gamma import alignment
+
     missing = str(tmp_path / "step_2000")
     table, summary, pub, errors = ex.emergence("sinklab-mini", [*checkpoints, missing], seeds=(0,), n=2,
                                                n_tokens=24, domains=("nl", "code"))
     assert list(table["step"]) == [0, 500, 1000]
-    assert {"sink", "epe_max", "alignment", "pct_b", "pct_c", "pct_d", "pct_i"} <= set(table.columns)
+    assert {"sink", "epe_max", "alignment_heads", "alignment_concat", "pct_b", "pct_c", "pct_d",
+            "pct_i"} <= set(table.columns)
     assert table["epe_max"].is_monotonic_increasing  # the perturbation shrinks toward noise
     final = sinklab.load_model("sinklab-mini")  # step 1000 is the shipped checkpoint, unperturbed
-    from sinklab.epe import epe
-
     assert table["epe_max"].iloc[-1] == pytest.approx(float(epe(final.model)[0].abs().max()), rel=1e-5)
+    band = bands.resolve("paper", final.info.n_layer)
+    for over in ("heads", "concat"):  # per head (the paper's Fig. 2) and over the concatenated heads
+        al = alignment(final.model, positions=1, over=over)
+        want = al[al["layer"].between(band[0], band[1] - 1)]["cosine"].mean()
+        assert table[f"alignment_{over}"].iloc[-1] == pytest.approx(want, rel=1e-5)
+    assert (table["alignment_heads"] != table["alignment_concat"]).all()
     assert pub is None
-    assert set(errors["revision"]) == {missing}
-    assert errors["error"].str.contains("does not exist").all()
+    whole = errors[errors["setting"] == ""]  # whole jobs lost: only the missing checkpoint's
+    assert set(whole["revision"]) == {missing} and whole["error"].str.contains("does not exist").all()
+    settings = errors[errors["setting"] != ""]  # a checkpoint without massive coordinates: (i) not run, said why
+    assert settings["error"].str.contains("no EPE_0 coordinate exceeds").all()
 
 
-def test_revision_of_a_bundled_model_is_a_clear_error():
-    with pytest.raises(sinklab.BadInput, match="without revisions"):
-        load_cached("textbook", "step-1000")
-    with pytest.raises(sinklab.BadInput, match="needs checkpoints"):
-        ex.Plan(models=("textbook",), experiments=("emergence",))
+def test_checkpoint_directories_belong_to_one_model(checkpoints):
+    with pytest.raises(sinklab.BadInput, match="ONE training run"):
+        ex.Plan(models=("sinklab-mini", "textbook"), experiments=("emergence",), revisions=tuple(checkpoints))
+    ex.Plan(models=("gpt2", "gpt2-medium"), experiments=("emergence",), revisions=("step-100", "main"))  # names: ok
+
+
+def test_a_mistyped_relative_checkpoint_directory_says_so():
+    from sinklab.engine import execute
+    from sinklab.experiments.jobs import Job
+
+    r = execute(Job(model="sinklab-mini", revision="ckpt/step_0", seed=0, regime="nl", n_tokens=16))
+    assert r.error_type == "ModelUnavailable"
+    assert "checkpoint directory 'ckpt/step_0' does not exist" in r.error and "offline" not in r.error
+
+
+@pytest.fixture(scope="module")
+def training_run(tmp_path_factory):
+    """A real (tiny, seconds-long) training run of scripts/train_mini.py saving checkpoints at steps 0, 10, 30."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "train_mini.py"
+    spec = importlib.util.spec_from_file_location("train_mini", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    out = tmp_path_factory.mktemp("run")
+    module.main(["--out", str(out), "--steps", "30", "--save-steps", "0,10,30", "--n-layer", "2", "--n-embd", "16",
+                 "--n-head", "2", "--context", "16", "--batch", "4", "--warmup", "2", "--lr", "1e-2",
+                 "--eval-every", "1000", "--eval-n", "4", "--eval-len", "16", "--heldout-n", "4"])
+    return out
+
+
+def test_emergence_over_a_saved_training_run(training_run):
+    steps = [training_run / f"step_{s}" for s in (0, 10, 30)]
+    assert all((d / "model.safetensors").is_file() for d in steps)
+    table, _, _, errors = ex.emergence(str(training_run), [str(d) for d in steps], seeds=(0,), n=2, n_tokens=16,
+                                       domains=("nl",), interventions=("b", "c"))
+    assert errors.empty
+    assert list(table["step"]) == [0, 10, 30]
+    assert table[["sink", "epe_max", "alignment_heads", "pct_b", "pct_c"]].notna().all().all()
+    assert table["sink"].nunique() == 3  # training moved the weights between checkpoints
+    final = ex.table1(str(training_run), seeds=(0,), n=2, n_tokens=16, domains=("nl",)).table
+    base = final.query("intervention == 'baseline'")["sink"].item()  # step 30 is the run's final model
+    assert table["sink"].iloc[-1] == pytest.approx(base, rel=1e-6)
 
 
 def test_not_run_groups_the_errors_by_reason():
