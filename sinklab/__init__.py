@@ -6,12 +6,12 @@ with warnings.catch_warnings():  # tqdm.auto warns in kernels without ipywidgets
     import tqdm.auto  # noqa: F401
 from .errors import BadInput, ModelUnavailable, SinklabError
 from .forward import Trace, run
-from .loading import BUNDLED, OFFLINE_DEFAULT, LoadedModel, ModelInfo, load_configured, load_from_env, load_model, load_preferred, pick_device
+from .loading import BUNDLED, OFFLINE_DEFAULT, LoadedModel, ModelInfo, load_configured, load_model, load_preferred, pick_device
 from .tokens import Tokens, batch, tokenize
 
 __all__ = [
     "BadInput", "ModelUnavailable", "SinklabError", "Trace", "run", "BUNDLED", "LoadedModel",
-    "ModelInfo", "load_model", "load_preferred", "load_from_env", "load_configured", "OFFLINE_DEFAULT", "pick_device", "Tokens", "batch", "tokenize",
+    "ModelInfo", "load_model", "load_preferred", "load_configured", "OFFLINE_DEFAULT", "pick_device", "Tokens", "batch", "tokenize",
 ]
 
 from .experiments import dose as _dose  # noqa: E402,F401  registers the dose interventions (scale_wk)

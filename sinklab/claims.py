@@ -441,10 +441,12 @@ def origin(v) -> list[Claim]:
         g = g.set_index("position")["norm"]
         ratios[int(layer)] = float(g.loc[0] / g.drop(index=0).mean()) if len(g) > 1 else float("nan")
     big = [l for l, r in ratios.items() if r >= 1.5]
+    where = ("in no layer" if not big else f"only in layer {big[0]}" if len(big) == 1
+             else f"in layers {', '.join(map(str, big))}")
     var = Claim("origin.variance", "Position 0's attention output stands out in layer 0 (one value vector, not an "
                 "average)", ratios.get(0, 0) >= 1.5,
-                f"its norm is {ratios.get(0, float('nan')):.1f}× the others' mean in layer 0; layers where it is ≥ 1.5×: "
-                f"{', '.join(map(str, big)) or 'none'}", {"ratios": ratios},
+                f"its norm is {ratios.get(0, float('nan')):.1f}× the others' mean in layer 0; ≥ 1.5× {where}",
+                {"ratios": ratios},
                 elsewhere=f"{STRUCTURAL} is built on this discrepancy.")
     top = v.neurons.sort_values("score", ascending=False).iloc[0]
     sn = Claim("origin.super", "A super neuron fires at position 0 and writes into a few coordinates",

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import random
 from dataclasses import dataclass
 from functools import lru_cache
@@ -145,15 +144,32 @@ def _datasets_importable() -> bool:
     return True
 
 
-def online_available(timeout: float = 3.0) -> bool:
-    """True if the `datasets` package is installed and the Hugging Face hub is reachable."""
-    if os.environ.get("HF_DATASETS_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+def _datasets_offline() -> bool:
+    """datasets' own offline flag (that library reads HF_DATASETS_OFFLINE / HF_HUB_OFFLINE itself)."""
+    try:
+        from datasets import config
+    except ImportError:
         return False
-    if not _datasets_importable():
-        return False
+    return bool(config.HF_DATASETS_OFFLINE)
+
+
+def online_status(timeout: float = 3.0) -> tuple[bool, str]:
+    """(whether the paper's corpora can be loaded online, why not): needs the `datasets` package, not in
+    offline mode (datasets' own HF_DATASETS_OFFLINE / HF_HUB_OFFLINE, as that library reads them), a reachable hub."""
     from .loading import _hub_reachable
 
-    return _hub_reachable(timeout)
+    if not _datasets_importable():
+        return False, "the `datasets` package is not installed (pip install 'sinklab[online]')"
+    if _datasets_offline():
+        return False, "Hugging Face datasets is in offline mode (HF_DATASETS_OFFLINE / HF_HUB_OFFLINE)"
+    if not _hub_reachable(timeout):
+        return False, "the Hugging Face hub cannot be reached"
+    return True, ""
+
+
+def online_available(timeout: float = 3.0) -> bool:
+    """True if the paper's corpora can be loaded online (online_status says why not)."""
+    return online_status(timeout)[0]
 
 
 def _online_texts(domain: str) -> tuple[tuple[str, ...], str]:
@@ -162,8 +178,9 @@ def _online_texts(domain: str) -> tuple[tuple[str, ...], str]:
     if domain == "nl":
         try:
             ds, name = load_dataset("stanfordnlp/sst2", split="train"), "stanfordnlp/sst2"
-        except Exception:  # noqa: BLE001 - fall back to the GLUE copy of SST-2
-            ds, name = load_dataset("glue", "sst2", split="train"), "glue/sst2"
+        except Exception as e:  # noqa: BLE001 - fall back to the GLUE copy of SST-2, and say so
+            ds = load_dataset("glue", "sst2", split="train")
+            name = f"glue/sst2; stanfordnlp/sst2 failed: {e.__class__.__name__}"
         return tuple(ds["sentence"]), f"online: SST-2 train 'sentence' ({name})"
     if domain == "math":
         ds = load_dataset("openai/gsm8k", "main", split="train")
@@ -188,26 +205,26 @@ def _texts(domain: str, source: str) -> tuple[tuple[str, ...], str]:
             raise CorpusUnavailable(
                 "source='online' needs the 'datasets' package. Fix: pip install 'sinklab[online]', "
                 "or use source='offline' (or 'auto').")
-        if not online_available():
+        ok, why = online_status()
+        if not ok:
             raise CorpusUnavailable(
-                "source='online' needs the Hugging Face hub, which cannot be reached (offline, or "
-                "HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set). Fix: connect to the internet, or use "
-                "source='offline' (or 'auto').")
+                f"source='online' needs the Hugging Face hub: {why}. Fix: connect to the internet (and unset "
+                "HF_HUB_OFFLINE / HF_DATASETS_OFFLINE), or use source='offline' (or 'auto').")
         try:
             return _online_texts(domain)
         except Exception as e:  # noqa: BLE001
             raise CorpusUnavailable(
                 f"loading {ONLINE_DATASETS[domain]} failed ({e.__class__.__name__}: {e}). "
                 "Fix: check the connection, or use source='offline' (or 'auto').") from e
-    # auto
-    if online_available():
+    # auto: online if possible, else the offline corpus, with the reason in its source text
+    fn, desc = _OFFLINE[domain]
+    ok, why = online_status()
+    if ok:
         try:
             return _online_texts(domain)
-        except Exception as e:  # noqa: BLE001 - any failure of the optional path falls back
-            fn, desc = _OFFLINE[domain]
-            return fn(), f"{desc} [online load failed: {e.__class__.__name__}]"
-    fn, desc = _OFFLINE[domain]
-    return fn(), desc
+        except Exception as e:  # noqa: BLE001 - any failure of the optional path falls back, and says so
+            return fn(), f"{desc} [online load failed: {e.__class__.__name__}: {e}]"
+    return fn(), f"{desc} [not online: {why}]"
 
 
 def load_corpus(domain: str, tokenizer, n: int = 100, n_tokens: int = 40, seed: int = 42,

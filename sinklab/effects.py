@@ -12,6 +12,7 @@ from . import checks, metrics
 from .errors import BadInput
 from .forward import run
 from .interventions import Intervention
+from .names import is_point
 from .stats import mean_se
 
 Setting = Intervention | tuple | None
@@ -132,8 +133,8 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
     if not settings:
         raise BadInput("none of the interventions applies to this model: " + "; ".join(skipped.values()))
     if per_layer or layers is None:
-        keep = (lambda n: n.endswith("hook_pattern")) if not ce else (  # noqa: E731
-            lambda n: n == "logits" or n.endswith("hook_pattern"))
+        keep = (lambda n: is_point(n, "pattern")) if not ce else (  # noqa: E731
+            lambda n: n == "logits" or is_point(n, "pattern"))
     else:
         band_names = {act_name("pattern", l) for l in range(*layers)} | ({"logits"} if ce else set())
         keep = band_names.__contains__

@@ -210,8 +210,8 @@ class GPT2(_GPT2Modules, Family):
         return layout.gpt2_scale(cfg, layer)
 
     def qkv(self, l, x):
-        b, T, _ = x.shape
-        return layout.conv1d(self.blocks[l].attn.c_attn, x).view(b, T, 3, self.n_head, self.d_head).unbind(2)
+        qkv = layout.conv1d(self.blocks[l].attn.c_attn, x)  # [batch, pos, 3 d_model]
+        return tuple(t.unflatten(-1, (self.n_head, self.d_head)) for t in layout.packed_qkv(qkv, self.d_model))
 
     def attn_out(self, l, z):
         return layout.conv1d(self.blocks[l].attn.c_proj, z)
@@ -231,11 +231,9 @@ class GPT2(_GPT2Modules, Family):
         from . import checks
 
         checks.layer(l, self.n_layer)
-        d = self.d_model
-        c = self.blocks[l].attn.c_attn
-        w, b = c.weight, c.bias  # [d, 3d], [3d]
-        return layout.AttnWeights(W_Q=w[:, :d], W_K=w[:, d:2 * d], W_V=w[:, 2 * d:],
-                                  b_Q=b[:d], b_K=b[d:2 * d], b_V=b[2 * d:], n_head=self.n_head)
+        c = self.blocks[l].attn.c_attn  # weight [d, 3d], bias [3d]
+        (W_Q, W_K, W_V), (b_Q, b_K, b_V) = (layout.packed_qkv(t, self.d_model) for t in (c.weight, c.bias))
+        return layout.AttnWeights(W_Q=W_Q, W_K=W_K, W_V=W_V, b_Q=b_Q, b_K=b_K, b_V=b_V, n_head=self.n_head)
 
     def mlp_out_rows(self, l):
         return self.part(l, "mlp_out").weight

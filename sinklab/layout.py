@@ -62,6 +62,11 @@ class AttnWeights:
         return t.unflatten(-2, (-1, self.group))[..., 0, :]
 
 
+def packed_qkv(t: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """GPT-2's c_attn packs q | k | v along the last axis (weight, bias or output): [..., 3d] -> 3 views [..., d]"""
+    return t[..., :d], t[..., d:2 * d], t[..., 2 * d:]
+
+
 def per_query_head(w: torch.Tensor | None, n_head: int, n_kv_head: int) -> torch.Tensor | None:
     """Repeat each key/value head's columns for its query heads. [..., n_kv_head * d_head] -> [..., n_head * d_head]"""
     if w is None or n_head == n_kv_head:

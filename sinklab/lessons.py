@@ -23,6 +23,7 @@ from .forward import Trace, run
 from .gamma import alignment, gamma_distribution, gamma_table
 from .interventions import Baseline, Intervention
 from .loading import LoadedModel
+from .names import is_point
 from .reference import is_gpt2_small, table1
 from .stats import percentiles
 from .tokens import Tokens, tokenize
@@ -330,7 +331,7 @@ def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5,
     settings = {"baseline": None, "isolate": IsolatePosition(position=position, layers=layers),
                 "amplify": AmplifyVariance(position=position, factor=factor, layers=layers)}
     moved = run(lm.model, toks.ids[None].repeat(3, 1), per_example=list(settings.values()),
-                names=lambda n: n.endswith("hook_pattern"))
+                names=lambda n: is_point(n, "pattern"))
     per_layer = metrics.attention_to(moved, position).mean(-1).cpu()  # [setting, layer]
     moves = pd.concat([pd.DataFrame({"intervention": name, "key": position, "layer": range(per_layer.shape[1]),
                                      "value": per_layer[i].numpy()}) for i, name in enumerate(settings)],

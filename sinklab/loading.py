@@ -279,15 +279,12 @@ def load_preferred(preferred: str = DEFAULT_ONLINE, fallback: str = OFFLINE_DEFA
         return load_model(fallback, device=device), str(e).splitlines()[0]
 
 
-def load_configured(config=None, device: str | None = None) -> tuple[LoadedModel, str | None]:
+def load_configured(config, device: str | None = None) -> tuple[LoadedModel, str | None]:
     """The configured model (Config.model), else GPT-2 small if loadable and allowed, else the offline default.
 
-    Returns (model, a note saying why the offline default is used, or None). config: a sinklab.config.Config
-    (default: Config.load(), i.e. the environment) -- the edge where configuration is read.
+    Returns (model, a note saying why the offline default is used, or None). config: a sinklab.config.Config,
+    read at the edge (the app's router, the CLI, a notebook's setup cell: Config.load()).
     """
-    from .config import Config
-
-    config = Config.load() if config is None else config
     if config.model:
         return load_model(config.model, device=device), None
     if not config.probe_gpt2:
@@ -296,6 +293,3 @@ def load_configured(config=None, device: str | None = None) -> tuple[LoadedModel
     lm, why = load_preferred(device=device)
     note = None if why is None else f"Using the offline model {lm.info.name!r}: {why}"
     return lm, note
-
-
-load_from_env = load_configured  # former name

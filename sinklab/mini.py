@@ -91,7 +91,9 @@ def sink_numbers(model, ids: torch.Tensor, mask: torch.Tensor) -> dict:
     from .forward import run
     from .metrics import attention_to, sink_table
 
-    keep = lambda name: name.endswith("hook_pattern")  # noqa: E731
+    from .names import is_point
+
+    keep = lambda name: is_point(name, "pattern")  # noqa: E731
     trace = run(model, ids, mask, names=keep)
     mass = attention_to(trace, 0, "second_half")  # [batch, layer, head]
     gu = sink_table(trace, key=0, metric="gu")

@@ -93,6 +93,18 @@ def act_name(name: str, layer: int | None = None) -> str:
     return point.template.format(l=layer)
 
 
+def is_point(full_name: str, name: str) -> bool:
+    """Whether `full_name` is short name `name`'s intermediate (in any layer): is_point("blocks.3.attn.hook_pattern",
+    "pattern") -> True. For name filters: run(..., names=lambda n: is_point(n, "pattern"))."""
+    if name not in POINTS:
+        raise BadInput(f"unknown intermediate {name!r}; valid: {', '.join(POINTS)}")
+    head, _, tail = POINTS[name].template.partition("{l}")
+    if not POINTS[name].per_layer:
+        return full_name == head
+    middle = full_name[len(head):len(full_name) - len(tail)]
+    return full_name.startswith(head) and full_name.endswith(tail) and middle.isdigit()
+
+
 def layer_names(name: str, n_layer: int) -> list[str]:
     """The full names of a per-layer point in every layer."""
     return [act_name(name, l) for l in range(n_layer)]

@@ -5,7 +5,6 @@ import pandas as pd
 import torch
 
 from . import checks, layout
-from .errors import BadInput
 from .forward import Trace
 
 
@@ -42,8 +41,7 @@ def super_neurons(trace: Trace, model, layers: tuple[int, int] | None = None, to
     """
     cfg = model.config
     a, b = checks.layer_range(layers if layers is not None else (0, cfg.n_layer), cfg.n_layer)
-    if trace.ids.shape[1] < 2:
-        raise BadInput("super neurons compare position 0 with later ones: need at least 2 tokens")
+    checks.position(1, trace.ids.shape[1], low=1, what="super neurons (position 0 against later positions)")
     rows = []
     m = trace.mask.float()[:, 1:, None]  # [batch, pos-1, 1]
     for l in range(a, b):

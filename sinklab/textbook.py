@@ -99,14 +99,14 @@ def fill_generic(model, g: torch.Generator, qk_std: float, pos_std: float | None
                 p.copy_(torch.randn(p.shape, generator=g) * pos_std)
         elif name.endswith("c_proj.weight"):
             p.copy_(torch.randn(p.shape, generator=g) * resid_std)
-        elif name.endswith("attn.c_attn.weight"):
-            w = torch.randn(p.shape, generator=g) * STD
-            w[:, : 2 * cfg.n_embd] *= qk_std / STD  # the W_Q | W_K columns of the q|k|v layout
-            p.copy_(w)
         elif name.endswith(".bias"):
             p.copy_(torch.randn(p.shape, generator=g) * (STD / 2))
         else:
             p.copy_(torch.randn(p.shape, generator=g) * STD)
+    for layer in range(cfg.n_layer):  # the W_Q | W_K columns at their own scale
+        w = layout.attn_weights(model, layer)  # views: writing them writes the model
+        w.W_Q.mul_(qk_std / STD)
+        w.W_K.mul_(qk_std / STD)
 
 
 def _plant(model, g: torch.Generator) -> None:

@@ -49,6 +49,7 @@ import math
 
 import torch
 
+from . import layout
 from .textbook import fill_generic, gelu_new, gpt2_config, wire_sink_heads
 # conventions both specimens share: vocabulary, positions, the signs of the massive values and each super neuron's
 # share of them, the init scale, the damping of generic writes, the |W_k| rows at the massive coordinates
@@ -111,14 +112,14 @@ def _plant(model, g: torch.Generator) -> None:
 
     # layer 0: uniform causal attention; value = isometric copy of e_t (zero mean per head); out -> N
     h0 = tf.h[0]
-    w = h0.attn.c_attn.weight  # [d_model, 3 d_model]: q | k | v
-    w[:, : 2 * d] = 0.0
-    h0.attn.c_attn.bias.zero_()
+    w = layout.attn_weights(model, 0)  # views: writing them writes the model
+    for t in (w.W_Q, w.W_K, w.b_Q, w.b_K, w.b_V):
+        t.zero_()
     head_means = torch.zeros(d, H)
     for h in range(H):
         head_means[h * dh:(h + 1) * dh, h] = 1.0 / math.sqrt(dh)
     q_v = _orthonormal(g, d, D_TOKEN, head_means)  # [d_model (value space), D_TOKEN]
-    w[:, 2 * d:] = q_t @ q_v.T
+    w.W_V.copy_(q_t @ q_v.T)
     v_norm = math.sqrt(d) * EMB_TOKEN / math.sqrt(EMB_CONST ** 2 + EMB_TOKEN ** 2)  # |v_t| after ln_1
     h0.attn.c_proj.weight.copy_(q_v @ q_n.T * (NOISE_GAIN * math.sqrt(d) / v_norm))
     h0.attn.c_proj.bias.zero_()

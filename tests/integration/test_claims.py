@@ -6,7 +6,7 @@ import torch
 
 import sinklab
 from sinklab import claims, lessons
-from sinklab.interventions import NotApplicable, make
+from sinklab.interventions import PAPER, REGISTRY, NotApplicable, make
 from sinklab.reference import table1
 
 
@@ -64,7 +64,7 @@ def test_intervention_claims_follow_the_planted_route(specimens, name):
     lm = specimens[name]
     coords = {} if name == "textbook" else {"coords": tuple(lm.meta["massive_coords"])}
     for label, expected in EXPECT[name].items():
-        params = {"position": 5} if label in ("isolate", "amplify") else {"other": 5} if label == "transplant" else {}
+        params = {k: 5 for k, (_, p) in REGISTRY[label].params().items() if p.target}  # the moves' target k
         if label in ("i", "j"):
             params.update(coords)
         if label == "amplify":
@@ -74,7 +74,7 @@ def test_intervention_claims_follow_the_planted_route(specimens, name):
         assert c.holds is expected, c.text
         if not c.holds:
             assert c.elsewhere, "a failed claim must say where it holds"
-        if label in {"b", "c", "d", "e", "f", "g", "h", "i", "j"}:
+        if label in PAPER:
             assert "GPT-2 small" in c.reference  # the published number, labelled
 
 

@@ -184,14 +184,14 @@ def test_super_neurons_rank_first_and_write_only_massive_coords(lm, ids):
     for layer, n in planted:
         row = lm.model.transformer.h[layer].mlp.c_proj.weight[n]  # [d_model]
         assert float(row[massive].pow(2).sum() / row.pow(2).sum()) >= 0.9
-        post = trace[f"blocks.{layer}.mlp.hook_post"][..., n]  # [batch, pos]
+        post = trace["post", layer][..., n]  # [batch, pos]
         assert (post[:, 0] > 1.0).all() and post[:, 1:].abs().max() < 1e-3
 
 
 def test_massive_values_sit_on_the_massive_coords_of_position_0(lm, ids):
     massive = lm.meta["massive_coords"]
     layer = max(l for l, _ in lm.meta["super_neurons"])
-    r = sinklab.run(lm.model, ids)[f"blocks.{layer}.hook_resid_post"]  # [batch, pos, d_model]
+    r = sinklab.run(lm.model, ids)["resid_post", layer]  # [batch, pos, d_model]
     top = torch.topk(r[:, 0].abs(), 3).indices  # [batch, 3]
     assert all(set(t.tolist()) == set(massive) for t in top)
     assert r[:, 0, massive].abs().min() > 10 * r[:, 1:, massive].abs().max()
@@ -212,7 +212,7 @@ def test_two_different_first_tokens_never_trigger_the_super_neurons(lm):
     a, b = divmod(int(cos.argmax()), cos.shape[1])  # the most similar pair, as a prompt
     trace = sinklab.run(model, torch.tensor([[a, b]]))
     for layer, n in lm.meta["super_neurons"]:
-        post = trace[f"blocks.{layer}.mlp.hook_post"][0, :, n]  # [pos]
+        post = trace["post", layer][0, :, n]  # [pos]
         assert float(post[0]) > 1.0 and abs(float(post[1])) < 1e-2 * float(post[0])
 
 
@@ -226,7 +226,7 @@ def test_a_run_of_identical_first_tokens_shares_the_sink(lm, text):
     trace = sinklab.run(lm.model, toks.ids[None])
     # without position embeddings the run's positions are indistinguishable: equal residual streams
     for l in range(lm.info.n_layer):
-        r = trace[f"blocks.{l}.hook_resid_post"][0]  # [pos, d_model]
+        r = trace["resid_post", l][0]  # [pos, d_model]
         assert torch.allclose(r[:run_len], r[:1].expand(run_len, -1), rtol=1e-5, atol=1e-4 * float(r.abs().max()))
     shares = torch.tensor([float(sink_score(trace, j, "paper")) for j in range(run_len)])
     assert float(shares.sum()) >= 0.5, shares  # the sink is there, spread over the run

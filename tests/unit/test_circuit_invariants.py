@@ -55,9 +55,9 @@ def test_delta_equals_bq_wk_x_and_the_scaled_term_3(model_and_trace):
     dh = d // H
     layer = model.config.n_layer - 1
     df = dc.delta(tr, model, (layer, layer + 1))
-    x = tr[f"blocks.{layer}.ln1.hook_normalized"]
-    w_k = model.transformer.h[layer].attn.c_attn.weight[:, d: 2 * d]
-    b_q = model.transformer.h[layer].attn.c_attn.bias[:d]
+    x = tr["ln1", layer]
+    w = layout.attn_weights(model, layer)
+    w_k, b_q = w.W_K, w.b_Q
     h = H - 1
     want = x[0] @ w_k[:, h * dh:(h + 1) * dh] @ b_q[h * dh:(h + 1) * dh]  # [pos]
     got = df[(df.example == 0) & (df["head"] == h)].sort_values("position")["delta"].to_numpy()

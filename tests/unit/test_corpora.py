@@ -153,9 +153,18 @@ def test_online_without_datasets_package_says_how_to_fix(tok, monkeypatch):
     assert load_corpus("math", tok, n=5, source="auto").source.startswith("offline")
 
 
-def test_hf_offline_env_disables_online(monkeypatch):
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
-    assert corpora.online_available() is False
+def test_datasets_offline_mode_disables_online_and_auto_says_why(tok, monkeypatch):
+    monkeypatch.setattr(corpora, "_datasets_importable", lambda: True)  # as if [online] were installed
+    monkeypatch.setattr(corpora, "_datasets_offline", lambda: True)  # as datasets reads HF_DATASETS_OFFLINE=1
+    ok, why = corpora.online_status()
+    assert ok is False and "offline mode" in why
+    c = load_corpus("code", tok, n=3, source="auto")
+    assert c.source.startswith("offline") and c.source.endswith(f"[not online: {why}]")
+
+
+def test_auto_without_datasets_says_why_it_is_offline(tok, monkeypatch):
+    monkeypatch.setattr(corpora, "_datasets_importable", lambda: False)
+    assert "[not online: the `datasets` package is not installed" in load_corpus("nl", tok, n=3, source="auto").source
 
 
 def test_example_prompts_and_constants():

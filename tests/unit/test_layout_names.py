@@ -53,3 +53,29 @@ def test_trace_names_and_shapes_follow_transformer_lens(tiny):
 def test_one_message_style(call, match):
     with pytest.raises(sinklab.BadInput, match=match):
         call()
+
+
+def test_weight_layout_and_names_are_written_in_one_place():
+    """No library or app module slices GPT-2's packed c_attn (families.py's GPT-2 adapter does, through
+    layout.packed_qkv) or builds an intermediate's full name by hand (sinklab/names.py does)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for path in [*(root / "sinklab").rglob("*.py"), *(root / "app").rglob("*.py")]:
+        text = path.read_text()
+        if path.name not in ("families.py", "layout.py"):
+            assert "c_attn" not in text, f"{path.relative_to(root)} reads c_attn: use layout.attn_weights"
+        if path.name != "names.py":
+            assert not re.search(r"""f["']blocks\.\{""", text), f"{path.relative_to(root)}: use names.act_name"
+            assert not re.search(r"""endswith\(["'](hook_|attn\.)""", text), f"{path.relative_to(root)}: use names.is_point"
+
+
+def test_is_point_matches_every_layer_and_nothing_else():
+    from sinklab.names import is_point
+
+    assert is_point("blocks.3.attn.hook_pattern", "pattern") and is_point("blocks.11.attn.hook_pattern", "pattern")
+    assert not is_point("blocks.3.attn.hook_attn_scores", "pattern") and not is_point("blocks.x.attn.hook_pattern", "pattern")
+    assert is_point("logits", "logits") and not is_point("blocks.0.hook_mlp_out", "logits")
+    with pytest.raises(sinklab.BadInput, match="unknown intermediate"):
+        is_point("logits", "logit")

@@ -91,16 +91,18 @@ def test_non_gpt2_checkpoint_refused(tmp_path):
 
 
 @pytest.mark.timeout(60)
-def test_load_from_env_falls_back_to_the_offline_default(monkeypatch):
+def test_load_configured_falls_back_to_the_offline_default_and_says_why(monkeypatch):
     from huggingface_hub import constants
 
+    from sinklab.config import Config
+
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # as on a machine without GPT-2
-    monkeypatch.delenv("SINKLAB_MODEL", raising=False)
-    lm, note = sinklab.load_from_env()
+    lm, note = sinklab.load_configured(Config())
     assert lm.info.name == sinklab.OFFLINE_DEFAULT and "gpt2" in note and "offline model" in note
-    monkeypatch.setenv("SINKLAB_MODEL", "textbook")
-    lm, note = sinklab.load_from_env()
-    assert lm.info.name == "textbook" and note is None
+    lm, note = sinklab.load_configured(Config(offline=True))
+    assert lm.info.name == sinklab.OFFLINE_DEFAULT and "offline mode" in note
+    lm, note = sinklab.load_configured(Config.load(env={"SINKLAB_MODEL": "textbook-structural"}))
+    assert lm.info.name == "textbook-structural" and note is None
 
 
 @pytest.mark.timeout(60)

@@ -2,8 +2,7 @@
 
 Pages come from the app's page registry, app/pages.py (loaded by tests/app_helpers.py as PAGES: number,
 title, url_path, file in story order); notebooks are tutorials/NN_<topic>.py (Jupytext percent format),
-titled by their first markdown heading. The notebooks are also checked against the agreed list below,
-and for the shape every tutorial shares: it opens with its question, prints its findings from the
+titled by their first markdown heading. The notebooks are also checked for the shape every tutorial shares: it opens with its question, prints its findings from the
 page's claims (sinklab.claims), keeps its assertions in one final hidden cell, and closes with
 "What we found".
 """
@@ -21,10 +20,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 from app_helpers import PAGES  # noqa: E402  (app/pages.py: pure data, no Streamlit)
 
 TUTORIALS = ROOT / "tutorials"
-AGREED = [(1, "start", "Start"), (2, "circuit", "The circuit in one picture"), (3, "decomposition", "Decomposition"),
-          (4, "epe", "EPE"), (5, "gamma", "γ and alignment"), (6, "interventions", "Interventions"),
-          (7, "domains", "Across domains"), (8, "origin", "Structural origin"), (9, "compare", "Compare specimens"),
-          (10, "curves", "Length and dose")]
 HIDDEN = '# %% tags=["remove-input"]'  # the final check cell: its input is left out of the rendered HTML
 
 
@@ -79,10 +74,6 @@ def test_notebooks_are_numbered_01_to_n_without_gaps():
     assert nbs, "no tutorials/NN_<topic>.py notebooks"
     assert [n for n, *_ in nbs] == list(range(1, len(nbs) + 1))
     assert all(p.name.startswith(f"{n:02d}_") for n, _, _, p in nbs)
-
-
-def test_notebooks_match_the_agreed_list():
-    assert [(n, topic, title) for n, topic, title, _ in notebooks()] == AGREED
 
 
 def test_every_page_has_its_notebook_and_vice_versa():
@@ -177,8 +168,8 @@ def test_assertions_live_in_one_final_hidden_cell(path):
         assert marker != HIDDEN, "only the final cell is hidden"
         assert not re.search(r"^\s*assert\b", body, flags=re.M), \
             f"an assert in the reading flow (cell {marker!r}): move it to the final hidden cell"
-    assert '.get("kind") == "planted"' in last or "textbook" in last, \
-        "claims are asserted only where the answer is known: on the planted specimens (lm.meta)"
+    assert '.get("kind") == "planted"' in last or re.search(r"""\[["']textbook(-structural)?["']""", last), \
+        "claims are asserted only where the answer is known: on the planted specimens (lm.meta, or indexed by name)"
 
 
 @pytest.mark.parametrize("path", sorted(TUTORIALS.glob("[0-9]*.py")), ids=lambda p: p.name)
