@@ -463,6 +463,12 @@ def compare_models(s) -> tuple[str, ...]:
     return tuple(dict.fromkeys([s.model] + [b for b in BUNDLED if b in offered]))
 
 
+# The pages' widget defaults, read by the pages and by the warm-up (default_requests): written once here.
+LAYER = 5  # the layer shown first (Start, Decomposition, Interventions), capped at the model's last
+EPE = dict(k_sigma=3.0, n=12)  # EPE (k_sigma also on γ and alignment)
+INTERVENTION = "b"  # the Interventions page's first intervention
+DOMAINS = dict(n=10, target=1)  # Across domains
+ORIGIN = dict(position=5, factor=4.0)  # Structural origin (position capped at the prompt's last)
 COMPARE = dict(n=8, target=5, factor=5.0)  # the Compare page's slider defaults
 CURVES = dict(n=4, seeds=2, domain="nl")  # the Length and dose page's widget defaults
 
@@ -496,18 +502,20 @@ def default_requests(s) -> dict[str, list[tuple[Callable, str | tuple[str, ...],
     """
     T = s.used_tokens
     m = s.model
-    position = min(5, max(1, T - 1))
-    origin = dict(prompt=s.prompt, position=position, factor=4.0, metric=s.metric)
+    position = min(ORIGIN["position"], max(1, T - 1))
+    origin = dict(prompt=s.prompt, position=position, factor=ORIGIN["factor"], metric=s.metric)
     out = {
         "start": [(lessons.start, m, dict(prompt=s.prompt, metric=s.metric))],
         "circuit": [(lessons.circuit_lesson, m, dict(prompt=s.prompt, route=quick(circuit_routes, s)[1], cuts=(),
                                                      metric=s.metric)),
                     (lessons.start, m, dict(prompt=s.prompt, metric=s.metric))],
-        "decomposition": [(lessons.decomposition, m, dict(prompt=s.prompt, layer=min(5, s.n_layer - 1), head=0))],
-        "epe": [(lessons.epe_lesson, m, dict(k_sigma=3.0, ln2=False, n=12, n_tokens=s.n_tokens))],
-        "gamma": [(lessons.gamma_lesson, m, dict(k_sigma=3.0, positions=s.n_tokens))],
-        "interventions": [(lessons.intervention_lesson, m, dict(setting=make("b"), prompt=s.prompt, metric=s.metric))],
-        "domains": [(lessons.domains_lesson, m, dict(n=10, n_tokens=s.n_tokens, target=1, metric=s.metric))],
+        "decomposition": [(lessons.decomposition, m, dict(prompt=s.prompt, layer=min(LAYER, s.n_layer - 1), head=0))],
+        "epe": [(lessons.epe_lesson, m, dict(k_sigma=EPE["k_sigma"], ln2=False, n=EPE["n"], n_tokens=s.n_tokens))],
+        "gamma": [(lessons.gamma_lesson, m, dict(k_sigma=EPE["k_sigma"], positions=s.n_tokens))],
+        "interventions": [(lessons.intervention_lesson, m, dict(setting=make(INTERVENTION), prompt=s.prompt,
+                                                                 metric=s.metric))],
+        "domains": [(lessons.domains_lesson, m, dict(n=DOMAINS["n"], n_tokens=s.n_tokens, target=DOMAINS["target"],
+                                                     metric=s.metric))],
         "origin": [(origin_with_planted, (m, STRUCTURAL), origin) if m != STRUCTURAL and STRUCTURAL in
                    models.allowlist(s.config) else (lessons.origin_lesson, m, origin)],
         "compare": [(lessons.compare_lesson, compare_models(s), dict(n_tokens=s.n_tokens, **COMPARE))],

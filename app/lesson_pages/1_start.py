@@ -3,6 +3,7 @@ import streamlit as st
 
 import display
 import state
+import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.metrics import METRICS
@@ -22,7 +23,7 @@ display.truncation_note(s)
 
 c1, c2 = st.columns(2)
 with c1:
-    layer = state.int_slider("Layer", "layer", 0, s.n_layer - 1, min(5, s.n_layer - 1))
+    layer = state.int_slider("Layer", "layer", 0, s.n_layer - 1, min(views.LAYER, s.n_layer - 1))
 with c2:
     head = state.select("Head", ["mean"] + [str(h) for h in range(s.n_head)], "head", "mean",
                         format_func=lambda h: "mean over heads" if h == "mean" else h)

@@ -3,6 +3,7 @@ import streamlit as st
 
 import display
 import state
+import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from views import view
@@ -23,7 +24,7 @@ display.truncation_note(s)
 
 c1, c2, c3 = st.columns(3)
 with c1:
-    layer = state.int_slider("Layer", "layer", 0, s.n_layer - 1, min(5, s.n_layer - 1))
+    layer = state.int_slider("Layer", "layer", 0, s.n_layer - 1, min(views.LAYER, s.n_layer - 1))
 with c2:
     head = state.int_slider("Head", "dhead", 0, s.n_head - 1, 0)
 with c3:

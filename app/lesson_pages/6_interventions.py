@@ -8,6 +8,7 @@ import streamlit as st
 
 import display
 import state
+import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.interventions import REGISTRY, make, ordered, roles_text
@@ -25,7 +26,7 @@ display.intro(
 notice = st.container()
 display.truncation_note(s)
 
-label = state.select("Intervention", ordered(), "iv", "b",
+label = state.select("Intervention", ordered(), "iv", views.INTERVENTION,
                      format_func=lambda k: f"({k}) {REGISTRY[k].title}" if len(k) == 1 else REGISTRY[k].title)
 cls = REGISTRY[label]
 st.caption(cls.description + (f" Formula: `{cls.formula}`" if cls.formula else ""))  # both from its docstring
@@ -48,7 +49,7 @@ with c2:
         st.caption(f"Acts in layer {cls.fixed_layer} only.")
     else:
         st.caption("Acts on the embeddings (before the first layer).")
-    shown = state.int_slider("Layer shown in the maps", "layer", 0, s.n_layer - 1, min(5, s.n_layer - 1))
+    shown = state.int_slider("Layer shown in the maps", "layer", 0, s.n_layer - 1, min(views.LAYER, s.n_layer - 1))
 
 v = view(lessons.intervention_lesson, s, setting=make(label, **params), prompt=s.prompt, metric=s.metric)
 said = claims.intervention(v, label, v.published)

@@ -24,11 +24,12 @@ notice = st.container()
 
 c1, c2 = st.columns(2)
 with c1:
-    n = state.int_slider("Inputs per domain (n)", "dom_n", 2, 100, 10,
+    n = state.int_slider("Inputs per domain (n)", "dom_n", 2, 100, views.DOMAINS["n"],
                          help="The paper uses 100 per domain; small n is quick but noisier.")
 with c2:
     target = state.int_slider(f"Target position for {' / '.join(with_role('moves the sink'))}", "target", 1,
-                              max(1, s.n_tokens - 1), 1, help="Counted from 0 (position 0 is the first token).")
+                              max(1, s.n_tokens - 1), views.DOMAINS["target"],
+                              help="Counted from 0 (position 0 is the first token).")
 
 v = view(lessons.domains_lesson, s, n=n, n_tokens=s.n_tokens, target=target, metric=s.metric)  # progress bar
 said = claims.domains(v, n)

@@ -8,6 +8,7 @@ import streamlit as st
 import display
 import models
 import state
+import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from views import STRUCTURAL, origin_with_planted, quick, view
@@ -29,9 +30,9 @@ display.truncation_note(s)
 last = max(1, s.used_tokens - 1)
 c1, c2, c3 = st.columns(3)
 with c1:
-    position = state.int_slider("Position k", "pos", 1, last, min(5, last), help="Counted from 0.")
+    position = state.int_slider("Position k", "pos", 1, last, min(views.ORIGIN["position"], last), help="Counted from 0.")
 with c2:
-    factor = state.float_slider("Amplify factor", "factor", 0.0, 20.0, 4.0, 0.5,
+    factor = state.float_slider("Amplify factor", "factor", 0.0, 20.0, views.ORIGIN["factor"], 0.5,
                                 help="Multiplies the spread of position k's attention output (variance × factor²).")
 with c3:
     olayer = state.select("Layer for the variance chart", ["all"] + [str(i) for i in range(s.n_layer)], "olayer", "all")
