@@ -21,9 +21,11 @@ COMPUTED = "datum.kind == 'computed'"
 PUBLISHED = "datum.kind == 'published'"
 
 
-def _reference_shape() -> alt.Shape:
+def _reference_shape(data: pd.DataFrame) -> alt.Shape:
+    """Shape by who published the row; the legend lists only the sources present."""
+    present = [k for k in SHAPES if k in set(data.get("reference", pd.Series(dtype=object)).dropna())]
     return alt.Shape("reference:N", title="published numbers",
-                     scale=alt.Scale(domain=list(SHAPES), range=list(SHAPES.values())))
+                     scale=alt.Scale(domain=present, range=[SHAPES[k] for k in present]))
 
 
 def _with_published(df: pd.DataFrame, pub: pd.DataFrame | None, y: str, pub_y: str | None,
@@ -58,7 +60,7 @@ def _bars(df: pd.DataFrame, x: str, y: str, sd: str, color: str, facet: str | No
     layers = [bars, err]
     if (data["kind"] == "published").any():
         layers.append(base.transform_filter(PUBLISHED).mark_point(color="black", **PUBLISHED_MARK).encode(
-            x=xenc, xOffset=f"{color}:N", y=f"{y}:Q", shape=_reference_shape(),
+            x=xenc, xOffset=f"{color}:N", y=f"{y}:Q", shape=_reference_shape(data),
             tooltip=["reference", "reference_model", color, alt.Tooltip(f"{y}:Q", format=".3f")]))
     chart = alt.layer(*layers)
     chart = chart.properties(width=max(240, 26 * df[x].nunique() * max(1, df[color].nunique())), height=220)
@@ -90,7 +92,7 @@ def _lines(df: pd.DataFrame, x: str, y: str, sd: str, color: str, title: str, x_
     layers = [line, band]
     if (data["kind"] == "published").any():  # in the colour of its curve, shaped by who published it
         layers.append(base.transform_filter(PUBLISHED).mark_point(**PUBLISHED_MARK).encode(
-            x=xenc, y=f"{y}:Q", color=alt.Color(f"{color}:N"), shape=_reference_shape(),
+            x=xenc, y=f"{y}:Q", color=alt.Color(f"{color}:N"), shape=_reference_shape(data),
             tooltip=["reference", "reference_model", color, alt.Tooltip(f"{y}:Q", format=".3f")]))
     chart = alt.layer(*layers).properties(width=360, height=220)
     if facet:
@@ -122,7 +124,7 @@ def _cost(s: pd.DataFrame, pub: pd.DataFrame | None) -> alt.Chart:
     layers = [front, pts, text]
     if (data["kind"] == "published").any():
         layers.append(base.transform_filter(PUBLISHED).mark_point(color="black", **PUBLISHED_MARK).encode(
-            x=xenc, y=f"{y}:Q", shape=_reference_shape(), tooltip=["reference", "reference_model", "intervention"]))
+            x=xenc, y=f"{y}:Q", shape=_reference_shape(data), tooltip=["reference", "reference_model", "intervention"]))
     return alt.layer(*layers).resolve_scale(shape="independent").properties(
         width=420, height=260, title="Cost of removing the sink: ΔCE vs reduction at position 0 (frontier joined)")
 
@@ -142,7 +144,7 @@ def _emergence(s: pd.DataFrame, pub: pd.DataFrame | None) -> alt.Chart:
         tooltip=["revision", "measure", alt.Tooltip("value:Q", format=".3f")])]
     if (data["kind"] == "published").any():
         layers.append(base.transform_filter(PUBLISHED).mark_point(color="black", **PUBLISHED_MARK).encode(
-            x="step:Q", y="value:Q", shape=_reference_shape(),
+            x="step:Q", y="value:Q", shape=_reference_shape(data),
             tooltip=["reference", "reference_model", "measure", alt.Tooltip("value:Q", format=".3f")]))
     ch = alt.layer(*layers).properties(width=220, height=150).facet(facet=alt.Facet("measure:N", title=None),
                                                                       columns=3)
@@ -169,7 +171,7 @@ def _delta(s: pd.DataFrame, pub: pd.DataFrame | None) -> alt.Chart:
                                                                                                format=".2f")])]
     if (data["kind"] == "published").any():
         layers.append(base.transform_filter(PUBLISHED).mark_point(color="black", **PUBLISHED_MARK).encode(
-            x="layer:O", y="p50_mean:Q", shape=_reference_shape(),
+            x="layer:O", y="p50_mean:Q", shape=_reference_shape(data),
             tooltip=["reference", "reference_model", "layer", alt.Tooltip("p50_mean:Q", format=".2f")]))
     return alt.layer(*layers).resolve_scale(color="independent").properties(
         width=420, height=240, title="Δ = b_Q·k per head: median at position 0 vs the other positions, per layer")

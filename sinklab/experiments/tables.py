@@ -143,7 +143,8 @@ def relocation(ex, plan) -> pd.DataFrame:
         base0, at_k, base_k = r["base_first"], r["sink"], r.get(f"base_at_{k}", math.nan)
         rows.append({"model": r["model"], "seed": r["seed"], "domain": r["domain"], "target": k, "n": r["n"],
                      "baseline_at_0": base0, "moved_to_target": at_k, "baseline_at_target": base_k,
-                     "left_at_0": r["first"], "ratio": at_k / base0, "net_ratio": (at_k - base_k) / base0})
+                     "left_at_0": r["first"], "ratio": at_k / base0 if base0 else math.nan,  # no sink: undefined
+                     "net_ratio": (at_k - base_k) / base0 if base0 else math.nan})
     return pd.DataFrame(rows)
 
 

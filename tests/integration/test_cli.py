@@ -144,3 +144,76 @@ def test_report_on_a_dask_scheduler_address(tmp_path, capsys):
 def test_report_bad_arguments(args, match, tmp_path, capsys):
     assert main(["report", "--model", "textbook", "--out", str(tmp_path / "bad"), *args]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_report_groups_what_did_not_run(tmp_path, capsys):
+    """stderr has one line per (model, reason), not one per job, setting and α; report.md the same summary."""
+    out = tmp_path / "grouped"
+    code = main(["report", "--model", "textbook,sinklab-mini", "--n", "2", "--tokens", "16", "--seeds", "0,1",
+                 "--experiments", "dose,lengths", "--lengths", "16,100,200", "--alphas", "0,0.5,1,1.5",
+                 "--formats", "none", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0
+    lines = [ln for ln in err.splitlines() if ln.startswith("sinklab: not run")]
+    errors = pd.read_csv(out / "errors.csv")
+    assert len(lines) == errors.groupby(["model", "error"]).ngroups < len(errors)
+    assert any("sinklab-mini" in ln and "past sinklab-mini's 65 positions" in ln for ln in lines)
+    assert "## not run" in (out / "report.md").read_text()
+
+
+def test_report_passes_the_coordinate_definitions(tmp_path, capsys):
+    out = tmp_path / "defs"
+    code = main(["report", "--model", "textbook", "--n", "2", "--tokens", "16", "--domains", "nl",
+                 "--experiments", "table1,dose", "--alphas", "0,1", "--coords", "3,7", "--j-per-layer",
+                 "--j-seed", "42", "--formats", "none", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    md = (out / "report.md").read_text()
+    assert "(i): the coordinates 3, 7; (j): as many random coordinates, re-drawn in every layer" in md
+    assert "seed 42" in md
+    t = pd.read_csv(out / "table.csv").query("domain == 'nl'").set_index("intervention")["sink"]
+    default = tmp_path / "default"
+    assert main(["report", "--model", "textbook", "--n", "2", "--tokens", "16", "--domains", "nl",
+                 "--formats", "none", "--out", str(default)]) == 0
+    d = pd.read_csv(default / "table.csv").query("domain == 'nl'").set_index("intervention")["sink"]
+    assert t["i"] != d["i"] and t["j"] != d["j"] and t["b"] == d["b"]
+
+
+def test_configuration_is_read_at_the_cli_edge(tmp_path, capsys, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("SINKLAB_OFFLINE", "1")
+    monkeypatch.setenv("SINKLAB_THREADS", "2")
+    monkeypatch.setenv("SINKLAB_MODEL", "textbook-structural")
+    threads = torch.get_num_threads()
+    try:
+        assert main(["report", "--n", "2", "--tokens", "16", "--domains", "nl", "--formats", "none",
+                     "--out", str(tmp_path / "cfg")]) == 0
+        assert torch.get_num_threads() == 2  # SINKLAB_THREADS: the jobs' torch threads
+    finally:
+        torch.set_num_threads(threads)
+    assert constants.HF_HUB_OFFLINE is True  # SINKLAB_OFFLINE: no hub for this run
+    table = pd.read_csv(tmp_path / "cfg" / "table.csv")
+    assert set(table["model"]) == {"textbook-structural"}  # SINKLAB_MODEL: the default --model
+    assert "offline" in (tmp_path / "cfg" / "report.md").read_text()
+    assert main(["report", "--model", "textbook", "--threads", "1", "--n", "2", "--tokens", "16", "--domains", "nl",
+                 "--formats", "none", "--out", str(tmp_path / "flags")]) == 0  # flags win
+    assert torch.get_num_threads() == 1
+
+
+def test_report_dtype_flag_on_the_cpu(tmp_path, capsys):
+    code = main(["report", "--model", "textbook", "--dtype", "bfloat16", "--n", "2", "--tokens", "16",
+                 "--domains", "nl", "--formats", "none", "--out", str(tmp_path / "bf16")])
+    assert code == 2 and "bf16/fp16 are for GPUs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--interventions", "b,zz", "--experiments", "lengths"], "unknown intervention 'zz'; valid:"),
+    (["--combos", "b+q", "--experiments", "combined"], "unknown intervention 'q'"),
+    (["--coords", "1,x"], "--coords must be integers"),
+    (["--coords", "1,2", "--i-top", "3"], "not both"),
+])
+def test_report_refuses_bad_labels_and_definitions(args, match, tmp_path, capsys):
+    assert main(["report", "--model", "textbook", "--out", str(tmp_path / "bad"), *args]) == 2
+    assert match in capsys.readouterr().err

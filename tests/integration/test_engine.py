@@ -16,16 +16,23 @@ PLAN = dict(models=("textbook", "sinklab-mini"), experiments=("table1", "lengths
             n_tokens=16, lengths=(16, 100), domains=("nl", "code"))
 
 
-def test_dask_local_cluster_equals_serial():
+@pytest.mark.slow  # starts two worker processes (Python, torch and the models in each)
+def test_dask_local_cluster_of_processes_equals_serial():
+    """Two worker PROCESSES: jobs and results are pickled, each worker loads the bundled models into its own
+    cache; the gathered tables equal the serial run's exactly."""
     pytest.importorskip("dask.distributed")
     plan = ex.Plan(**PLAN)
     serial = ex.run(plan, engine=LocalEngine(threads=1))
-    engine = make_engine("dask", workers=2, threads=1, processes=False)
+    engine = make_engine("dask", workers=2, threads=1, processes=True)
     try:
         assert "LocalCluster of 2 workers" in engine.describe()
         distributed = ex.run(plan, engine=engine)
     finally:
         engine.close()
+    import os
+
+    pids = {w.split(":")[0] for w in distributed.jobs["worker"]}
+    assert str(os.getpid()) not in pids and len(pids) >= 1  # every job ran in a worker process
     for name in plan.experiments:
         assert len(serial.tables[name])
         pd.testing.assert_frame_equal(serial.tables[name], distributed.tables[name], check_exact=True)
@@ -33,7 +40,8 @@ def test_dask_local_cluster_equals_serial():
     pd.testing.assert_frame_equal(serial.errors, distributed.errors)
     # sinklab-mini has 65 positions: its length-100 jobs failed, nothing else was lost
     assert set(serial.errors["model"]) == {"sinklab-mini"} and (serial.errors["n_tokens"] == 100).all()
-    assert len(distributed.jobs) == len(plan.jobs()) and distributed.jobs["worker"].nunique() >= 1
+    assert len(distributed.jobs) == len(plan.jobs())
+    pd.testing.assert_frame_equal(serial.examples, distributed.examples, check_exact=True)
 
 
 def test_a_failing_job_is_a_result():
@@ -65,6 +73,19 @@ def test_unsupported_family_names_the_supported_ones(tmp_path):
 
 def test_models_load_once_per_process():
     assert load_cached("textbook") is load_cached("textbook")
+
+
+def test_a_registered_model_refuses_another_dtype():
+    from sinklab.bytetok import byte_tokenizer
+    from sinklab.engine import clear_cache, register
+    from sinklab.families import random_model
+
+    register("tiny-registered", random_model("gpt2", vocab_size=257), byte_tokenizer())
+    try:
+        r = execute(Job(model="tiny-registered", seed=0, regime="nl", n_tokens=12, dtype="float16"))
+        assert r.error_type == "BadInput" and "registered in memory as float32" in r.error
+    finally:
+        clear_cache()
 
 
 def test_engine_arguments():

@@ -453,3 +453,312 @@ def test_not_run_groups_the_errors_by_reason():
         {"what": "(d)", "lengths": "16, 32", "why": "no PE"},
         {"what": "the whole job", "lengths": "16, 32", "why": "too long"},
         {"what": "the pe dose curve", "lengths": "40", "why": "no PE table"}]
+
+
+# ------------------------------------------------------------------------------------------ cost (issue 13, item 1)
+def test_cost_measures_the_sink_at_position_0(run_textbook):
+    c = run_textbook.tables["cost"]
+    assert (c["reduction_pct"] == 100 * (1 - c["first"] / c["base_first"])).all()
+    allr = c[c["domain"] == "all"].set_index(["seed", "intervention"])
+    for seed in (0, 1):
+        # amplify / isolate move attention to position 1: the sink at position 0 barely changes...
+        for moved in ("amplify", "isolate"):
+            r = allr.loc[(seed, moved)]
+            assert r["key"] == 1 and r["pct_of_baseline"] < 20  # ...although little attention lands at the key
+            assert abs(r["reduction_pct"]) < 5, moved
+            assert not r["on_frontier"]
+        assert allr.loc[(seed, "b"), "reduction_pct"] > 50  # a real cut of the sink at 0
+
+
+# ------------------------------------------------------------------------------------------ definitions (item 2)
+def test_coordinate_definitions_reach_every_experiment(registered):
+    name = registered("tiny-llama", "llama", num_hidden_layers=4)
+    kw = dict(seeds=(0,), n=2, n_tokens=12, domains=("nl",), band="1-3", alphas=(0, 1), combos=("b∧i",))
+    exps = ("table1", "combined", "dose", "cost")
+    res = ex.run(ex.Plan(models=(name,), experiments=exps, **kw))
+    skipped = set(res.errors["setting"])
+    assert {"i", "j", "b∧i", "dose:scale_wk:0"} <= skipped  # rotary: no EPE to pick coordinates from
+    assert res.errors.set_index("setting").loc["i", "error"].count("coords") >= 1
+    res = ex.run(ex.Plan(models=(name,), experiments=exps, coords=(1, 5, 9), j_per_layer=True, j_seed=42, **kw))
+    assert not {"i", "j", "b∧i"} & set(res.errors["setting"])
+    assert not res.errors["setting"].str.startswith("dose:scale_wk").any()
+    assert {"i", "j"} <= set(res.tables["table1"]["intervention"]) and "b∧i" in set(res.tables["combined"]["intervention"])
+    assert {"i", "j"} <= set(res.tables["cost"]["intervention"])
+    assert "scale_wk" in set(res.tables["dose"]["curve"])
+    job = ex.Plan(models=(name,), experiments=exps, coords=(1, 5, 9), j_per_layer=True, j_seed=42, **kw).jobs()[0]
+    from sinklab.experiments.jobs import resolve_setting, signature
+
+    lm = load_cached(name)
+    base = signature(lm, 1, key_coords=job.key_coords)
+    assert base["i"].coords == (1, 5, 9) and base["j"].per_layer_draw and base["j"].seed == 42
+    assert resolve_setting("dose:scale_wk:0.5", lm, 1, base, job.key_coords).coords == (1, 5, 9)
+    assert "coordinates 1, 5, 9" in job.key_coords.describe()
+
+
+def test_top_n_and_per_layer_draw_change_the_numbers(textbook):
+    kw = dict(models=("textbook",), seeds=(0,), n=2, n_tokens=16, domains=("nl",), experiments=("table1",))
+    t = {k: ex.run(ex.Plan(**kw, **extra)).tables["table1"].query("domain == 'nl'").set_index("intervention")["sink"]
+         for k, extra in {"default": {}, "top1": {"i_top": 1}, "perlayer": {"j_per_layer": True, "j_seed": 42},
+                          "seed": {"j_seed": 7}}.items()}
+    from sinklab.epe import massive_coords
+
+    if len(massive_coords(textbook.model)) > 1:
+        assert t["top1"]["i"] != t["default"]["i"]
+    assert t["perlayer"]["j"] != t["default"]["j"] and t["seed"]["j"] != t["default"]["j"]
+    assert t["top1"]["b"] == t["default"]["b"]  # only (i)/(j) change
+
+
+@pytest.mark.parametrize("kw,match", [(dict(coords=(1, 2), i_top=2), "not both"), (dict(i_top=0), "at least 1"),
+                                      (dict(i_k_sigma=99.0), "must be in 0"), (dict(coords=()), "at least one"),
+                                      (dict(interventions=("b", "zz")), "unknown intervention 'zz'; valid: b, c"),
+                                      (dict(combos=("b∧q",)), "unknown intervention 'q'"),
+                                      (dict(dtype="float8"), "dtype"), (dict(j_seed=-1), "j_seed")])
+def test_plan_refuses_bad_definitions_up_front(kw, match):
+    with pytest.raises(sinklab.BadInput, match=match):
+        ex.Plan(models=("textbook",), **kw)
+
+
+def test_valid_labels_come_from_the_registry():
+    from sinklab.experiments.jobs import check_setting
+
+    with pytest.raises(sinklab.BadInput) as e:
+        check_setting("nope")
+    for label in ex.plan.signature_names()[1:]:
+        assert label in str(e.value)
+        assert check_setting(label) == label
+    for ok in ("b∧c∧d", "transplant@3", "dose:scale_wk:0.5"):
+        assert check_setting(ok) == ok
+
+
+# ------------------------------------------------------------------------------------------ CE only where shown (item 5)
+def test_a_lengths_only_plan_runs_no_lm_head_and_gets_the_same_sinks():
+    import dataclasses
+
+    from sinklab.engine import LocalEngine
+
+    plan = ex.Plan(models=("textbook",), experiments=("lengths",), seeds=(0,), n=3, lengths=(16, 32))
+    jobs = plan.jobs()
+    assert jobs and not any(j.ce for j in jobs)
+    assert all(j.ce for j in ex.Plan(models=("textbook",), experiments=("table1", "lengths"), n=3).jobs()
+               if j.regime in ex.plan.DOMAINS)
+    lean = ex.assemble(plan, LocalEngine().map(jobs))
+    full = ex.assemble(plan, LocalEngine().map([dataclasses.replace(j, ce=True) for j in jobs]))
+    assert lean.examples["ce"].isna().all() and full.examples["ce"].notna().all()
+    cols = ["model", "seed", "n_tokens", "intervention", "sink", "pct_of_baseline"]
+    pd.testing.assert_frame_equal(lean.tables["lengths"][cols], full.tables["lengths"][cols], check_exact=True)
+    assert "ce" not in lean.tables["lengths"].columns  # lengths shows no cross-entropy
+
+
+# ------------------------------------------------------------------------------------------ families (items 6, 7, 12c)
+def test_pathways_need_a_query_bias(registered):
+    name = registered("tiny-neo", "gpt_neo")
+    res = ex.run(ex.Plan(models=(name,), experiments=("pathways",), seeds=(0,), n=2, n_tokens=12, domains=("nl",),
+                         band="1-3"))
+    assert res.tables["pathways"].empty
+    row = res.errors.set_index("setting").loc["pathways"]
+    assert row["error_type"] == "not run" and "no query bias" in row["error"]
+
+
+def test_report_says_what_the_labels_mean_on_other_families(registered):
+    from sinklab.experiments.output import markdown
+
+    name = registered("tiny-llama", "llama", num_hidden_layers=4)
+    res = ex.run(ex.Plan(models=("textbook", name), experiments=("table1",), seeds=(0,), n=2, n_tokens=12,
+                         domains=("nl",), band="1-3"))
+    md = markdown(res)
+    assert "### What the labels mean on Llama (read on tiny-llama)" in md
+    assert "What the labels mean on GPT-2" not in md
+    block = md.split("### What the labels mean on Llama")[1].split("##")[0]
+    assert "- b (No query bias): a no-op: Llama has no query bias" in block
+    assert "- c (Remove first PE): **not applicable**" in block
+
+
+def test_the_docs_meanings_table_is_generated():
+    from pathlib import Path
+
+    from sinklab.experiments.output import meanings_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "research.md").read_text()
+    start, end = "<!-- meanings: generated by sinklab.experiments.output.meanings_markdown() -->", "<!-- /meanings -->"
+    assert start in doc and end in doc
+    assert doc.split(start)[1].split(end)[0].strip() == meanings_markdown().strip()
+
+
+@pytest.mark.parametrize("family,cfg", [("opt", {}), ("gpt_neo", {}),
+                                        ("qwen2", {"use_sliding_window": False})])  # a window would hide position 0
+def test_every_experiment_on_other_families_computes_or_says_why(registered, family, cfg):
+    """Rows are computed numbers, or explicit not-run rows with a reason; a setting that leaves the model
+    exactly as it is must be declared a no-op by its meaning on that family (never a silent 100 %)."""
+    name = registered(f"tiny-{family}", family, **cfg)
+    plan = ex.Plan(models=(name,), experiments=("lengths", "regimes", "combined", "dose", "cost", "relocation"),
+                   seeds=(0,), n=2, n_tokens=12, lengths=(8, 12), regimes=("text", "uniform"), domains=("nl",),
+                   alphas=(0, 0.5, 1), band="1-3")
+    res = ex.run(plan)
+    assert res.errors["error"].str.len().gt(0).all() and (res.errors["error_type"] == "not run").all()
+    for e in plan.experiments:
+        t = res.tables[e]
+        assert len(t), e
+        if e == "relocation":  # the ratio is undefined (NaN) where the baseline has no sink at 0
+            assert t.loc[t["baseline_at_0"] > 0, "ratio"].notna().all()
+            assert t.loc[t["baseline_at_0"] == 0, "ratio"].isna().all()
+        else:
+            assert t["sink"].notna().all() and (t["sink"] >= 0).all(), e
+    meaning = res.meanings.set_index("label")
+    ex_ = res.examples
+    for (regime, T), g in ex_.groupby(["regime", "n_tokens"]):
+        base = g[g["setting"] == "baseline"].set_index("example")["first"]
+        for setting, s in g[g["setting"] != "baseline"].groupby("setting"):
+            if setting.startswith("dose:") and float(setting.split(":")[2]) == 1.0:
+                continue  # α = 1 is the model itself, by definition
+            if (s.set_index("example")["first"] == base).all():
+                parts = setting.split("∧")
+                declared = [p for p in parts if p in meaning.index and "no-op" in meaning.loc[p, "meaning"]]
+                if setting.startswith("dose:b:"):
+                    declared = ["b"] if "no-op" in meaning.loc["b", "meaning"] else []
+                assert declared, f"{setting} left {family} exactly unchanged without saying so"
+
+
+# ------------------------------------------------------------------------------------------ dtype (item 8)
+@pytest.fixture
+def saved_tiny(tmp_path):
+    path = tmp_path / "tiny-gpt2"
+    random_model("gpt2", vocab_size=257).save_pretrained(path)
+    byte_tokenizer().save_pretrained(path)
+    yield str(path)
+    clear_cache()
+
+
+def test_half_precision_on_the_cpu_is_a_clear_row(saved_tiny):
+    res = ex.run(ex.Plan(models=(saved_tiny,), experiments=("table1",), seeds=(0,), n=2, n_tokens=12,
+                         domains=("nl",), dtype="bfloat16"))
+    assert len(res.errors) == 1 and "bf16/fp16 are for GPUs" in res.errors["error"].item()
+
+
+def test_the_dtype_reaches_the_loaded_model(saved_tiny, monkeypatch):
+    """As on a GPU: the CPU refusal lifted, a bfloat16 plan loads the model in bfloat16 and runs."""
+    from sinklab import loading
+
+    real = loading._pick_dtype
+    monkeypatch.setattr(loading, "_pick_dtype", lambda dtype, device: real(dtype, torch.device("cuda")))
+    plan = ex.Plan(models=(saved_tiny,), experiments=("table1", "pathways"), seeds=(0,), n=2, n_tokens=12,
+                   domains=("nl",), dtype="bfloat16", band="0-3", i_top=2)
+    assert {j.dtype for j in plan.jobs()} == {"bfloat16"}
+    res = ex.run(plan)
+    assert res.errors.empty, res.errors["error"].tolist()
+    assert res.info["dtype"].unique().tolist() == ["bfloat16"]
+    assert next(load_cached(saved_tiny, dtype="bfloat16").model.parameters()).dtype == torch.bfloat16
+    assert load_cached(saved_tiny) is not load_cached(saved_tiny, dtype="bfloat16")  # cached per dtype
+    t = res.tables["table1"]
+    assert t["sink"].between(0, 1).all() and t["ce"].notna().all()
+
+
+# ------------------------------------------------------------------------------------------ Δ percentiles (item 11)
+def test_delta_percentiles_have_the_authors_shape(run_textbook, textbook):
+    from sinklab.decomposition import delta_percentiles_authors
+
+    d = run_textbook.tables["delta"]
+    L, T = textbook.info.n_layer, run_textbook.plan.n_tokens
+    assert list(d.columns) == ["model", "seed", "domain", "layer", "position", "p10", "p50", "p90", "mean", "std"]
+    assert len(d) == 2 * 3 * L * T  # seeds × (nl, code, all) × layers × positions
+    assert (d["p10"] <= d["p50"]).all() and (d["p50"] <= d["p90"]).all() and (d["p10"] >= 0).all()
+    ids = make_inputs(textbook.tokenizer, 257, "nl", 2, T, 0)[0]
+    want = delta_percentiles_authors(sinklab.run(textbook.model, ids), textbook.model)
+    got = d.query("seed == 0 and domain == 'nl'")[list(want.columns)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-5, atol=1e-6)
+    assert "delta" not in run_textbook.published  # textbook is not GPT-2 small
+
+
+def test_published_delta_is_shown_only_beside_gpt2_small(run_textbook):
+    import dataclasses
+
+    from sinklab.experiments.output import markdown
+
+    res = dataclasses.replace(run_textbook, published={})
+    assert "published pos0 p10" not in markdown(res)
+    info = run_textbook.info.assign(published_as="GPT-2 small")  # as if textbook were GPT-2 small
+    res = dataclasses.replace(run_textbook, info=info, published={"delta": published.for_models("delta", info)})
+    md = markdown(res).split("## delta")[1].split("##")[0]
+    assert "published pos0 p10" in md and "circuit paper's authors" in md and "not computed here" in md
+    assert published.for_models("delta", info.assign(published_as="GPT-2 medium")) is None
+
+
+# ------------------------------------------------------------------------------------------ report.md flags (item 13)
+def test_report_flags_a_published_band_that_differs(run_textbook):
+    import dataclasses
+
+    from sinklab.experiments.output import markdown
+
+    info = run_textbook.info.assign(published_as="GPT-2 medium")  # GPT-2 medium: extension band [3, 23)
+    pub = {"table1": published.for_models("table1", info)}
+    md = markdown(dataclasses.replace(run_textbook, info=info, published=pub))
+    assert "**Band differs**: textbook was computed here on layers [1, 5)" in md
+    assert "use [3, 23)" in md and "--band extension" in md
+    assert "Definitions: this run's (i): the EPE_0 coordinates above mean + 3σ" in md and "seed 42" in md
+    info = run_textbook.info.assign(published_as="GPT-2 small", band_start=3, band_stop=11)
+    md = markdown(dataclasses.replace(run_textbook, info=info, published={"table1": published.for_models(
+        "table1", info)}))
+    assert "Band differs" not in md
+
+
+# ------------------------------------------------------------------------------------------ figures (item 4)
+def _contract():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "unit" / "test_chart_contract.py"
+    spec = importlib.util.spec_from_file_location("chart_contract", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.check
+
+
+def _layers(spec: dict):
+    """Every unit spec (a node with a mark) of a Vega-Lite spec."""
+    if "mark" in spec:
+        yield spec
+    for key in ("layer", "hconcat", "vconcat", "concat"):
+        for sub in spec.get(key, []):
+            yield from _layers(sub)
+    if isinstance(spec.get("spec"), dict):
+        yield from _layers(spec["spec"])
+
+
+def m_type(mark_spec: dict) -> str:
+    m = mark_spec["mark"]
+    return m if isinstance(m, str) else m["type"]
+
+
+def test_every_figure_names_existing_fields_and_labels_published_marks(run_textbook, checkpoints):
+    from sinklab.experiments import figures
+
+    check = _contract()
+    info = run_textbook.info.assign(published_as="GPT-2 small")  # every published table beside textbook
+    em = ex.emergence("sinklab-mini", checkpoints, seeds=(0, 1), n=2, n_tokens=16, domains=("nl",))
+    crfm = published.emergence().assign(model="sinklab-mini", step=lambda d: d["step"] // 400)  # on its axis
+    summaries = {**run_textbook.summaries, "emergence": em.summary}
+    assert set(summaries) == set(ex.EXPERIMENTS)
+    for e, s in summaries.items():
+        pub = crfm if e == "emergence" else published.for_models(e, info)
+        for p in (None, pub):
+            c = figures.chart(e, s, p)
+            assert c is not None, e
+            spec = c.to_dict()
+            assert not check(spec), (e, check(spec))
+            marks = list(_layers(spec))
+            shown = [m for m in marks if m.get("encoding", {}).get("shape", {}).get("field") == "reference"]
+            if p is None:
+                assert not shown, e
+                continue
+            assert len(shown) == 1, e  # the published marks, with their legend
+            legend = shown[0]["encoding"]["shape"]
+            assert legend["title"] == "published numbers"
+            data = [r for rows in spec["datasets"].values() for r in rows if r.get("kind") == "published"]
+            assert data and {r["reference"] for r in data} <= set(figures.SHAPES), e
+            bars = [m for m in marks if m_type(m) == "bar"]
+            if e in ("table1", "combined", "regimes", "pathways", "relocation"):  # on the bar they belong to
+                assert bars and shown[0]["encoding"]["xOffset"]["field"] == bars[0]["encoding"]["xOffset"]["field"], e
+            lines = [m for m in marks if m_type(m) == "line"]
+            if e in ("dose", "lengths"):  # one colour per curve, shared with the computed lines
+                assert shown[0]["encoding"]["color"]["field"] == lines[0]["encoding"]["color"]["field"], e
+    png = figures.chart("dose", summaries["dose"], published.for_models("dose", info)).to_dict()
+    assert "published (extension)" in str(png)

@@ -43,3 +43,18 @@ def test_math_script_writes_a_file_the_library_reads(tmp_path: Path):
 def test_the_library_only_reads_the_shipped_file():
     for name in ("generate_math_problems", "_math_templates", "_PEOPLE", "write_math_file"):
         assert not hasattr(corpora, name), f"sinklab.corpora.{name} belongs to scripts/make_math_problems.py"
+
+
+TRAIN_SCRIPT = ROOT / "scripts" / "train_mini.py"
+
+
+def test_train_script_save_steps_are_checked():
+    import pytest
+
+    train = _load(TRAIN_SCRIPT)
+    args = train.parse_args(["--out", "x", "--steps", "60", "--save-steps", "60,0,20,20"])
+    assert args.save_steps == (0, 20, 60)
+    assert train.parse_args(["--out", "x"]).save_steps == ()
+    for bad in ("0,x", "-1", "61"):
+        with pytest.raises(SystemExit):
+            train.parse_args(["--out", "x", "--steps", "60", "--save-steps", bad])
