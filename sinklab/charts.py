@@ -511,7 +511,8 @@ def length_curve(summary: pd.DataFrame, published: pd.DataFrame | None = None) -
 
 def dose_curves(summary: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart:
     """The dose experiment: the sink vs α for each curve (scale b_Q, scale the W_k rows, interpolate PE_0 toward
-    PE_1), mean ± SD across seeds; the extension's published numbers as black diamonds, labelled."""
+    PE_1), mean ± SD across seeds; the extension's published numbers as marks in the colour of their curve,
+    shaped by their source (a labelled legend)."""
     from .experiments import figures
 
     return figures.chart("dose", summary, published)

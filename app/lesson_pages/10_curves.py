@@ -27,8 +27,9 @@ display.intro(
     "length. **Dose**: instead of cutting a wire, turn it by a factor α — "
     "scale b_Q, scale the selected rows of W_k, or move the first position embedding toward the second "
     "(α = 0 is the cut, α = 1 the model as it is, α > 1 amplifies). Points are the mean over data seeds, "
-    "error bars the SD across seeds; black diamonds are the extension's published GPT-2 small numbers (a "
-    "labelled reference, shown only beside GPT-2 small itself).")
+    "error bars the SD across seeds. Published numbers appear only when the model on screen is one a reference "
+    "measured (GPT-2 small for these curves): marks in their curve's colour, shaped by their source, named in "
+    "the legend (references, not computed here).")
 notice = st.container()
 
 offered, default = views.curve_lengths(s.info.n_positions)
