@@ -13,5 +13,3 @@ __all__ = [
     "BadInput", "ModelUnavailable", "SinklabError", "Trace", "run", "BUNDLED", "LoadedModel",
     "ModelInfo", "load_model", "load_preferred", "load_configured", "OFFLINE_DEFAULT", "pick_device", "Tokens", "batch", "tokenize",
 ]
-
-from .experiments import dose as _dose  # noqa: E402,F401  registers the dose interventions (scale_wk)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import BadInput
 from . import bands, published as _published, tables as _tables
-from .dose import InterpolatePE, ScaleKeyRows
+from ..interventions import InterpolatePE, ScaleKeyRows
 from .jobs import Job, KeyCoords, run_job
 from .plan import ALPHAS, COMBOS, EFFICACY, EXPERIMENTS, LENGTHS, Plan
 from .regimes import REGIMES, make_inputs

@@ -27,6 +27,7 @@ import torch
 
 from .. import families, layout
 from ..errors import BadInput
+from ..interventions import InterpolatePE, ScaleKeyRows
 from . import bands
 from .regimes import check_length, make_inputs
 
@@ -215,12 +216,8 @@ def resolve_setting(name: str, lm, target: int, base: dict, key_coords: KeyCoord
             except BadInput as e:
                 raise BadInput(f"{e} (sinklab's (b) declares α in its range; the dose grid asks for {alpha})") from None
         if curve == "scale_wk":
-            from .dose import ScaleKeyRows
-
             return key_coords.apply(ScaleKeyRows(alpha=alpha, coords=_coords(lm)))
         if curve == "pe":
-            from .dose import InterpolatePE
-
             return InterpolatePE(alpha=alpha)
         raise BadInput(f"unknown dose curve {curve!r}; choose from {', '.join(DOSE_CURVES)}")
     raise BadInput(f"unknown setting {name!r}; valid: {', '.join(base)}, {SETTING_FORMS}")

@@ -13,7 +13,7 @@ from sinklab import experiments as ex, metrics
 from sinklab.bytetok import byte_tokenizer
 from sinklab.engine import clear_cache, load_cached, register
 from sinklab.experiments import bands, published
-from sinklab.experiments.dose import InterpolatePE, ScaleKeyRows
+from sinklab.interventions import InterpolatePE, ScaleKeyRows
 from sinklab.experiments.regimes import check_length, make_inputs
 from sinklab.families import random_model
 from sinklab.interventions import REGISTRY, make

@@ -303,7 +303,7 @@ def test_subclasses_that_act_differently_write_their_own_texts():
 
     from sinklab.interventions import REGISTRY, SwapEPE, ZeroKeyCoords
 
-    dose = importlib.import_module("sinklab.experiments.dose")
+    dose = importlib.import_module("sinklab.interventions")
     assert REGISTRY["transplant"].formula != SwapEPE.formula and "other" in REGISTRY["transplant"].formula
     assert REGISTRY["e"].formula != SwapEPE.formula and "p_j" in REGISTRY["e"].formula
     assert dose.ScaleKeyRows.on_rotary != ZeroKeyCoords.on_rotary and "scales" in dose.ScaleKeyRows.on_rotary
