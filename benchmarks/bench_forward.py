@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
 
 import torch
@@ -23,6 +22,8 @@ from sinklab.families import random_model
 from sinklab.interventions import make
 from sinklab.metrics import paper_layers
 from sinklab.names import act_name
+
+from peak import PeakRSS  # benchmarks/peak.py (the script's folder is on sys.path)
 
 TEN = ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"]
 
@@ -38,32 +39,6 @@ def metric_names(n_layer: int) -> list[str]:
     """What a metric-only analysis keeps: the patterns of the paper-metric layers."""
     a, b = paper_layers(n_layer)
     return [act_name("pattern", l) for l in range(a, b)]
-
-
-class PeakRSS:
-    """Peak resident memory of this process while the block runs (psutil, sampled every 5 ms), in MiB."""
-
-    def __enter__(self):
-        import psutil
-
-        self.proc, self.stop = psutil.Process(), threading.Event()
-        self.before = self.peak = self.proc.memory_info().rss
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        return self
-
-    def _sample(self):
-        while not self.stop.wait(0.005):
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    @property
-    def mib(self) -> tuple[float, float]:
-        return self.peak / 2 ** 20, (self.peak - self.before) / 2 ** 20
 
 
 ROWS: list[dict] = []

@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak import PeakRSS  # benchmarks/peak.py (the script's folder is on sys.path)
+
 HERE = Path(__file__).parent
 AUTHORS_SRC = "/work/bench-authors-src"
 AUTHORS_PY = "/work/bench-authors-venv/bin/python"
@@ -103,34 +105,6 @@ def authors_runner(args) -> None:
 
 
 # ------------------------------------------------------------------------------------------ sinklab's side
-class PeakRSS:
-    """Peak resident memory of this process while the block runs (psutil, sampled every 10 ms), in MiB."""
-
-    def __enter__(self):
-        import threading
-
-        import psutil
-
-        self.proc, self.stop = psutil.Process(), threading.Event()
-        self.before = self.peak = self.proc.memory_info().rss
-        self.thread = threading.Thread(target=self._sample, daemon=True)
-        self.thread.start()
-        return self
-
-    def _sample(self):
-        while not self.stop.wait(0.01):
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    @property
-    def text(self) -> str:
-        return f"peak RSS {self.peak / 2**20:.0f} MiB (+{(self.peak - self.before) / 2**20:.0f} MiB over the loaded model)"
-
-
 def random_gpt2_small(seed: int = 0):
     """GPT-2 small's shape, random weights, random non-zero biases and a distinct first position (the tests' builder)."""
     from transformers import GPT2Config

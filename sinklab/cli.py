@@ -21,19 +21,8 @@ def _list(text: str | None) -> list[str]:
     return [] if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
 
-def _floats(text: str | None, what: str) -> list[float]:
-    from .errors import BadInput
-
-    out = []
-    for t in _list(text):
-        try:
-            out.append(float(t))
-        except ValueError:
-            raise BadInput(f"{what} must be numbers separated by commas; got {t!r}") from None
-    return out
-
-
-def _ints(text: str | None, what: str) -> tuple[int, ...] | None:
+def _numbers(text: str | None, what: str, kind: type = float) -> tuple | None:
+    """'0,0.5,1' -> (0.0, 0.5, 1.0) (kind int: integers); None for a flag not given."""
     from .errors import BadInput
 
     if text is None:
@@ -41,9 +30,10 @@ def _ints(text: str | None, what: str) -> tuple[int, ...] | None:
     out = []
     for t in _list(text):
         try:
-            out.append(int(t))
+            out.append(kind(t))
         except ValueError:
-            raise BadInput(f"{what} must be integers separated by commas; got {t!r}") from None
+            raise BadInput(f"{what} must be {'integers' if kind is int else 'numbers'} separated by commas; "
+                           f"got {t!r}") from None
     return tuple(out)
 
 
@@ -136,7 +126,7 @@ def plan_from(args, config=None):
     if args.combos:
         kw["combos"] = tuple(c.replace("+", "∧") for c in _list(args.combos))
     if args.alphas:
-        kw["alphas"] = tuple(_floats(args.alphas, "alphas"))
+        kw["alphas"] = _numbers(args.alphas, "alphas")
     if args.targets:
         kw["targets"] = tuple(_list(args.targets))
     if args.revisions:
@@ -146,7 +136,7 @@ def plan_from(args, config=None):
     return Plan(models=tuple(models), experiments=tuple(exps), seeds=seeds, n=args.n, n_tokens=args.tokens,
                 band=args.band, metric=args.metric, source=source, target=args.target,
                 length_regime=args.length_regime, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
-                coords=_ints(args.coords, "--coords"), i_top=args.i_top, i_k_sigma=args.i_ksigma,
+                coords=_numbers(args.coords, "--coords", int), i_top=args.i_top, i_k_sigma=args.i_ksigma,
                 j_per_layer=args.j_per_layer, j_seed=args.j_seed, **kw)
 
 
