@@ -16,8 +16,19 @@ PLAN = dict(models=("textbook", "sinklab-mini"), experiments=("table1", "lengths
             n_tokens=16, lengths=(16, 100), domains=("nl", "code"))
 
 
+@pytest.fixture
+def plain_main(monkeypatch):
+    """Worker processes start by 'spawn', which re-runs the parent's __main__ file. In one pytest process the
+    app tests (Streamlit's AppTest) leave app/streamlit_app.py as __main__; a plain __main__ is what a script
+    or the `sinklab` command gives the workers."""
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
+
+
 @pytest.mark.slow  # starts two worker processes (Python, torch and the models in each)
-def test_dask_local_cluster_of_processes_equals_serial():
+def test_dask_local_cluster_of_processes_equals_serial(plain_main):
     """Two worker PROCESSES: jobs and results are pickled, each worker loads the bundled models into its own
     cache; the gathered tables equal the serial run's exactly."""
     pytest.importorskip("dask.distributed")
