@@ -26,7 +26,8 @@ def _published_models() -> pd.DataFrame:
 
 def published_models() -> pd.DataFrame:
     """The models published numbers belong to: reference_model, family, n_layer, n_head, d_model, hub_ids (a
-    tuple of Hugging Face ids, lower case), massive_coords (the extension's, where it lists them), source."""
+    tuple of Hugging Face ids, lower case), massive_coords (the extension's, where it lists them), source,
+    per_checkpoint ("yes": the references give numbers per training checkpoint, i.e. per revision)."""
     return _published_models().copy()
 
 
@@ -41,54 +42,39 @@ def _info(x):
     return x if isinstance(x, (Mapping, pd.Series)) else getattr(x, "info", x)
 
 
-def _names(x, spec: str | None) -> list[str]:
-    """Every name `x` goes by: the spec it was loaded from, its ModelInfo name, its config's _name_or_path,
-    and, for a local directory among those, the _name_or_path its config.json records."""
-    import json
-
-    info = _info(x)
-    model = None if info is x else getattr(x, "model", None)
-    names = [spec, _get(info, "name"), getattr(getattr(model, "config", None), "_name_or_path", None)]
-    out: list[str] = []
-    for n in names:
-        if not isinstance(n, str) or not n.strip():
-            continue
-        n = n.strip().rstrip("/")
-        out.append(n)
-        cfg = Path(n).expanduser() / "config.json"
-        if cfg.is_file():
-            try:
-                saved = json.loads(cfg.read_text())
-            except (OSError, ValueError):
-                continue
-            out += [str(saved[k]).strip().rstrip("/") for k in ("_name_or_path", "name_or_path") if saved.get(k)]
-    return out
+HUB_SOURCES = ("HF cache", "HF hub")  # ModelInfo.source of a model loaded by its hub id
 
 
 def identify(x, spec: str | None = None) -> str | None:
     """The published model (a reference_model of published_models()) that `x` IS, or None.
 
-    x: a LoadedModel (its config's _name_or_path counts too), a ModelInfo or an info row (name, family and
-    shape). Identity is by name: the hub id it was loaded as (`spec`, the ModelInfo's name, the config's
-    _name_or_path), or a local directory whose config.json names the published model; the family and the
-    shape (layers, heads, width) must confirm it. A model of the right shape with another name is not it."""
+    x: a LoadedModel or a ModelInfo (or an info row: name, family and shape). Identity is by the hub id the
+    model was loaded as (`spec`, or its ModelInfo's name), from the Hugging Face cache or hub at its main
+    revision; the family and the shape (layers, heads, width) must confirm it. Not it: a model of the right
+    shape with another name, a local directory (its config's _name_or_path names what it was made FROM, e.g.
+    the model it was fine-tuned from), a checkpoint at another revision (except for the training runs whose
+    numbers the references give per checkpoint: per_checkpoint)."""
     info = _info(x)
-    names = {n.lower() for n in _names(x, spec)}
-    if not names:
-        return None
+    source = None if isinstance(info, (Mapping, pd.Series)) else _get(info, "source")
+    at = ""
+    if isinstance(source, str):  # where a loaded model came from
+        if not source.startswith(HUB_SOURCES):
+            return None
+        at = source.partition(", revision ")[2]
+    names = {n.strip().rstrip("/").lower() for n in (spec, _get(info, "name")) if isinstance(n, str) and n.strip()}
+    family = _get(info, "family")
     for r in _published_models().itertuples():
-        if not names & set(r.hub_ids):
+        if at not in ("", "main") and r.per_checkpoint != "yes":  # its numbers belong to the final checkpoint
             continue
-        family = _get(info, "family")
-        if family == r.family and all(_get(info, k) is not None and int(_get(info, k)) == getattr(r, k)
-                                      for k in SHAPE):
+        if names & set(r.hub_ids) and family == r.family and all(
+                _get(info, k) is not None and int(_get(info, k)) == getattr(r, k) for k in SHAPE):
             return r.reference_model
     return None
 
 
 def is_gpt2_small(info) -> bool:
-    """True when the model IS GPT-2 small (identify: loaded as gpt2 / openai-community/gpt2, or a directory
-    whose config names it, with GPT-2 small's family and shape): the published numbers apply to it only.
+    """True when the model IS GPT-2 small (identify: loaded as gpt2 / openai-community/gpt2 from the HF cache or
+    hub, with GPT-2 small's family and shape): the published numbers apply to it only.
     info: a ModelInfo, or a LoadedModel."""
     return identify(info) == "GPT-2 small"
 

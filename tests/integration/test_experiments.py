@@ -263,13 +263,13 @@ def _meta_model(model_type: str, name_or_path: str = "", **cfg):
     return model
 
 
-def _loaded(model, name):
+def _loaded(model, name, source="HF cache"):
     from sinklab.families import of
     from sinklab.loading import LoadedModel, ModelInfo
 
     f = of(model)
     info = ModelInfo(name=name, n_layer=f.n_layer, n_head=f.n_head, d_model=f.d_model, n_positions=f.n_positions,
-                     vocab_size=f.vocab_size, source="test", device="meta", dtype="float32", family=f.name)
+                     vocab_size=f.vocab_size, source=source, device="meta", dtype="float32", family=f.name)
     return LoadedModel(model=model, tokenizer=None, info=info)
 
 
@@ -277,12 +277,17 @@ def test_published_models_are_matched_by_identity_not_shape(tmp_path):
     from sinklab import reference
 
     small = dict(n_layer=12, n_head=12, n_embd=768)
+    assert reference.is_gpt2_small(_loaded(_meta_model("gpt2", **small), "gpt2").info)
+    assert reference.is_gpt2_small(_loaded(_meta_model("gpt2", **small), "openai-community/gpt2", "HF hub"))
     rand = _loaded(_meta_model("gpt2", **small), "gpt2-rand")  # GPT-2 small's exact shape, another name
     assert reference.identify(rand) is None and not reference.is_gpt2_small(rand)
-    assert not reference.is_gpt2_small(rand.info)
-    named = _loaded(_meta_model("gpt2", "gpt2", **small), "gpt2-rand")  # its config says it is gpt2
-    assert reference.identify(named) == "GPT-2 small" and reference.is_gpt2_small(named)
-    assert reference.is_gpt2_small(_loaded(_meta_model("gpt2", **small), "openai-community/gpt2").info)
+    named = _loaded(_meta_model("gpt2", "gpt2", **small), "gpt2-rand")  # its config was made FROM gpt2: not it
+    assert reference.identify(named) is None
+    d = tmp_path / "gpt2"  # a local directory, even one named like the model: it may hold a fine-tuned copy
+    assert reference.identify(_loaded(_meta_model("gpt2", "gpt2", **small), str(d), "local directory")) is None
+    assert reference.identify(_loaded(_meta_model("gpt2", **small), "gpt2", "checkpoint directory of gpt2")) is None
+    assert reference.identify(_loaded(_meta_model("gpt2", **small), "gpt2", "HF cache, revision step-100")) is None
+    assert reference.identify(_loaded(_meta_model("gpt2", **small), "gpt2", "HF cache, revision main")) == "GPT-2 small"
     llama = _loaded(_meta_model("llama", "gpt2", num_hidden_layers=12, num_attention_heads=12, hidden_size=768,
                                 intermediate_size=64), "gpt2")  # the name, not the family
     assert reference.identify(llama) is None
@@ -290,15 +295,7 @@ def test_published_models_are_matched_by_identity_not_shape(tmp_path):
     assert reference.identify(wrong) is None
     opt = _meta_model("opt", num_hidden_layers=12, num_attention_heads=12, hidden_size=768, ffn_dim=64,
                       word_embed_proj_dim=768)
-    d = tmp_path / "my-opt"  # a local directory whose config.json names the published model
-    d.mkdir()
-    opt.config.to_json_file(d / "config.json")
-    assert reference.identify(_loaded(opt, str(d))) is None
-    import json
-
-    cfg = json.loads((d / "config.json").read_text())
-    (d / "config.json").write_text(json.dumps({**cfg, "_name_or_path": "facebook/opt-125m"}))
-    assert reference.identify(_loaded(opt, str(d))) == "OPT-125M"
+    assert reference.identify(_loaded(opt, "facebook/opt-125m")) == "OPT-125M"
     neo = _loaded(_meta_model("gpt_neo", num_layers=12, num_heads=12, hidden_size=768,
                               attention_types=[[["global", "local"], 6]]), "EleutherAI/gpt-neo-125M")
     qwen = _loaded(_meta_model("qwen2", num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
@@ -335,13 +332,22 @@ def test_published_rows_stand_beside_the_model_they_are():
 
 @pytest.mark.slow
 def test_a_random_gpt2_small_shaped_model_gets_no_published_numbers(registered):
-    """End to end: the job records what the model is; only a config naming gpt2 brings the published rows."""
+    """End to end: the job records what the model is; only GPT-2 small loaded by its hub id brings the published rows."""
+    from dataclasses import replace
+
+    from sinklab import engine
+
     name = registered("gpt2-rand", "gpt2", n_layer=12, n_head=12, n_embd=768, n_positions=16)
     plan = dict(experiments=("table1",), seeds=(0,), n=1, n_tokens=8, domains=("nl",))
     res = ex.run(ex.Plan(models=(name,), **plan))
     assert res.info["published_as"].tolist() == [""] and not res.published
-    load_cached(name).model.config._name_or_path = "gpt2"  # as a model loaded from the hub id says
+    lm = load_cached(name)
+    lm.model.config._name_or_path = "gpt2"  # a config naming what it was made from is not enough
     res = ex.run(ex.Plan(models=(name,), **plan))
+    assert res.info["published_as"].tolist() == [""] and not res.published
+    as_hub = engine.register("gpt2", lm.model, lm.tokenizer)  # as if `gpt2` had been loaded from the HF cache
+    engine._CACHE[("gpt2", "", "", "")] = replace(as_hub, info=replace(as_hub.info, source="HF cache"))
+    res = ex.run(ex.Plan(models=("gpt2",), **plan))
     assert res.info["published_as"].tolist() == ["GPT-2 small"]
     assert set(res.published["table1"]["reference_model"]) == {"GPT-2 small"}
 
