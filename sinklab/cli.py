@@ -12,6 +12,7 @@ Configuration is read once, here (sinklab.config.Config.load(): the environment 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from .errors import SinklabError
@@ -140,15 +141,29 @@ def plan_from(args, config=None):
                 j_per_layer=args.j_per_layer, j_seed=args.j_seed, **kw)
 
 
-def _stay_offline() -> None:
-    """SINKLAB_OFFLINE=1 at the edge: the hub client of this process, and of the worker processes it starts,
-    never goes online (models come from the local cache, directories or the bundled ones)."""
+@contextlib.contextmanager
+def _offline(on: bool):
+    """SINKLAB_OFFLINE=1 at the edge: while the report runs, the hub client of this process, and of the worker
+    processes it starts, never goes online (models come from the local cache, directories or the bundled ones);
+    both are restored afterwards (a notebook or test calling main() stays as it was)."""
+    if not on:
+        yield
+        return
     import os
 
     from huggingface_hub import constants
 
+    before_env, before = os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE
     os.environ["HF_HUB_OFFLINE"] = "1"  # inherited by a LocalCluster's worker processes
     constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before
+        if before_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = before_env
 
 
 def report(args, config=None) -> int:
@@ -167,23 +182,22 @@ def report(args, config=None) -> int:
             from .errors import BadInput
 
             raise BadInput(f"figure formats are png and svg (or none); got {f!r}")
-    if config.offline:
-        _stay_offline()
     jobs = plan.jobs()
     threads = args.threads if args.threads is not None else config.threads
-    engine = make_engine(args.engine, address=args.address, workers=args.workers, threads=threads)
-    try:
-        bar = tqdm(total=len(jobs), desc="jobs", unit="job", file=sys.stderr)
+    with _offline(config.offline):
+        engine = make_engine(args.engine, address=args.address, workers=args.workers, threads=threads)
+        try:
+            bar = tqdm(total=len(jobs), desc="jobs", unit="job", file=sys.stderr)
 
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
+            def progress(done: int, total: int) -> None:
+                bar.update(done - bar.n)
 
-        results = engine.map(jobs, progress=progress)
-        bar.close()
-        res = experiments.assemble(plan, results)
-        res.engine = engine.describe()
-    finally:
-        engine.close()
+            results = engine.map(jobs, progress=progress)
+            bar.close()
+            res = experiments.assemble(plan, results)
+            res.engine = engine.describe()
+        finally:
+            engine.close()
     out = experiments.write(res, args.out, formats=formats)
     computed = any(len(t) for t in res.tables.values())
     if computed:

@@ -137,8 +137,13 @@ def delta_percentiles_authors(trace: Trace, model, layers: tuple[int, int] | Non
     and the population std (ddof=0, as numpy.std). Layers 0-indexed, all of them by default.
     Columns: layer, position, p10, p50, p90, mean, std.
     """
-    df = delta(trace, model, layers)
-    g = df.groupby(["layer", "position"])["delta_norm"]
+    return percentiles_authors(delta(trace, model, layers), ["layer", "position"])
+
+
+def percentiles_authors(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """p10, p50, p90 (linear interpolation, as numpy), mean and population std (ddof=0) of delta_norm per
+    `by` group: the statistics of the authors' table."""
+    g = values.groupby(by, sort=True)["delta_norm"]
     out = g.quantile([0.1, 0.5, 0.9]).unstack()
     out.columns = ["p10", "p50", "p90"]
     out["mean"], out["std"] = g.mean(), g.std(ddof=0)

@@ -43,5 +43,5 @@ TERMS: dict[str, str] = {
     "n": "How many inputs a number averages over.",
     "key / query": "In an attention map, rows are queries (the token attending), columns keys (attended to).",
 }
-TERMS.update({(f"({k}) {REGISTRY[k].title}" if k in PAPER else k): REGISTRY[k].description for k in ordered()
-              if REGISTRY[k].points})
+TERMS.update({(f"({k}) {REGISTRY[k].title}" if k in PAPER else REGISTRY[k].title): REGISTRY[k].description
+              for k in ordered() if REGISTRY[k].points})

@@ -150,6 +150,8 @@ def _described(cls) -> None:
         p = dataclasses.replace(f.metadata["param"], kind=kind)
         if kind == "float" and not p.step:
             raise TypeError(f"{cls.__name__}.{name}: a float parameter needs a step (its slider's resolution)")
+        if kind in ("bool", "ints") and p.widget:
+            raise TypeError(f"{cls.__name__}.{name}: a {kind} parameter has no slider; declare it with widget=False")
         if f.default is not None:
             p.check_type(f"{cls.__name__}.{name}'s default", f.default)
             bounds = p.bounds(None)

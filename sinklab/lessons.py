@@ -388,7 +388,7 @@ class CurvesView:
     lengths_summary: pd.DataFrame  # across seeds: n_tokens, intervention, sink_mean/_sd, pct_of_baseline_mean/_sd
     dose: pd.DataFrame  # per seed: model, seed, domain, curve, curve_title, alpha, n, sink, se, pct_of_baseline
     dose_summary: pd.DataFrame  # across seeds: curve, alpha, sink_mean/_sd, ...
-    published: dict  # "lengths" / "dose" -> the extension's numbers for a model of GPT-2's shape (references)
+    published: dict  # "lengths" / "dose" -> the extension's numbers when the model IS GPT-2 small (references)
     errors: pd.DataFrame  # what did not run and why: a length past the positions, a curve that does not apply
     domain: str  # the dose curves' domain
     n_tokens: int  # the dose curves' length

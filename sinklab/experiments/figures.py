@@ -104,6 +104,18 @@ def _shown_domain(s: pd.DataFrame) -> pd.DataFrame:
     return s[s["domain"] == ("all" if "all" in set(s["domain"]) else s["domain"].iloc[0])]
 
 
+def _same_domain(pub: pd.DataFrame | None, s: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """The published rows of the domain drawn (s has one), and a title note when only the pooled ones exist."""
+    if pub is None or "domain" not in pub.columns or "domain" not in s.columns or s.empty:
+        return pub, ""
+    shown = s["domain"].iloc[0]
+    same = pub[pub["domain"] == shown]
+    if len(same) or shown == "all":
+        return same, ""
+    pooled = pub[pub["domain"] == "all"]
+    return pooled, (f" (published marks: the three domains pooled; computed here: {shown} only)" if len(pooled) else "")
+
+
 def _cost(s: pd.DataFrame, pub: pd.DataFrame | None) -> alt.Chart:
     s = _shown_domain(s)
     s = s[s["intervention"] != "baseline"].copy()
@@ -154,8 +166,9 @@ def _emergence(s: pd.DataFrame, pub: pd.DataFrame | None) -> alt.Chart:
 def _delta(s: pd.DataFrame, pub: pd.DataFrame | None) -> alt.Chart:
     s = _shown_domain(s)
     first = s[s["position"] == 0].assign(group="position 0")
-    other = s[s["position"] > 0].groupby(["model", "layer"], as_index=False)[
-        ["p50_mean", "p50_sd"]].max().assign(group="other positions (largest)")
+    later = s[s["position"] > 0]
+    other = later.loc[later.groupby(["model", "layer"])["p50_mean"].idxmax()].assign(  # its mean with its own SD
+        group="other positions (largest)")
     df = pd.concat([first, other], ignore_index=True)
     df["layer"] = df["layer"].astype(int)
     p = None
@@ -186,9 +199,9 @@ def chart(experiment: str, summary: pd.DataFrame, published: pd.DataFrame | None
     if experiment in ("table1", "combined"):
         s = _shown_domain(s)
         s = s[s["intervention"] != "baseline"]
-        p = None if pub is None else pub[pub["domain"] == "all"]
+        p, note = _same_domain(pub, s)
         return _bars(s, "intervention", "pct_of_baseline_mean", "pct_of_baseline_sd", "model", None,
-                     f"{experiment}: sink at the intervention's key, % of baseline (mean ± SD across seeds)",
+                     f"{experiment}: sink at the intervention's key, % of baseline (mean ± SD across seeds){note}",
                      "% of baseline", p, "pct_of_baseline")
     if experiment == "regimes":
         s = s[s["intervention"] != "baseline"]
@@ -202,19 +215,22 @@ def chart(experiment: str, summary: pd.DataFrame, published: pd.DataFrame | None
                       "% of baseline", facet="model", pub=p, pub_y="pct_of_baseline", log2_x=True)
     if experiment == "dose":
         s = _shown_domain(s)
-        return _lines(s, "alpha", "sink_mean", "sink_sd", "curve", "Dose-response: sink vs α", "α", "sink",
-                      facet="model", pub=pub, pub_y="sink")
+        p, note = _same_domain(pub, s)
+        return _lines(s, "alpha", "sink_mean", "sink_sd", "curve", f"Dose-response: sink vs α{note}", "α", "sink",
+                      facet="model", pub=p, pub_y="sink")
     if experiment == "pathways":
         s = _shown_domain(s)
-        p = None if pub is None else pub.assign(intervention=pub["measure"])
+        p, note = _same_domain(pub, s)
+        p = None if p is None else p.assign(intervention=p["measure"])
         return _bars(s.assign(intervention=s["measure"]), "intervention", "value_mean", "value_sd", "model", None,
-                     "Two pathways onto position 0: full, content-only (T1), bias-only (T3), Δ share",
+                     f"Two pathways onto position 0: full, content-only (T1), bias-only (T3), Δ share{note}",
                      "attention to position 0 / share", p, "value")
     if experiment == "relocation":
         s = _shown_domain(s.assign(intervention="target " + s["target"].astype(str)))
-        p = None if pub is None else pub.assign(intervention="target " + pub["target"].astype(str))
+        p, note = _same_domain(pub, s)
+        p = None if p is None else p.assign(intervention="target " + p["target"].astype(str))
         return _bars(s, "intervention", "ratio_mean", "ratio_sd", "model", None,
-                     "Relocation: mass moved to the target / baseline mass at 0", "ratio", p, "ratio")
+                     f"Relocation: mass moved to the target / baseline mass at 0{note}", "ratio", p, "ratio")
     if experiment == "cost":
         return _cost(s, pub)
     if experiment == "emergence":

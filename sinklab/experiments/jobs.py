@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 
-from .. import families, layout
+from .. import checks, families, layout
 from ..errors import BadInput
 from ..interventions import InterpolatePE, ScaleKeyRows
 from . import bands
@@ -103,9 +103,13 @@ class KeyCoords:
 
     def describe(self) -> str:
         """In words, for report.md."""
+        from ..interventions import REGISTRY
+
+        k = self.k_sigma if self.k_sigma is not None else REGISTRY["i"].params()["k_sigma"][0].default
         i = (f"(i): the coordinates {', '.join(map(str, self.coords))}" if self.coords is not None else
              f"(i): the top {self.top} |EPE_0| coordinates" if self.top is not None else
-             f"(i): the EPE_0 coordinates above mean + {self.k_sigma if self.k_sigma is not None else 3:g}σ")
+             f"(i): the EPE_0 coordinates above mean + {k:g}σ (a planted model without position embeddings: "
+             "its planted massive coordinates)")
         j = ("re-drawn in every layer over all coordinates" if self.j_per_layer else
              "one draw for every layer, never a chosen (i) coordinate")
         return f"{i}; (j): as many random coordinates, {j}, seed {self.j_seed}"
@@ -159,6 +163,17 @@ def _coords(lm):
     return None
 
 
+def _chosen(iv, lm) -> str:
+    """The W_k coordinates (i) zeroes on this model, in words (or why it does not run)."""
+    if iv is None:
+        return "(i) not in the signature"
+    try:
+        iv.check(lm.model, 2)
+        return ", ".join(map(str, iv.chosen(lm.model)))
+    except BadInput as e:
+        return f"none: {e}"
+
+
 def signature(lm, target: int, seed: int = 0, key_coords: KeyCoords = KeyCoords()) -> dict:
     """The signature's settings on this model, (i)/(j) with the job's coordinate definitions."""
     from ..report import signature_settings
@@ -167,6 +182,47 @@ def signature(lm, target: int, seed: int = 0, key_coords: KeyCoords = KeyCoords(
 
 
 SETTING_FORMS = f"combinations joined with {AND} (or +), transplant@k, dose:<{'|'.join(DOSE_CURVES)}>:<α>"
+_TRANSPLANT = re.compile(r"transplant@(-?\d+)")
+_DOSE = re.compile(r"dose:(\w+):(.*)")
+
+
+def _parts(name: str) -> list[str] | None:
+    """The parts of a combination (joined with ∧ or +), or None for a single setting."""
+    for sep in (AND, "+"):
+        if sep in name:
+            return [p.strip() for p in name.split(sep)]
+    return None
+
+
+def _dose(name: str) -> tuple[str, float] | None:
+    """(curve, α) of a 'dose:<curve>:<α>' setting, None for another form; BadInput for a malformed one."""
+    m = _DOSE.fullmatch(name)
+    if m is None:
+        return None
+    if m.group(1) not in DOSE_CURVES:
+        raise BadInput(f"unknown dose curve {m.group(1)!r} in {name!r}; choose from {', '.join(DOSE_CURVES)}")
+    try:
+        alpha = float(m.group(2))
+    except ValueError:
+        raise BadInput(f"the dose α of {name!r} must be a number; got {m.group(2)!r}") from None
+    if not math.isfinite(alpha):
+        raise BadInput(f"the dose α of {name!r} must be finite; got {m.group(2)!r}")
+    return m.group(1), alpha
+
+
+def labels_of(name: str) -> set[str]:
+    """The registered intervention labels a setting name uses: 'b∧c' -> {b, c}, 'transplant@3' -> {transplant},
+    'dose:b:0.5' -> {b}, 'dose:scale_wk:1' -> {scale_wk} (the unregistered PE interpolation: none)."""
+    from ..interventions import REGISTRY
+
+    parts = _parts(name)
+    if parts is not None:
+        return set().union(*(labels_of(p) for p in parts))
+    if _TRANSPLANT.fullmatch(name):
+        return {"transplant"}
+    m = _DOSE.fullmatch(name)
+    label = m.group(1) if m else name
+    return {label} if label in REGISTRY else set()
 
 
 def check_setting(name: str) -> str:
@@ -178,14 +234,16 @@ def check_setting(name: str) -> str:
         raise BadInput(f"setting names must be non-empty strings; got {name!r}")
     if name in labels:
         return name
-    if AND in name:
-        for p in name.split(AND):
-            check_setting(p.strip())
+    parts = _parts(name)
+    if parts is not None:
+        for p in parts:
+            check_setting(p)
         return name
-    if re.fullmatch(r"transplant@\d+", name) and int(name.split("@")[1]) >= 1:
+    m = _TRANSPLANT.fullmatch(name)
+    if m:
+        checks.at_least(f"the target k of {name!r}", int(m.group(1)), 1)
         return name
-    m = re.fullmatch(r"dose:(\w+):([0-9.]+)", name)
-    if m and m.group(1) in DOSE_CURVES:
+    if _dose(name) is not None:
         return name
     raise BadInput(f"unknown intervention {name!r}; valid: {', '.join(k for k in labels if k != 'baseline')}, "
                    f"{SETTING_FORMS}")
@@ -197,19 +255,19 @@ def resolve_setting(name: str, lm, target: int, base: dict, key_coords: KeyCoord
 
     if name in base:
         return base[name]
-    if AND in name:
-        parts = [p.strip() for p in name.split(AND)]
+    parts = _parts(name)
+    if parts is not None:
         out = []
         for p in parts:
             iv = resolve_setting(p, lm, target, base, key_coords)
             out.extend(() if iv is None else iv if isinstance(iv, tuple) else (iv,))
         return tuple(out)
-    m = re.fullmatch(r"transplant@(\d+)", name)
+    m = _TRANSPLANT.fullmatch(name)
     if m:
         return make("transplant", other=int(m.group(1)))
-    m = re.fullmatch(r"dose:(\w+):([0-9.]+)", name)
-    if m:
-        curve, alpha = m.group(1), float(m.group(2))
+    dose = _dose(name)
+    if dose is not None:
+        curve, alpha = dose
         if curve == "b":
             try:
                 return make("b", alpha=alpha)
@@ -217,9 +275,7 @@ def resolve_setting(name: str, lm, target: int, base: dict, key_coords: KeyCoord
                 raise BadInput(f"{e} (sinklab's (b) declares α in its range; the dose grid asks for {alpha})") from None
         if curve == "scale_wk":
             return key_coords.apply(ScaleKeyRows(alpha=alpha, coords=_coords(lm)))
-        if curve == "pe":
-            return InterpolatePE(alpha=alpha)
-        raise BadInput(f"unknown dose curve {curve!r}; choose from {', '.join(DOSE_CURVES)}")
+        return InterpolatePE(alpha=alpha)  # curve "pe"
     raise BadInput(f"unknown setting {name!r}; valid: {', '.join(base)}, {SETTING_FORMS}")
 
 
@@ -268,7 +324,7 @@ def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
                                  "published_as": reference.identify(lm, job.model) or "", "band": job.band,
                                  "band_start": band[0], "band_stop": band[1], "metric": job.metric,
                                  "inputs": int(ids.shape[0]), "source": source,
-                                 "key_coords": job.key_coords.describe()}])
+                                 "key_coords": job.key_coords.describe(), "i_coords": _chosen(base.get("i"), lm)}])
     out["meanings"] = meanings(lm.model).assign(model=job.model)
     extra_skips = {}
     if job.pathways:  # where the split is not defined (rotary models, no b_Q), only this part is lost

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..interventions import with_role
 from . import bands
 from .plan import EXPERIMENTS
-from .published import EXT_DEFINITIONS
+from .published import AUTHORS, AUTHORS_DEFINITIONS, EXT, EXT_DEFINITIONS
 
 FORMATS = ("png", "svg")
 
@@ -104,10 +105,12 @@ def _labels_block(res) -> list[str]:
 
     if res.meanings is None or res.meanings.empty or res.info.empty:
         return []
+    from .jobs import labels_of
+
     used = set()
     for e in res.plan.experiments:
         for name in res.plan.settings_for(e):
-            used.update(p for p in name.split("∧"))
+            used |= labels_of(name)
     lines = []
     info = res.info.drop_duplicates("model")
     for family, g in info.groupby("family", sort=False):
@@ -188,8 +191,9 @@ def markdown(res) -> str:
     lines.append(f"Layer band: {bands.describe(plan.band)}.")
     for _, r in info.iterrows():
         ident = f"; it is {r['published_as']}: published numbers beside" if r.get("published_as") else ""
+        coords = f"; (i) zeroes W_k rows {r['i_coords']}" if isinstance(r.get("i_coords"), str) else ""
         lines.append(f"- {r['model']}: {r['family']}, {r['n_layer']} layers → band [{r['band_start']}, "
-                     f"{r['band_stop']}), {r['n_positions']} positions, {r.get('dtype', 'float32')}{ident}")
+                     f"{r['band_stop']}), {r['n_positions']} positions, {r.get('dtype', 'float32')}{coords}{ident}")
     lines.append("")
     lines += _labels_block(res)
     for e in plan.experiments:
@@ -212,9 +216,10 @@ def markdown(res) -> str:
         else:
             lines += [_summary_md(e, s, len(plan.seeds)), ""]
         if e == "cost":
+            movers = ", ".join(with_role("moves the sink"))
             lines += ["Reduction = 100 (1 − sink at position 0 / the baseline's): how much of the sink at the first "
-                      "token each setting removes (for transplant, isolate and amplify too, whose `sink` column is "
-                      "the attention at their target position).", ""]
+                      f"token each setting removes (for {movers} too, whose `sink` column is the attention at their "
+                      "target position).", ""]
         if pub is not None and len(pub):
             for src in dict.fromkeys(pub["source"]):
                 p = pub[pub["source"] == src].drop(columns=["source"])
@@ -222,9 +227,11 @@ def markdown(res) -> str:
                           f"band {', '.join(dict.fromkeys(p['band']))}):", "",
                           md_table(p.drop(columns=["band", "band_start", "band_stop"], errors="ignore"), max_rows=80), ""]
             lines += _band_flags(res, e, pub)
-            if e in ("table1", "cost", "combined") and set(pub["source"]) & {published_ext()}:
-                lines.append(f"> Definitions: this run's {plan.key_coords.describe()}; the extension's "
-                             f"{EXT_DEFINITIONS}.")
+            defined = {EXT: EXT_DEFINITIONS, AUTHORS: AUTHORS_DEFINITIONS}
+            if e in ("table1", "cost", "combined") and set(pub["source"]) & set(defined):
+                theirs = "; ".join(f"{'the extension' if src == EXT else 'the authors'}: {defined[src]}"
+                                   for src in dict.fromkeys(pub["source"]) if src in defined)
+                lines.append(f"> Definitions: this run's {plan.key_coords.describe()}; {theirs}.")
             lines.append("")
     lines += ["## not run", ""]
     if res.errors.empty:
@@ -234,12 +241,6 @@ def markdown(res) -> str:
         lines += [f"{len(res.errors)} job(s) or setting(s) did not run, for {len(nr)} reason(s); everything else was "
                   "computed (one row per job and setting in errors.csv).", "", md_table(nr, max_rows=100), ""]
     return "\n".join(lines) + "\n"
-
-
-def published_ext() -> str:
-    from .published import EXT
-
-    return EXT
 
 
 def write(res, out: str | Path, formats=FORMATS) -> Path:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..corpora import DOMAINS
+from ..decomposition import percentiles_authors
 from ..interventions import REGISTRY
 from .jobs import AND, DOSE_CURVES, JOB_COLUMNS, step_of
 
@@ -109,7 +110,8 @@ def cost(ex, plan) -> pd.DataFrame:
     s = _domains(ex, plan, plan.settings_for("cost"))
     if s.empty:
         return s
-    s = s.assign(reduction_pct=100 * (1 - s["first"] / s["base_first"]))
+    base = s["base_first"].where(s["base_first"] > 0)  # no sink at position 0: nothing to reduce (NaN)
+    s = s.assign(reduction_pct=100 * (1 - s["first"] / base))
     s = _finish(s, COST_COLS)
     s["on_frontier"] = False
     for _, g in s.groupby(["model", "seed", "domain"]):
@@ -220,16 +222,6 @@ def emergence(ex, stats: pd.DataFrame, plan) -> pd.DataFrame:
 PERCENTILES = ("p10", "p50", "p90", "mean", "std")
 
 
-def percentiles_authors(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """p10, p50, p90 (linear interpolation, as numpy), mean and population std (ddof=0) of delta_norm per
-    `by` group: the statistics of the authors' table (as sinklab.decomposition.delta_percentiles_authors)."""
-    g = values.groupby(by, sort=True)["delta_norm"]
-    out = g.quantile([0.1, 0.5, 0.9]).unstack()
-    out.columns = ["p10", "p50", "p90"]
-    out["mean"], out["std"] = g.mean(), g.std(ddof=0)
-    return out.reset_index()
-
-
 def delta(raw: pd.DataFrame, plan) -> pd.DataFrame:
     """Per model, seed, domain (and 'all', the domains pooled), layer and position: the authors' Δ percentile
     table, pooled over examples and heads. raw: the jobs' delta_values rows."""
@@ -238,7 +230,7 @@ def delta(raw: pd.DataFrame, plan) -> pd.DataFrame:
     raw = raw[raw["regime"].isin(plan.domains) & (raw["revision"] == "") & (raw["n_tokens"] == plan.n_tokens)]
     if raw.empty:
         return pd.DataFrame()
-    raw = pd.concat([raw, pooled(raw, plan.domains)], ignore_index=True)
+    raw = pd.concat([raw, raw.assign(regime="all")], ignore_index=True)  # the domains pooled (examples unused)
     out = percentiles_authors(raw, ["model", "seed", "regime", "layer", "position"]).rename(
         columns={"regime": "domain"})
     drank = {d: i for i, d in enumerate((*plan.domains, "all"))}

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import copy
 
+import os
+
 import pandas as pd
 import pytest
 import torch
@@ -186,6 +188,10 @@ def test_configuration_is_read_at_the_cli_edge(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SINKLAB_OFFLINE", "1")
     monkeypatch.setenv("SINKLAB_THREADS", "2")
     monkeypatch.setenv("SINKLAB_MODEL", "textbook-structural")
+    from sinklab import experiments
+
+    seen, assemble = [], experiments.assemble
+    monkeypatch.setattr(experiments, "assemble", lambda *a, **k: seen.append(constants.HF_HUB_OFFLINE) or assemble(*a, **k))
     threads = torch.get_num_threads()
     try:
         assert main(["report", "--n", "2", "--tokens", "16", "--domains", "nl", "--formats", "none",
@@ -193,7 +199,8 @@ def test_configuration_is_read_at_the_cli_edge(tmp_path, capsys, monkeypatch):
         assert torch.get_num_threads() == 2  # SINKLAB_THREADS: the jobs' torch threads
     finally:
         torch.set_num_threads(threads)
-    assert constants.HF_HUB_OFFLINE is True  # SINKLAB_OFFLINE: no hub for this run
+    assert seen == [True]  # SINKLAB_OFFLINE: no hub while the report ran...
+    assert constants.HF_HUB_OFFLINE is False and os.environ["HF_HUB_OFFLINE"] == "0"  # ...and restored after
     table = pd.read_csv(tmp_path / "cfg" / "table.csv")
     assert set(table["model"]) == {"textbook-structural"}  # SINKLAB_MODEL: the default --model
     assert "offline" in (tmp_path / "cfg" / "report.md").read_text()

@@ -105,10 +105,10 @@ def test_per_example_interventions_equal_separate_runs(tiny):
 def test_parameters_bit_identical_after_every_intervention(tiny):
     before = snapshot(tiny)
     ids = torch.arange(20)
-    from sinklab.interventions import REGISTRY
+    from sinklab.interventions import REGISTRY, InterpolatePE
 
-    for label in REGISTRY:  # every registered intervention, with its defaults
-        sinklab.run(tiny, ids, interventions=make(label))
+    for iv in [make(label) for label in REGISTRY] + [InterpolatePE(alpha=0.5)]:  # every one, the unregistered too
+        sinklab.run(tiny, ids, interventions=iv)
     assert_unchanged(tiny, before)
 
 

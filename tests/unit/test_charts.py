@@ -149,3 +149,19 @@ def test_published_marks_stand_beside_the_model_they_match_only():
     assert len(drawn) < len(pub)
     assert sum(r.get("kind") == "published" for r in data) == len(drawn)  # each once, not once per panel
 
+
+
+def test_published_marks_of_another_domain_say_so():
+    """The extension published pooled numbers; beside a one-domain run the chart says the marks are pooled."""
+    import pandas as pd
+
+    from sinklab.experiments import figures, published
+
+    rows = [{"model": "gpt2", "domain": d, "curve": "b", "alpha": a, "sink_mean": 0.5 * a, "sink_sd": 0.01}
+            for d in ("nl",) for a in (0.0, 0.5, 1.0)]
+    pub = published.dose().assign(model="gpt2")
+    assert set(pub["domain"]) == {"all"}
+    title = str(figures.chart("dose", pd.DataFrame(rows), pub).to_dict().get("title"))
+    assert "the three domains pooled; computed here: nl only" in title
+    pooled = pd.DataFrame(rows).assign(domain="all")
+    assert "pooled" not in str(figures.chart("dose", pooled, pub).to_dict().get("title"))

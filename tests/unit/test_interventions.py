@@ -303,10 +303,10 @@ def test_subclasses_that_act_differently_write_their_own_texts():
 
     from sinklab.interventions import REGISTRY, SwapEPE, ZeroKeyCoords
 
-    dose = importlib.import_module("sinklab.interventions")
+    ivs = importlib.import_module("sinklab.interventions")
     assert REGISTRY["transplant"].formula != SwapEPE.formula and "other" in REGISTRY["transplant"].formula
     assert REGISTRY["e"].formula != SwapEPE.formula and "p_j" in REGISTRY["e"].formula
-    assert dose.ScaleKeyRows.on_rotary != ZeroKeyCoords.on_rotary and "scales" in dose.ScaleKeyRows.on_rotary
+    assert ivs.ScaleKeyRows.on_rotary != ZeroKeyCoords.on_rotary and "scales" in ivs.ScaleKeyRows.on_rotary
     for label, cls in REGISTRY.items():  # a class with its own apply has its own formula (or none at all)
         parent = cls.__mro__[1]
         if "apply" in cls.__dict__ and parent.formula:
@@ -378,11 +378,16 @@ def test_bad_declarations_fail_when_the_class_is_defined(registry):
         @dataclass(frozen=True, kw_only=True)
         class Nowhere(Intervention, label="test_nowhere", per_layer=True):
             """Per layer, but acts nowhere."""
+    with pytest.raises(TypeError, match="has no slider"):
+        @dataclass(frozen=True, kw_only=True)
+        class Flag(Intervention, label="test_flag", points={"v"}):
+            """A bool shown as a slider."""
+            on: bool = param(False, "on", 0, 1)
     with pytest.raises(TypeError, match="route"):
         @dataclass(frozen=True, kw_only=True)
         class Route(Intervention, label="test_route", points={"v"}, route="sideways"):
             """An unknown route."""
-    assert not {"test_nostep", "test_plain", "test_default", "test_nowhere", "test_route"} & set(registry)
+    assert not {"test_nostep", "test_plain", "test_default", "test_nowhere", "test_flag", "test_route"} & set(registry)
 
 
 def test_catalogue_describes_parameters_and_roles():
