@@ -195,30 +195,22 @@ def test_random_gpt2_pathways_full_equals_baseline(registered):
     assert 0 <= p["content_only"] <= 1 and 0 <= p["bias_only"] <= 1
 
 
-def test_no_massive_coordinate_is_a_clear_not_run_row(registered, monkeypatch):
-    """The kσ rule finding nothing (NotApplicable from the intervention's check) is a 'not run' row naming
-    the rule, for (i), (j) and scale_wk alike; the rest of the job runs. Forced here on the textbook model by a
-    check that refuses as the intervention does when no coordinate exceeds mean + kσ."""
-    from sinklab.families import NotApplicable
-    from sinklab.interventions import ZeroKeyCoords
-
-    def refuse(self, model, n_tokens):
-        raise NotApplicable(f"{self.title}: no EPE_0 coordinate exceeds mean + {self.k_sigma:g}σ on this model")
-
-    monkeypatch.setattr(ZeroKeyCoords, "check", refuse)
+def test_no_massive_coordinate_is_a_clear_not_run_row(registered):
+    """The kσ rule finding nothing (the intervention's own NotApplicable) is a 'not run' row naming the rule,
+    for (i), (j) and scale_wk alike; the rest of the job runs. On textbook no coordinate exceeds mean + 50σ."""
     res = ex.run(ex.Plan(models=("textbook",), experiments=("table1", "dose"), seeds=(0,), n=2, n_tokens=12,
-                         domains=("nl",), alphas=(0, 1)))
+                         domains=("nl",), alphas=(0, 1), i_k_sigma=50.0))
     rows = res.errors.set_index("setting")
     assert {"i", "j", "dose:scale_wk:0", "dose:scale_wk:1"} <= set(rows.index)
     for s in ("i", "j", "dose:scale_wk:0"):
-        assert rows.loc[s, "error_type"] == "not run" and "no EPE_0 coordinate exceeds mean + 3σ" in rows.loc[s, "error"]
+        assert rows.loc[s, "error_type"] == "not run" and "no EPE_0 coordinate exceeds mean + 50σ" in rows.loc[s, "error"]
     assert {"i", "j"}.isdisjoint(res.tables["table1"]["intervention"])
     assert {"b", "c"} <= set(res.tables["table1"]["intervention"])
     summary = ex.tables.not_run(res.errors)
     assert "the scale_wk dose curve" in summary["what"].str.cat(sep=" ")
     from sinklab.experiments.output import markdown
 
-    assert "no EPE_0 coordinate exceeds mean + 3σ" in markdown(res)
+    assert "no EPE_0 coordinate exceeds mean + 50σ" in markdown(res)
 
 
 def test_random_gpt2_without_massive_coordinates(registered):
@@ -395,7 +387,7 @@ def test_emergence_over_local_checkpoints(checkpoints, tmp_path):
     whole = errors[errors["setting"] == ""]  # whole jobs lost: only the missing checkpoint's
     assert set(whole["revision"]) == {missing} and whole["error"].str.contains("does not exist").all()
     settings = errors[errors["setting"] != ""]  # a checkpoint without massive coordinates: (i) not run, said why
-    assert settings["error"].str.contains("no EPE_0 coordinate exceeds").all()
+    assert len(settings) and settings["error"].str.contains("no EPE_0 coordinate exceeds").all()
 
 
 def test_checkpoint_directories_belong_to_one_model(checkpoints):
