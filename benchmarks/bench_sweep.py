@@ -150,14 +150,14 @@ def compare_authors(args, model, ids, tmp: Path) -> None:
            "--model-dir", str(model_dir), "--ids", str(tmp / "ids.pt"), "--inputs", str(k), "--threads",
            str(args.threads), "--out", str(tmp / "authors_out")]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(args.threads)}
-    import resource
-
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    authors_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB -> MiB, their process
-    if done.returncode != 0:
-        print("authors' code failed:\n" + done.stderr[-3000:])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with PeakRSS(proc.pid) as their_mem:  # their process's own RSS, sampled (not getrusage: see PeakRSS)
+        stdout, stderr = proc.communicate()
+    authors_peak = their_mem.mib[0]
+    if proc.returncode != 0:
+        print("authors' code failed:\n" + stderr[-3000:])
         return
-    res = json.loads(done.stdout.strip().splitlines()[-1])
+    res = json.loads(stdout.strip().splitlines()[-1])
     scale = len(ids) / res["inputs"]
     authors, authors_cpu = res["seconds"] * scale, res["cpu"] * scale
     label = "measured" if res["inputs"] == len(ids) else f"extrapolated from {res['inputs']} inputs"
