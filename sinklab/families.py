@@ -14,12 +14,14 @@ GPT-Neo     gpt_neo      learned, offset 0         none            LayerNorm  GE
 OPT         opt          learned, offset 2         yes (config)    LayerNorm  ReLU      1/sqrt(d_h)   pre-LN only, no project_in/out
 Llama       llama        rotary                    none (config)   RMSNorm    SwiGLU    1/sqrt(d_h)   grouped-query attention
 Qwen2       qwen2        rotary                    q/k/v yes       RMSNorm    SwiGLU    1/sqrt(d_h)   GQA; sliding layers if set
+Gemma 3     gemma3_text  rotary (per layer type)   none            RMSNorm    GeGLU     query_pre_    QK-norm, post-norms, scaled
+                                                                   (1 + w)              attn_scalar   embeddings, sliding/global
 
 What is defined where (the rest raise NotApplicable, saying why): EPE and everything built on it
 (massive coordinates, γ tables, the b_Q–EPE alignment, (d)/(e)/(i)/(j) defaults) needs a learned
 position table; γ, Δ and the alignment need a query bias and un-rotated q/k; the four-term score
 decomposition is defined on un-rotated q/k, i.e. for non-rotary families (GPT-Neo: terms 2-4 are 0).
-So: all of it on GPT-2 and OPT; EPE and the decomposition on GPT-Neo; none of it on Llama/Qwen2.
+So: all of it on GPT-2 and OPT; EPE and the decomposition on GPT-Neo; none of it on Llama/Qwen2/Gemma 3.
 """
 from __future__ import annotations
 
@@ -47,6 +49,8 @@ class Traits:
     pos_offset: int  # row of position 0 in the learned table
     query_bias: bool
     scaled: bool  # scores multiplied by 1/sqrt(d_head)
+    qk_norm: bool = False  # q and k RMS-normalised per head before the scores (Gemma 3)
+    post_norms: bool = False  # each block's attention and MLP outputs normalised before they join the residual
 
 
 class Family:
@@ -137,9 +141,17 @@ class Family:
         """[batch, pos] -> [batch, pos, d_model]"""
         return self.pos_table()[pos_ids]
 
-    def rotary_angles(self, pos_ids: torch.Tensor, like: torch.Tensor):
-        """(cos, sin), each [batch, pos, d_head]; rotary families only."""
+    def rope_key(self, layer: int):
+        """Layers with the same key share their rotary angles (Gemma 3: one set per layer type)."""
+        return None
+
+    def rotary_angles(self, pos_ids: torch.Tensor, like: torch.Tensor, layer: int = 0):
+        """(cos, sin) of `layer`, each [batch, pos, d_head]; rotary families only."""
         raise NotApplicable(f"{self.title} has no rotary embeddings")
+
+    def qk_norm(self, l: int, q: torch.Tensor, k: torch.Tensor):
+        """q, k after the family's per-head normalisation (identity but for QK-norm families). [b, p, head, d_h]"""
+        return q, k
 
     # ------------------------------------------------------------------ embeddings and norms (declared per family)
     def embed(self, ids):
@@ -385,7 +397,7 @@ class Rotary(_Linear):
             return self.cfg.sliding_window
         return None
 
-    def rotary_angles(self, pos_ids, like):
+    def rotary_angles(self, pos_ids, like, layer=0):
         return self.m.rotary_emb(like, pos_ids)  # HF's own module: every rope_type it supports
 
     def _proj(self, l):
@@ -398,9 +410,60 @@ class Rotary(_Linear):
         return self.part(l, "act")(pre) * layout.linear(self.blocks[l].mlp.up_proj, x)
 
 
-FAMILIES: tuple[type[Family], ...] = (GPT2, GPTNeo, OPT, Rotary)
+class Gemma3(Rotary):
+    """Gemma3ForCausalLM (text): as Llama, plus QK-norm, post-norms, a scaled embedding and per-type rotary angles.
+
+    - the token embedding is multiplied by sqrt(d_model) (HF's scaled embedding module: hook_embed includes it);
+    - every RMSNorm multiplies by (1 + w), computed in fp32 (layout.gemma_rms_norm);
+    - q and k are RMS-normalised per head (q_norm, k_norm) after hook_q / hook_k and before the rotation;
+    - the attention output and the MLP output are each normalised (post_attention_layernorm,
+      post_feedforward_layernorm) before they join the residual stream: hook_attn_out and hook_mlp_out hold
+      what is added (as TransformerLens records them); ln2 is the pre_feedforward_layernorm;
+    - scores are scaled by query_pre_attn_scalar^-0.5; sliding-window layers see the last `sliding_window`
+      keys and use their own rotary base (config.layer_types picks each layer's kind);
+    - the MLP is GeGLU: gelu_tanh(x W_gate) * (x W_up).
+    Attention-logit and final-logit soft-capping (Gemma 2) and bidirectional attention are refused.
+    """
+
+    model_types = ("gemma3_text",)
+    modules = {"embed": "model.embed_tokens", "ln1": "input_layernorm", "ln2": "pre_feedforward_layernorm",
+               "ln_final": "model.norm", "mlp_in": "mlp.gate_proj", "act": "mlp.act_fn", "mlp_out": "mlp.down_proj"}
+    norm = staticmethod(layout.gemma_rms_norm)
+
+    def __init__(self, model):
+        super().__init__(model)
+        c = model.config
+        for what in ("attn_logit_softcapping", "final_logit_softcapping"):
+            if getattr(c, what, None) is not None:
+                raise BadInput(f"this Gemma checkpoint soft-caps its logits ({what}={getattr(c, what)}); sinklab reads "
+                               "Gemma 3 models without soft-capping only")
+        if getattr(c, "use_bidirectional_attention", False):
+            raise BadInput("this Gemma checkpoint attends bidirectionally; sinklab reads causal language models only")
+
+    @classmethod
+    def scale(cls, cfg, layer):
+        return cfg.query_pre_attn_scalar ** -0.5
+
+    def rope_key(self, layer):
+        return self.cfg.layer_types[layer]
+
+    def rotary_angles(self, pos_ids, like, layer=0):
+        return self.m.rotary_emb(like, pos_ids, self.cfg.layer_types[layer])
+
+    def qk_norm(self, l, q, k):
+        a = self.blocks[l].self_attn
+        return self.norm(a.q_norm, q), self.norm(a.k_norm, k)
+
+    def attn_out(self, l, z):
+        return self.norm(self.blocks[l].post_attention_layernorm, layout.linear(self._proj(l)[3], z))
+
+    def mlp_out(self, l, post):
+        return self.norm(self.blocks[l].post_feedforward_layernorm, layout.linear(self.part(l, "mlp_out"), post))
+
+
+FAMILIES: tuple[type[Family], ...] = (GPT2, GPTNeo, OPT, Rotary, Gemma3)
 HF_CLASSES = {"gpt2": "GPT2LMHeadModel", "gpt_neo": "GPTNeoForCausalLM", "opt": "OPTForCausalLM",
-              "llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM"}
+              "llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "gemma3_text": "Gemma3ForCausalLM"}
 BY_TYPE = {t: f for f in FAMILIES for t in f.model_types}
 SUPPORTED = tuple(BY_TYPE)
 TYPICAL = {  # the traits of each family's published checkpoints (for tables made without a model)
@@ -409,6 +472,8 @@ TYPICAL = {  # the traits of each family's published checkpoints (for tables mad
     "opt": Traits("opt", "OPT", "learned", 2, query_bias=True, scaled=True),
     "llama": Traits("llama", "Llama", "rotary", 0, query_bias=False, scaled=True),
     "qwen2": Traits("qwen2", "Qwen2", "rotary", 0, query_bias=True, scaled=True),
+    "gemma3_text": Traits("gemma3_text", "Gemma 3", "rotary", 0, query_bias=False, scaled=True, qk_norm=True,
+                          post_norms=True),
 }
 
 
@@ -417,7 +482,8 @@ def family_class(cfg) -> type[Family]:
     t = getattr(cfg, "model_type", None)
     if t not in BY_TYPE:
         raise BadInput(f"{t!r} models are not supported; sinklab reads these model types: "
-                       f"{', '.join(SUPPORTED)} (GPT-2 of every size and distilgpt2, GPT-Neo, OPT, Llama, Qwen2)")
+                       f"{', '.join(SUPPORTED)} (GPT-2 of every size and distilgpt2, GPT-Neo, OPT, Llama, Qwen2, "
+                       "Gemma 3)")
     return BY_TYPE[t]
 
 
@@ -438,9 +504,13 @@ SMALL = {  # small random configs of every supported family (tests, benchmarks: 
     "qwen2": dict(num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2, hidden_size=64,
                   intermediate_size=96, max_position_embeddings=64, use_sliding_window=True, sliding_window=5,
                   max_window_layers=1),
+    "gemma3_text": dict(num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=1, hidden_size=64,
+                        head_dim=32, intermediate_size=96, max_position_embeddings=64, sliding_window=5,
+                        layer_types=["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+                        query_pre_attn_scalar=32),
 }
 _CONFIGS = {"gpt2": "GPT2Config", "gpt_neo": "GPTNeoConfig", "opt": "OPTConfig", "llama": "LlamaConfig",
-            "qwen2": "Qwen2Config"}
+            "qwen2": "Qwen2Config", "gemma3_text": "Gemma3TextConfig"}
 
 
 def random_model(model_type: str, seed: int = 0, vocab_size: int = 101, weight_std: float | None = None,

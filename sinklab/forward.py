@@ -1,6 +1,6 @@
 """The transparent forward: reads the weights, never writes them, records every intermediate.
 
-One loop for every supported family (GPT-2, GPT-Neo, OPT, Llama, Qwen2): what differs between them
+One loop for every supported family (GPT-2, GPT-Neo, OPT, Llama, Qwen2, Gemma 3): what differs between them
 is read through the family's adapter (sinklab.families).
 
 Every intermediate has a TransformerLens-style name built by `sinklab.names.act_name` (the table of
@@ -204,12 +204,10 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
             pos_ids = hook("pos_ids", None, A.position_ids(batch, T, device))  # [batch, pos]
         else:  # resumed: the embeddings are in `resid` already; no intervention acts on them
             tok, pos_ids = resid.to(device), A.position_ids(batch, T, device)
+        angles: dict = {}  # rope key -> (cos, sin), each [batch, pos, d_head]: rotary families only
         if A.rotary:
-            cos, sin = A.rotary_angles(pos_ids, tok)  # each [batch, pos, d_head]
-            rot = {"cos": cos, "sin": sin}
             resid = tok  # position enters only as the rotation of q and k
         else:
-            rot = {}
             resid = tok if start is not None else tok + hook("pos_embed", None, A.pos_embed(pos_ids))  # [batch, pos, d_model]
         first, mlp_half = start or (0, 0)
 
@@ -225,7 +223,12 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 q = hook("q", l, q, x=x)
                 k = hook("k", l, k, x=x)
                 v = hook("v", l, v, x=x)
-                if rot:  # rotary: position enters here, as a rotation of q and k
+                q, k = A.qk_norm(l, q, k)  # QK-norm families (Gemma 3) only; identity elsewhere
+                if A.rotary:  # rotary: position enters here, as a rotation of q and k
+                    key = A.rope_key(l)
+                    if key not in angles:
+                        angles[key] = A.rotary_angles(pos_ids, tok, l)
+                    cos, sin = angles[key]
                     q = hook("rot_q", l, layout.rotate(q, cos, sin))
                     k = hook("rot_k", l, layout.rotate(k, cos, sin))
                 k_all, v_all = layout.repeat_kv(k, H), layout.repeat_kv(v, H)  # [batch, pos, head, d_head]

@@ -314,13 +314,23 @@ class Intervention:
             return Meaning(not cls.on_rotary.startswith(NOT_APPLICABLE), cls.on_rotary.removeprefix(NOT_APPLICABLE))
         return Meaning(True, cls.description)
 
+    @classmethod
+    def family_meaning(cls, t: Traits) -> Meaning:
+        """meaning(t), with what a family's own structure adds to it (Gemma 3: a change to q or k is made before the
+        QK-norm, which rescales what remains)."""
+        m = cls.meaning(t)
+        if m.applies and t.qk_norm and cls.points & {"q", "k"}:
+            return Meaning(True, m.text + f" On {t.title} the change is made before the QK-norm (an RMSNorm of each "
+                                          "head's q and k), which rescales what remains.")
+        return m
+
     def check(self, model, n_tokens: int) -> None:
         """Raise BadInput / NotApplicable if this intervention cannot run on `model` with n_tokens tokens."""
         fam = families.of(model)
         if self.layers is not None:
             checks.layer_range(self.layers, fam.n_layer, f"{self.title}: layers")
         self.validate(Context.of(model, n_tokens))
-        m = self.meaning(fam.traits())
+        m = self.family_meaning(fam.traits())
         if not m.applies:
             raise NotApplicable(f"{self.title} does not apply to {fam.title}: {m.text}")
         if self.needs_position_embeddings and not fam.rotary and not layout.has_position_embeddings(model):
@@ -890,13 +900,13 @@ def meanings(model=None) -> "pd.DataFrame":
 
     if model is not None:
         t = families.of(model).traits()
-        return pd.DataFrame([{"label": k, "title": c.title, "applies": (m := c.meaning(t)).applies, "meaning": m.text}
+        return pd.DataFrame([{"label": k, "title": c.title, "applies": (m := c.family_meaning(t)).applies, "meaning": m.text}
                              for k, c in REGISTRY.items()])
     rows = []
     for k, c in REGISTRY.items():
         row = {"label": k, "title": c.title}
         for t in families.TYPICAL.values():
-            m = c.meaning(t)
+            m = c.family_meaning(t)
             row[t.title] = m.text if m.applies else f"not applicable: {m.text}"
         rows.append(row)
     return pd.DataFrame(rows)

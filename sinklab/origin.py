@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from . import checks, layout
+from . import checks, families, layout
 from .forward import Trace
 
 
@@ -39,8 +39,8 @@ def super_neurons(trace: Trace, model, layers: tuple[int, int] | None = None, to
     its n_coords largest coordinates (1 = writes only there). Long: layer, neuron, act_first,
     act_other, score, sparsity, coords (the residual coordinates it writes most).
     """
-    cfg = model.config
-    a, b = checks.layer_range(layers if layers is not None else (0, cfg.n_layer), cfg.n_layer)
+    n_layer = families.of(model).n_layer
+    a, b = checks.layer_range(layers if layers is not None else (0, n_layer), n_layer)
     checks.position(1, trace.ids.shape[1], low=1, what="super neurons (position 0 against later positions)")
     rows = []
     m = trace.mask.float()[:, 1:, None]  # [batch, pos-1, 1]
@@ -61,7 +61,7 @@ def super_neurons(trace: Trace, model, layers: tuple[int, int] | None = None, to
 
 def down_projection(model, layer: int, neuron: int) -> pd.DataFrame:
     """One neuron's down-projection row. Long: coord, weight, abs_weight."""
-    checks.layer(layer, model.config.n_layer)
+    checks.layer(layer, families.of(model).n_layer)
     w = layout.mlp_out_rows(model, layer)  # [d_mlp, d_model]
     checks.in_range("neuron", neuron, 0, w.shape[0] - 1)
     v = w[neuron].float().cpu()

@@ -96,8 +96,9 @@ def test_same_names_shapes_and_residual_sums(model_type):
     torch.testing.assert_close(tr["q", 1], q, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(tr["k", 1], k, atol=1e-5, rtol=1e-5)
     assert (("rot_q", 1) in tr) == (("rot_k", 1) in tr) == fam.rotary
-    if fam.rotary:  # after the rotation (TL's hook_rot_q / hook_rot_k): what the scores are made of
-        cos, sin = fam.rotary_angles(tr["hook_pos_ids"], x)
+    if fam.rotary:  # after QK-norm (Gemma 3) and the rotation (TL's hook_rot_q / hook_rot_k): what the scores are made of
+        cos, sin = fam.rotary_angles(tr["hook_pos_ids"], x, 1)
+        q, k = fam.qk_norm(1, q, k)
         q, k = layout.rotate(q, cos, sin), layout.rotate(k, cos, sin)
         torch.testing.assert_close(tr["rot_q", 1], q, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(tr["rot_k", 1], k, atol=1e-5, rtol=1e-5)
@@ -123,7 +124,7 @@ def test_typed_views_reproduce_the_hf_projections(model_type):
     torch.testing.assert_close(x @ w.W_Q + b(w.b_Q), q.flatten(-2))
     torch.testing.assert_close(layout.repeat_kv(k, fam.n_head).flatten(-2), x @ w.W_K + b(w.b_K))
     torch.testing.assert_close(layout.repeat_kv(v, fam.n_head).flatten(-2), x @ w.W_V + b(w.b_V))
-    assert (w.b_Q is None) == (model_type in ("gpt_neo", "llama"))
+    assert (w.b_Q is None) == (model_type in ("gpt_neo", "llama", "gemma3_text"))
     assert layout.mlp_out_rows(model, 0).shape[1] == fam.d_model
     assert layout.mlp_in_columns(model, 0).shape[0] == fam.d_model
 

@@ -12,7 +12,8 @@ from sinklab.interventions import NotApplicable, PAPER, REGISTRY, make, meanings
 
 FAMS = list(families.SMALL)
 LEARNED = ["gpt2", "gpt_neo", "opt"]
-ROTARY = ["llama", "qwen2"]
+ROTARY = ["llama", "qwen2", "gemma3_text"]
+NO_QUERY_BIAS = ("gpt_neo", "llama", "gemma3_text")
 T = 12
 IDS = torch.randint(0, 101, (2, T), generator=torch.Generator().manual_seed(11))
 
@@ -26,8 +27,10 @@ def run(model, iv) -> sinklab.Trace:
     return sinklab.run(model, IDS, interventions=iv)
 
 
-def close(a, b):
-    torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-5)
+def close(a, b, t: str | None = None):
+    """Equal up to float32 rounding; Gemma 3's QK-norm and post-norms amplify rounding about fivefold."""
+    tol = 5 if t == "gemma3_text" else 1
+    torch.testing.assert_close(a, b, atol=2e-5 * tol, rtol=1e-5 * tol)
 
 
 def pos_ids(*order) -> torch.Tensor:
@@ -95,18 +98,20 @@ def bases(models):
 def test_every_intervention_declares_its_meaning_on_every_family():
     table = meanings()
     assert list(table["label"]) == list(REGISTRY)
-    assert set(table.columns) == {"label", "title", "GPT-2", "GPT-Neo", "OPT", "Llama", "Qwen2"}
+    assert set(table.columns) == {"label", "title", "GPT-2", "GPT-Neo", "OPT", "Llama", "Qwen2", "Gemma 3"}
     row = table.set_index("label")
-    for fam in ("GPT-Neo", "Llama"):
+    for fam in ("GPT-Neo", "Llama", "Gemma 3"):
         assert row.loc["b", fam].startswith("a no-op") and "no query bias" in row.loc["b", fam]
-    for fam in ("Llama", "Qwen2"):
+    for fam in ("Llama", "Qwen2", "Gemma 3"):
         assert row.loc["c", fam].startswith("not applicable")
         assert row.loc["interpolate", fam].startswith("not applicable")
         assert "position ids" in row.loc["d", fam] and "position ids" in row.loc["e", fam]
         assert "position id" in row.loc["h", fam] and "coords" in row.loc["i", fam]
     assert "row 3" in row.loc["c", "OPT"] and "offset by 2" in row.loc["c", "OPT"]
     n_refused = sum(v.startswith("not applicable") for v in row.drop(columns="title").to_numpy().ravel())
-    assert n_refused == 4  # c and interpolate on the two rotary families
+    assert n_refused == 2 * len(ROTARY)  # c and interpolate on the rotary families
+    for label in ("i", "j", "scale_wk"):  # acting on k before Gemma's QK-norm: said where it matters
+        assert "QK-norm" in row.loc[label, "Gemma 3"] and "QK-norm" not in row.loc[label, "Llama"]
 
 
 def test_a_checkpoint_reads_its_own_config(models):
@@ -121,7 +126,7 @@ def test_a_checkpoint_reads_its_own_config(models):
 @pytest.mark.parametrize("t", FAMS)
 def test_b_removes_the_query_bias_or_is_a_declared_no_op(models, bases, t):
     tr = run(models[t], make("b"))
-    if t in ("gpt_neo", "llama"):
+    if t in NO_QUERY_BIAS:
         assert torch.equal(tr.logits, bases[t].logits)
     else:  # rotary Qwen2 included: the bias is removed before the rotation
         close(tr.logits, hf(edited(t, zero_q_bias), input_ids=IDS))
@@ -206,7 +211,7 @@ def test_g_skips_every_mlp(models, t):
 def test_i_with_coordinates_equals_zeroing_those_key_weight_rows(models, t):
     coords = (3, 7, 40)
     tr = run(models[t], make("i", coords=coords))
-    close(tr.logits, hf(edited(t, zero_k_inputs(lambda l: coords)), input_ids=IDS))
+    close(tr.logits, hf(edited(t, zero_k_inputs(lambda l: coords)), input_ids=IDS), t)
 
 
 @pytest.mark.parametrize("t", ROTARY)
