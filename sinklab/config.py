@@ -15,6 +15,7 @@ SINKLAB_MEMORY_MB    memory_budget_mb     4096                    memory for loa
 SINKLAB_ERRORS       show_error_details   1 (0 if server)         1: visitors see exception details
 SINKLAB_SOLUTIONS    solutions            0                       1: tutorials use the reference solutions
 SINKLAB_TUTORIAL_N   tutorial_n           8                       inputs per domain in the tutorials
+SINKLAB_CACHE_DIR    cache_dir            ~/.cache/sinklab        where GGUF models are cached as float32
 SINKLAB_CONFIG       -                    ./sinklab.toml          the operator's TOML file (table [sinklab])
 Environment variables win over the TOML file.
 """
@@ -53,6 +54,7 @@ class Config:
     show_error_details: bool = True
     solutions: bool = False
     tutorial_n: int = 8
+    cache_dir: str | None = None  # None: sinklab.gguf.default_cache_dir()
 
     @property
     def probe_gpt2(self) -> bool:
@@ -74,7 +76,7 @@ class Config:
                  "SINKLAB_THREADS": "threads", "SINKLAB_SERVER": "server", "SINKLAB_CUSTOM": "allow_custom_models",
                  "SINKLAB_WORKERS": "workers", "SINKLAB_MEMORY_MB": "memory_budget_mb",
                  "SINKLAB_ERRORS": "show_error_details", "SINKLAB_SOLUTIONS": "solutions",
-                 "SINKLAB_TUTORIAL_N": "tutorial_n"}
+                 "SINKLAB_TUTORIAL_N": "tutorial_n", "SINKLAB_CACHE_DIR": "cache_dir"}
         for var, key in names.items():
             if env.get(var, "").strip():
                 raw[key] = env[var].strip()
@@ -90,7 +92,7 @@ class Config:
                 continue
             default = known[key].default
             try:
-                if key == "model":
+                if key in ("model", "cache_dir"):
                     out[key] = str(value).strip() or None
                 elif key == "models":
                     items = value if isinstance(value, list) else str(value).split(",")

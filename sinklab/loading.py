@@ -324,7 +324,7 @@ def load_configured(config, device: str | None = None) -> tuple[LoadedModel, str
     read at the edge (the app's router, the CLI, a notebook's setup cell: Config.load()).
     """
     if config.model:
-        return load_model(config.model, device=device), None
+        return load_model(config.model, device=device, cache_dir=config.cache_dir), None
     if not config.probe_gpt2:
         return load_model(OFFLINE_DEFAULT, device=device), (
             f"Using the offline model {OFFLINE_DEFAULT!r}: GPT-2 small is not tried (offline mode)")

@@ -20,3 +20,19 @@ def textbook():
     import sinklab
 
     return sinklab.load_model("textbook")
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """SmolLM2-135M-Instruct from its wheel (the README's set-up installs it); converted once per cache."""
+    import sinklab
+
+    return sinklab.load_model("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def gemma():
+    """Gemma 3 270M from its four chunk wheels; converted once per cache (about 1.5 min cold on 2 cores)."""
+    import sinklab
+
+    return sinklab.load_model("gemma-3-270m")
