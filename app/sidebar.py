@@ -16,8 +16,7 @@ import errors
 import models
 import state
 import views
-from sinklab import lessons
-from sinklab.loading import describe
+from sinklab import cards, lessons
 from sinklab.config import Config
 from sinklab.corpora import OZYMANDIAS, example_prompts
 from sinklab.errors import SinklabError
@@ -176,11 +175,10 @@ def _pick_model(config: Config) -> str:
 
     state.prepare("model", models.default_model(config), str, fix)
     described = "\n".join(f"- **{m}**: {models.summary(m)}" for m in allowed if models.summary(m))
-    choice = st.selectbox("Model", options, key="model",
+    choice = st.selectbox("Model", options, key="model", format_func=models.short_label,
                           help="The models this server offers:\n\n" + described
                                + ("\n\n“other” loads any supported model by its Hugging Face id or directory."
                                   if config.allow_custom_models else ""))
-    st.caption("  \n".join(f"**{m}**: {d[0]}" for m in allowed if (d := describe(m))))
     if refused:
         st.warning(f"This server does not offer the model **{display.clip(refused[0])}** named in the link; "
                    f"using **{choice}**. Available: {', '.join(allowed)}.")
@@ -207,7 +205,7 @@ def sidebar(config: Config) -> Settings:
     with st.sidebar:
         i = lm.info
         shape = f"{display.plural(i.n_layer, 'layer')} × {display.plural(i.n_head, 'head')}"
-        st.caption(f"In use: **{i.name}** · {shape} · "
+        st.caption(f"In use: **{i.display}** · {shape} · "
                    f"d={i.d_model} · {i.n_positions} positions · {i.source}")
         summary = (lm.meta or {}).get("summary")
         if summary:
@@ -229,7 +227,12 @@ def sidebar(config: Config) -> Settings:
                                     help=f"The prompt is cut to this many tokens (paper: 40; at most {top} "
                                          f"here, the model has {i.n_positions} positions). Positions are "
                                          "counted from 0.")
-        bos = state.toggle("Prepend <|endoftext|>", "bos", False, help="The paper adds no BOS token (off).")
+        own = cards.prepends_bos(lm.tokenizer)
+        token = lm.tokenizer.bos_token or lm.tokenizer.eos_token or "BOS"
+        bos = state.toggle(f"Prepend {token}", "bos", own,
+                           help=f"Put {token} before the prompt. Default: as this model's own tokenizer does "
+                                f"({'it prepends it' if own else 'it adds nothing'}); the circuit paper adds no BOS "
+                                "token to GPT-2.")
         metric = state.select("Sink metric", list(METRICS), "metric", "paper",
                               format_func=lambda m: METRIC_LABELS.get(m, m),
                               help="\n\n".join(f"**{k}**: {v}" for k, v in METRICS.items()))

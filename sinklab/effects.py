@@ -31,13 +31,17 @@ def _ivs(setting: Setting) -> tuple:
     return () if setting is None else (setting,) if isinstance(setting, Intervention) else tuple(setting)
 
 
-def runnable(model, settings: Mapping[str, Setting], n_tokens: int) -> tuple[dict, dict[str, str]]:
-    """Split settings into those that run on `model` at this length and {name: reason} for the rest."""
+def runnable(model, settings: Mapping[str, Setting], n_tokens: int, ids: torch.Tensor | None = None,
+             mask: torch.Tensor | None = None) -> tuple[dict, dict[str, str]]:
+    """Split settings into those that run on `model` at this length (and on these inputs, if given:
+    Intervention.check_inputs) and {name: reason} for the rest."""
     ok, skipped = {}, {}
     for name, s in settings.items():
         try:
             for iv in _ivs(s):
                 iv.check(model, n_tokens)
+                if ids is not None:
+                    iv.check_inputs(model, ids, torch.ones_like(ids) if mask is None else mask)
             ok[name] = s
         except BadInput as e:
             skipped[name] = str(e)
@@ -129,7 +133,7 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
         layers = checks.layer_range(layers, n_layer, "layer band")
     for k in keys:
         checks.position(k, ids.shape[1], what="measured key position")
-    settings, skipped = runnable(model, settings, ids.shape[1])
+    settings, skipped = runnable(model, settings, ids.shape[1], ids)
     if not settings:
         raise BadInput("none of the interventions applies to this model: " + "; ".join(skipped.values()))
     if per_layer or layers is None:

@@ -93,9 +93,11 @@ def _normalise_interventions(interventions, per_example, batch: int) -> list[tup
 class _Hooks:
     """Applies each example group's interventions at a named point, then records the value."""
 
-    def __init__(self, model, per_example: list[tuple], keep: Callable[[str], bool], device):
+    def __init__(self, model, per_example: list[tuple], keep: Callable[[str], bool], device,
+                 mask: torch.Tensor | None = None):
         self.model = model
         self.keep = keep
+        self.mask = mask  # [batch, pos]: offered to every intervention as inputs["mask"]
         self.cache: dict[str, torch.Tensor] = {}
         groups: dict[tuple, list[int]] = {}
         for i, ivs in enumerate(per_example):
@@ -117,6 +119,7 @@ class _Hooks:
                 if not active:
                     continue
                 sub = tensor if index is None else tensor.index_select(0, index)
+                inputs = {**inputs, "mask": self.mask} if self.mask is not None else inputs
                 sub_inputs = inputs if index is None else {k: t.index_select(0, index) for k, t in inputs.items()}
                 for iv in active:
                     sub = iv.apply(point, layer, sub, self.model, sub_inputs)
@@ -190,10 +193,11 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
     for ivs in set(per_example):
         for iv in ivs:
             iv.check(model, T)
+            iv.check_inputs(model, ids, mask)
     if start is not None:
         _check_start(A, start, resid, per_example, (batch, T, A.d_model))
     keep = _name_filter(names)
-    hook = _Hooks(model, per_example, keep, device)
+    hook = _Hooks(model, per_example, keep, device, mask)
     n_run, head = _extent(A.n_layer, keep, hook.points, stop_at_layer)
     H, dh = A.n_head, A.d_head
     allow_by_window: dict[int | None, torch.Tensor] = {}

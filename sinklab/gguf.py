@@ -112,6 +112,27 @@ def packaged_files(name: str) -> list[Path]:
     return paths
 
 
+def installed(name: str) -> bool:
+    """Whether a packaged model's files are all installed (found, not imported)."""
+    try:
+        packaged_files(name)
+        return True
+    except ModelUnavailable:
+        return False
+
+
+def cached_bytes(name: str, cache_dir: str | os.PathLike | None = None) -> int | None:
+    """Float32 bytes of a packaged model already in the cache (its safetensors header), else None."""
+    import struct
+
+    entry = cached(PACKAGED[name].sha256, Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    if entry is None:
+        return None
+    with open(entry / "model.safetensors", "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    return sum(end - start for k, v in header.items() if k != "__metadata__" for start, end in [v["data_offsets"]])
+
+
 def sha256_of(paths: list[Path]) -> str:
     """SHA-256 of the files' concatenation (one file: its own hash)."""
     h = hashlib.sha256()

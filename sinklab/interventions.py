@@ -56,12 +56,13 @@ class Context:
     d_model: int
     n_positions: int
     n_tokens: int
+    d_mlp: int | None = None  # MLP hidden units per layer (None: not known, e.g. before a model is loaded)
 
     @classmethod
     def of(cls, model, n_tokens: int) -> "Context":
         f = families.of(model)
         return cls(n_layer=f.n_layer, n_head=f.n_head, d_model=f.d_model, n_positions=f.n_positions,
-                   n_tokens=n_tokens)
+                   n_tokens=n_tokens, d_mlp=f.mlp_in_columns(0).shape[1])
 
 
 Bound = float | int | Callable[[Context], float]
@@ -336,6 +337,10 @@ class Intervention:
         if self.needs_position_embeddings and not fam.rotary and not layout.has_position_embeddings(model):
             raise NotApplicable(f"{self.title} is defined through the position embeddings, and this model has "
                                 "none (all zero): it does not apply here")
+
+    def check_inputs(self, model, ids: torch.Tensor, mask: torch.Tensor) -> None:
+        """Raise NotApplicable if this intervention has nothing to act on for these inputs (ids, mask [batch, pos]);
+        e.g. no super neuron to zero on this prompt. Called before a forward and by a sweep (a "not run" row)."""
 
     def _where(self) -> str:
         if self.fixed_layer is not None:
@@ -752,6 +757,208 @@ class HeadRMSNorm(Intervention, label="rmsnorm", title="Head-wise RMSNorm", poin
     def apply(self, point, layer, t, model, inputs):
         rms = t.pow(2).mean(-1, keepdim=True).add(1e-6).sqrt()  # [batch, pos, head, 1]
         return t * rms.mean(1, keepdim=True) / rms
+
+
+# ---------------------------------------------------------------- the structural chain's links, one layer at a time
+def _last_layer(ctx: Context) -> int:
+    return ctx.n_layer - 1
+
+
+def _last_neuron(ctx: Context) -> int:
+    return (ctx.d_mlp or 10 ** 9) - 1
+
+
+def _layer_output(model, ids: torch.Tensor, mask: torch.Tensor, layer: int, names: tuple[str, ...]) -> dict:
+    """A plain forward of the inputs up to block `layer` (inclusive), keeping `names` of that layer."""
+    from .forward import run
+    from .names import act_name
+
+    keep = [act_name(n, layer) for n in names]
+    tr = run(model, ids, mask, names=keep, stop_at_layer=layer + 1)
+    return {n: tr[n, layer] for n in names}
+
+
+class _OneLayer(Intervention):
+    """Acts in one layer, chosen by its `layer` parameter (not a range)."""
+
+    def active(self, layer):
+        return layer is None or layer == self.layer
+
+    def start(self, n_layer, rotary=False):
+        stages = {POINTS[p].stage for p in self.acting_points(rotary)}
+        return (self.layer, 0 if "attn" in stages else 1)
+
+    def _where(self) -> str:
+        return f"in layer {self.layer} only"
+
+    def validate(self, ctx):
+        super().validate(ctx)
+        for name in ("neurons", "coords"):
+            v = getattr(self, name, None)
+            if v is not None and len(set(v)) != len(v):
+                raise BadInput(f"{self.title}: {name} must not repeat an id; got {v}")
+            if v is not None and not v:
+                raise BadInput(f"{self.title}: {name} is empty; omit it to use the finder's")
+
+
+_MLP_UNITS = {  # what the MLP's hidden units (the down-projection's inputs) are on each family
+    "gpt2": "GPT-2's GELU(c_fc) outputs, the inputs of c_proj",
+    "gpt_neo": "GPT-Neo's GELU(c_fc) outputs, the inputs of c_proj",
+    "opt": "OPT's ReLU(fc1) outputs, the inputs of fc2",
+    "llama": "Llama's SiLU(gate)·up products, the inputs of down_proj",
+    "qwen2": "Qwen2's SiLU(gate)·up products, the inputs of down_proj",
+    "gemma3_text": "Gemma 3's GELU(gate)·up products, the inputs of down_proj (before the post-feedforward norm, "
+                   "which rescales what the MLP still writes)",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZeroNeurons(_OneLayer, label="zero_neurons", title="Zero super neurons", points={"post"}, route="structural",
+                  in_signature=False):
+    """Zero MLP hidden units of one layer at every position (the down-projection's inputs): by default that layer's
+    super neurons, found on the prompt by sinklab.origin's finder (at most `top` of them).
+
+    Formula: post[:, :, n] <- 0 for n in neurons, in layer `layer`.
+    Wire: the FFN super neurons that write the massive coordinate
+    Try this: Zero the super neurons of the layer where the massive coordinate appears: does the sink drop, and does
+        its control (the same number of random neurons) leave it?
+    """
+
+    layer: int = param(0, "layer", 0, _last_layer, help="0-indexed layer whose MLP units are zeroed.")
+    neurons: tuple[int, ...] | None = param(None, "neurons", 0, _last_neuron, widget=False,
+                                            none_label="the layer's super neurons found on the prompt",
+                                            help="MLP hidden units to zero; omitted: the finder's super neurons.")
+    top: int = param(2, "at most this many found neurons", 1, 16,
+                     help="How many of the finder's super neurons to zero (largest write at position 0 first).")
+
+    @classmethod
+    def meaning(cls, t):
+        return Meaning(True, f"{cls.description} The units are {_MLP_UNITS.get(t.family, 'the MLP hidden units')}.")
+
+    def _rows(self, model):
+        return families.of(model).mlp_out_rows(self.layer).detach()
+
+    def chosen(self, model, ids, mask) -> list[tuple[int, ...]]:
+        """Per example, the zeroed units (the given neurons, or the finder's on these inputs)."""
+        if self.neurons is not None:
+            return [self.neurons] * ids.shape[0]
+        from . import origin
+
+        out = _layer_output(model, ids, mask, self.layer, ("post", "mlp_out"))
+        return origin.found_neurons(out["post"], out["mlp_out"], mask.to(out["post"].device), self._rows(model),
+                                    self.top)
+
+    def check_inputs(self, model, ids, mask):
+        if self.neurons is None and not all(self.chosen(model, ids, mask)):
+            raise NotApplicable(f"{self.title}: the finder sees no super neuron in layer {self.layer} on this input "
+                                "(none active mainly at position 0 and writing a massive coordinate there); pass "
+                                "neurons=... to zero chosen units")
+
+    def apply(self, point, layer, t, model, inputs):
+        t = t.clone()  # [batch, pos, d_mlp]
+        if self.neurons is not None:
+            t[:, :, list(self.neurons)] = 0
+            return t
+        from . import origin
+
+        fam = families.of(model)
+        found = origin.found_neurons(t, fam.mlp_out(self.layer, t), inputs["mask"], self._rows(model), self.top)
+        for e, ns in enumerate(found):
+            t[e, :, list(ns)] = 0
+        return t
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZeroRandomNeurons(_OneLayer, label="zero_random_neurons", title="Zero random neurons", points={"post"},
+                        route="structural", control=True, in_signature=False):
+    """Zero as many random MLP hidden units of the same layer, never one of the finder's super neurons (the control
+    of Zero super neurons; seeded).
+
+    Formula: post[:, :, n] <- 0 for n in a seeded draw of n units of layer `layer`, excluding its super neurons.
+    Wire: random MLP units of the same layer
+    Try this: Zero as many random neurons as super neurons, for a few seeds: does the sink stay?
+    """
+
+    layer: int = param(0, "layer", 0, _last_layer, help="0-indexed layer whose MLP units are zeroed.")
+    n: int = param(2, "n: random units to zero", 1, 64, help="How many units (never a super neuron).")
+    seed: int = param(0, "seed of the random draw", 0, 10 ** 6, widget=False)
+
+    @classmethod
+    def meaning(cls, t):
+        return Meaning(True, f"{cls.description} The units are {_MLP_UNITS.get(t.family, 'the MLP hidden units')}.")
+
+    def drawn(self, d_mlp: int, excluded: set[int]) -> tuple[int, ...]:
+        """The first n units of a permutation seeded by (seed, layer) that are not excluded, sorted."""
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.layer)
+        out = [int(i) for i in torch.randperm(d_mlp, generator=g) if int(i) not in excluded][: self.n]
+        return tuple(sorted(out))
+
+    def chosen(self, model, ids, mask) -> list[tuple[int, ...]]:
+        """Per example, the zeroed units (never one the finder flags on these inputs)."""
+        from . import origin
+
+        out = _layer_output(model, ids, mask, self.layer, ("post", "mlp_out"))
+        rows = families.of(model).mlp_out_rows(self.layer).detach()
+        flags = origin.super_mask(out["post"], out["mlp_out"], mask.to(out["post"].device), rows)
+        return [self.drawn(rows.shape[0], set(torch.nonzero(f).flatten().tolist())) for f in flags]
+
+    def apply(self, point, layer, t, model, inputs):
+        from . import origin
+
+        fam = families.of(model)
+        rows = fam.mlp_out_rows(self.layer).detach()
+        flags = origin.super_mask(t, fam.mlp_out(self.layer, t), inputs["mask"], rows)
+        t = t.clone()  # [batch, pos, d_mlp]
+        for e in range(t.shape[0]):
+            t[e, :, list(self.drawn(rows.shape[0], set(torch.nonzero(flags[e]).flatten().tolist())))] = 0
+        return t
+
+
+@dataclass(frozen=True, kw_only=True)
+class ZeroMassive(_OneLayer, label="zero_massive", title="Zero massive coordinates", points={"resid_post"},
+                  route="structural", in_signature=False):
+    """Zero the massive coordinates of position 0's residual stream after one block (by default the ones the
+    finder's rule flags there, per input).
+
+    Formula: r_0[c] <- 0 for c in coords, after block `layer` (hook_resid_post).
+    Wire: the massive coordinates at position 0
+    Try this: Zero the massive coordinates right after they appear: does the sink survive without them?
+    """
+
+    layer: int = param(0, "layer", 0, _last_layer, help="0-indexed block after which position 0 is edited.")
+    coords: tuple[int, ...] | None = param(None, "coords", 0, lambda c: c.d_model - 1, widget=False,
+                                           none_label="the massive ones by the finder's rule",
+                                           help="Residual coordinates to zero at position 0.")
+
+    def chosen(self, model, ids, mask) -> list[tuple[int, ...]]:
+        """Per example, the zeroed coordinates (the given ones, or those the massive rule flags after the block)."""
+        if self.coords is not None:
+            return [self.coords] * ids.shape[0]
+        from . import origin
+
+        r = _layer_output(model, ids, mask, self.layer, ("resid_post",))["resid_post"]
+        flags = origin.massive_mask(r, mask.to(r.device))
+        return [tuple(torch.nonzero(f).flatten().tolist()) for f in flags]
+
+    def check_inputs(self, model, ids, mask):
+        if self.coords is None and not all(self.chosen(model, ids, mask)):
+            from . import origin
+
+            raise NotApplicable(f"{self.title}: no coordinate of position 0 is massive after block {self.layer} on "
+                                f"this input (none >= mean + {origin.K_SIGMA:g}σ, >= {origin.MIN_RATIO:g}× the median "
+                                f"and >= {origin.MIN_OTHERS:g}× the other positions'); pass coords=... to zero "
+                                "chosen ones")
+
+    def apply(self, point, layer, t, model, inputs):
+        t = t.clone()  # [batch, pos, d_model]
+        if self.coords is not None:
+            t[:, 0, list(self.coords)] = 0
+            return t
+        from . import origin
+
+        for e, f in enumerate(origin.massive_mask(t, inputs["mask"])):
+            t[e, 0, f] = 0
+        return t
 
 
 # ---------------------------------------------------------------- doses of the extension's dose-response grid

@@ -55,8 +55,8 @@ def describe(name: str) -> tuple[str, str] | None:
     if name in BUNDLED and path.is_file():
         meta = json.loads(path.read_text())
         size = (meta.get("model") or {}).get("n_params")
-        return (f"{meta.get('kind', 'bundled')}, {size / 1e3:.0f}k parameters" if size else meta.get("kind", "bundled"),
-                meta.get("summary", ""))
+        kind = "trained (tiny)" if meta.get("kind") == "trained" else meta.get("kind", "bundled")
+        return (f"{kind}, {size / 1e3:.0f}k parameters" if size else kind, meta.get("summary", ""))
     return KNOWN.get(name)
 
 
