@@ -8,7 +8,7 @@ import torch
 
 import sinklab
 from helpers import random_gpt2
-from sinklab import loading
+from sinklab import gguf, loading
 from sinklab.bytetok import byte_tokenizer
 
 
@@ -145,8 +145,14 @@ def test_models_describe_themselves_from_their_metadata_without_loading():
     assert loading.describe("textbook") == ("planted, positional route", textbook.SUMMARY)
     assert loading.describe("textbook-structural") == ("planted, structural route", textbook_structural.SUMMARY)
     meta = json.loads((loading.BUNDLED_DIR / "sinklab-mini" / "sinklab_meta.json").read_text())
-    assert loading.describe("sinklab-mini") == (f"trained, {meta['model']['n_params'] / 1e3:.0f}k parameters",
+    assert loading.describe("sinklab-mini") == (f"trained (tiny), {meta['model']['n_params'] / 1e3:.0f}k parameters",
                                                 meta["summary"])
     assert loading.describe("no-such-model") is None
     lm = sinklab.load_model("textbook")  # the loaded model's metadata says the same
     assert (lm.meta["summary"], lm.meta["route"]) == (textbook.SUMMARY, textbook.ROUTE)
+
+
+def test_real_models_describe_themselves_without_loading():
+    for name in loading.REAL:
+        few, line = loading.describe(name)
+        assert few == "real, trained" and line.startswith(gguf.PACKAGED[name].display)
