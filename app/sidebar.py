@@ -17,6 +17,7 @@ import models
 import state
 import views
 from sinklab import cards, lessons
+from sinklab.loading import describe
 from sinklab.config import Config
 from sinklab.corpora import OZYMANDIAS, example_prompts
 from sinklab.errors import SinklabError
@@ -175,10 +176,11 @@ def _pick_model(config: Config) -> str:
 
     state.prepare("model", models.default_model(config), str, fix)
     described = "\n".join(f"- **{m}**: {models.summary(m)}" for m in allowed if models.summary(m))
-    choice = st.selectbox("Model", options, key="model", format_func=models.short_label,
+    choice = st.selectbox("Model", options, key="model",
                           help="The models this server offers:\n\n" + described
                                + ("\n\n“other” loads any supported model by its Hugging Face id or directory."
                                   if config.allow_custom_models else ""))
+    st.caption("  \n".join(f"**{m}**: {d[0]}" for m in allowed if (d := describe(m))))
     if refused:
         st.warning(f"This server does not offer the model **{display.clip(refused[0])}** named in the link; "
                    f"using **{choice}**. Available: {', '.join(allowed)}.")

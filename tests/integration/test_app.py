@@ -409,7 +409,8 @@ def test_bundled_models_are_offered_and_describe_themselves():
     from sinklab.loading import describe
 
     for name, words in (("textbook", "planted, positional route"), ("textbook-structural", "planted, structural route"),
-                        ("sinklab-mini", "trained, 321k parameters")):  # from each model's own metadata
+                        ("sinklab-mini", "trained (tiny), 321k parameters"),  # from each model's own metadata
+                        ("smollm2-135m", "real, trained"), ("gemma-3-270m", "real, trained")):
         assert f"**{name}**: {words}" in shown, shown
         assert describe(name)[0] == words
         assert f"**{name}**:" in box.help, "the picker's help lists every model with one line"
