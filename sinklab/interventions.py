@@ -4,7 +4,7 @@ Labels a-j follow the circuit paper (see ../shared/spec/circuit.md); `transplant
 `isolate` and `amplify` come from the draft paper and the structural-origin paper.
 Layer ranges are 0-indexed, [start, stop). Positions are 0-indexed (position 1 = index 0).
 
-Every family (sinklab.families) runs every intervention through the same points; what it MEANS there
+Every family (sinklab.model.families) runs every intervention through the same points; what it MEANS there
 is declared by each class's `meaning(traits)` and tabulated by `meanings()`: (b) is a declared no-op
 without a query bias (GPT-Neo, Llama); on rotary models (Llama, Qwen2) (c) and interpolate do not
 apply, (d) = (e) = transplant swap the rotary position ids (the extension's choice), (h) sets every
@@ -29,11 +29,12 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 
-from . import checks, families, layout
-from .epe import epe, massive_coords
+from . import checks
+from .model import families, layout
+from .analyses.epe import epe, massive_coords
 from .errors import BadInput
-from .families import NotApplicable, Traits
-from .names import POINTS
+from .model.families import NotApplicable, Traits
+from .model.names import POINTS
 
 REGISTRY: dict[str, type["Intervention"]] = {}  # label -> class, filled by Intervention.__init_subclass__
 PAPER = tuple("abcdefghij")  # the ten interventions of the circuit paper, in order
@@ -211,13 +212,13 @@ class Intervention:
 
             factor: float = param(1.0, "factor", 0.0, 2.0, 0.1)
 
-    Keywords: label (registers it), title, points (short names of sinklab.names.POINTS), per_layer (acts in
+    Keywords: label (registers it), title, points (short names of sinklab.model.names.POINTS), per_layer (acts in
     every layer of `layers`, [start, stop), None = all; otherwise once, at an embedding, or at `fixed_layer`
     only, and takes no layer range), fixed_layer, needs (side inputs `apply` reads, each offered by every
     point), needs_position_embeddings, control (no mechanism predicts it to change the sink), in_signature
     (False: a dose or a tool, left out of the standard signature). Unset keywords, and the docstring sections
     a subclass does not write, are inherited from the parent class.
-    meaning(traits): what it does on a family (sinklab.families.Traits); `check` refuses it where it
+    meaning(traits): what it does on a family (sinklab.model.families.Traits); `check` refuses it where it
     does not apply. `meanings()` tabulates every intervention over every family.
     """
 
@@ -359,7 +360,7 @@ class Intervention:
     def start(self, n_layer: int, rotary: bool = False) -> tuple[int, int]:
         """Where it first acts, in forward order: (layer, 0) at the layer's attention half, (layer, 1) at its MLP
         half, (-1, 0) at the embeddings, (n_layer, 0) after the last block. Everything computed before that
-        point is the same with or without it (what sinklab.forward.run(start=...) relies on)."""
+        point is the same with or without it (what sinklab.model.forward.run(start=...) relies on)."""
         stages = {POINTS[p].stage for p in self.acting_points(rotary)}
         if "embed" in stages:
             return (-1, 0)
