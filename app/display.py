@@ -3,7 +3,7 @@ columns and CSV download, cached charts, the glossary, small wording rules.
 
 Wording rules of the app: positions are counted from 0 (position 0 is the papers' "position 1"),
 counts are pluralised properly ("1 token", "2 tokens"; `wording` fixes library text too). Every sentence
-about the model on screen comes from a sinklab.claims Claim (✓ holds / ✗ does not, with its numbers);
+about the model on screen comes from a sinklab.teaching.claims Claim (✓ holds / ✗ does not, with its numbers);
 prose that describes a chart says what is drawn, not what the model does.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import streamlit as st
 
 import pages
 import views
-from sinklab.glossary import TERMS
+from sinklab.teaching.glossary import TERMS
 
 _ONE = re.compile(r"\b1 (token|input|coordinate|layer|head|position|neuron|model|domain)s\b")
 _PARENS = re.compile(r"\b1 (token|input|coordinate|layer|head|position|neuron|model|domain)\(s\)")
@@ -52,8 +52,8 @@ KIND = {"planted": "planted specimen (weights written by hand, so the answer is 
 
 
 def card(s):
-    """The sinklab.cards Card of the model in use (cached)."""
-    from sinklab.cards import card as make_card
+    """The sinklab.specimens.cards Card of the model in use (cached)."""
+    from sinklab.specimens.cards import card as make_card
 
     return views.quick(make_card, s)
 
@@ -77,7 +77,7 @@ MARK = {True: ":green[**✓**]", False: ":red[**✗**]"}
 
 
 def claims(cs: Sequence, box=None, title: str = "What to notice, checked on this model") -> None:
-    """The page's statements about the model on screen, each with ✓ / ✗ and its numbers (sinklab.claims)."""
+    """The page's statements about the model on screen, each with ✓ / ✗ and its numbers (sinklab.teaching.claims)."""
     lines = [f"- {MARK[c.holds]}{wording(c.text)[1:]}" for c in cs]  # c.text starts with its ✓ / ✗
     body = f"**{title}** ({MARK[True]} holds on these numbers, {MARK[False]} does not):\n" + "\n".join(lines)
     (box or st).markdown(body)
@@ -275,7 +275,7 @@ def draw(spec: dict, stretch: bool = True, all_labels: bool = False) -> None:
 
 
 def chart(build: Callable, *args, stretch: bool = True, all_labels: bool = False, **kwargs) -> None:
-    """Draw build(*args, **kwargs) (a sinklab.charts function) from the server's chart cache (views.chart_spec):
+    """Draw build(*args, **kwargs) (a sinklab.teaching.charts function) from the server's chart cache (views.chart_spec):
     a rerun that shows the same view does not rebuild or re-serialise the chart. stretch=False: the chart's
     own size (give it a row of its own); all_labels: see draw."""
     draw(views.chart_spec(build, *args, **kwargs), stretch, all_labels)
@@ -283,7 +283,7 @@ def chart(build: Callable, *args, stretch: bool = True, all_labels: bool = False
 
 # ---------------------------------------------------------------- glossary
 def glossary() -> None:
-    """Every term the pages use (sinklab.glossary), in a collapsed panel of the sidebar (every page)."""
+    """Every term the pages use (sinklab.teaching.glossary), in a collapsed panel of the sidebar (every page)."""
     with st.expander("Glossary"):
         st.markdown("\n".join(f"- **{term}**: {text}" for term, text in TERMS.items()))
 
@@ -305,7 +305,7 @@ def truncation_note(s) -> None:
 
 
 def is_gpt2_small(s) -> bool:
-    from sinklab.reference import is_gpt2_small as check
+    from sinklab.published.reference import is_gpt2_small as check
 
     return check(s.info)
 

@@ -25,9 +25,9 @@ import streamlit as st
 
 from sinklab.config import Config
 from sinklab.errors import BadInput, ModelUnavailable, SinklabError
-from sinklab import gguf
-from sinklab.loading import (BUILT_IN, BUNDLED, BUNDLED_DIR, DEFAULT_ONLINE, OFFLINE_DEFAULT, REAL, LoadedModel,
-                             describe, load_model)
+from sinklab.model import gguf
+from sinklab.model.loading import (BUILT_IN, BUNDLED, BUNDLED_DIR, DEFAULT_ONLINE, OFFLINE_DEFAULT, REAL, LoadedModel,
+                                   describe, load_model)
 
 log = logging.getLogger("sinklab.app")
 OTHER_MODEL = "other: a Hugging Face id or a local directory…"

@@ -16,14 +16,15 @@ import errors
 import models
 import state
 import views
-from sinklab import cards, lessons
-from sinklab.loading import describe
+from sinklab import lessons
+from sinklab.model.loading import describe
+from sinklab.specimens import cards
 from sinklab.config import Config
-from sinklab.corpora import OZYMANDIAS, example_prompts
+from sinklab.inputs.corpora import OZYMANDIAS, example_prompts
 from sinklab.errors import SinklabError
 from sinklab.interventions import Context
-from sinklab.loading import DEFAULT_ONLINE, OFFLINE_DEFAULT, LoadedModel, ModelInfo
-from sinklab.metrics import METRICS
+from sinklab.model.loading import DEFAULT_ONLINE, OFFLINE_DEFAULT, LoadedModel, ModelInfo
+from sinklab.analyses.metrics import METRICS
 
 PROMPTS = {"ozymandias": "Ozymandias (the paper's)", "nl": "Natural language", "math": "Math word problem",
            "code": "Code (HumanEval)", "custom": "Your own text"}  # short: the sidebar is narrow

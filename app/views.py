@@ -19,7 +19,7 @@ In server mode (Config.server) the default view of every page for the default mo
 queued at the first request (`warm`), at the lowest priority, so a class opening the same link hits
 the cache. `quick(fn, s, **kwargs)` is the same cache for cheap, inline calls (tokenising a prompt).
 
-Charts: `chart_spec(build, *args)` is the Vega-Lite spec of `build(*args)` (a sinklab.charts function), built
+Charts: `chart_spec(build, *args)` is the Vega-Lite spec of `build(*args)` (a sinklab.teaching.charts function), built
 once per (builder, arguments) and kept in the server's chart cache (an LRU bounded in bytes), so a rerun
 that shows a cached view draws its charts without rebuilding them (display.chart draws it). Arguments
 are keyed by value (scalars), by content (tables, arrays, lesson view parts: a digest computed once per
@@ -448,7 +448,7 @@ def configure_threads(config: Config) -> None:
 # ---------------------------------------------------------------- what the new pages ask for
 def circuit_routes(lm) -> tuple[tuple[str, ...], str]:
     """(routes the circuit can be drawn with on this model, the default: its planted route if known)."""
-    from sinklab import circuit
+    from sinklab.analyses import circuit
 
     routes = tuple(circuit.routes_for(lm))
     planted = (lm.meta or {}).get("route")
@@ -457,7 +457,7 @@ def circuit_routes(lm) -> tuple[tuple[str, ...], str]:
 
 def compare_models(s) -> tuple[str, ...]:
     """The Compare page's default models: the current model and every bundled model the server offers."""
-    from sinklab.loading import BUNDLED
+    from sinklab.model.loading import BUNDLED
 
     offered = models.allowlist(s.config)
     return tuple(dict.fromkeys([s.model] + [b for b in BUNDLED if b in offered]))

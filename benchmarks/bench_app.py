@@ -30,7 +30,7 @@ def gpt2_small_shaped(dirname: str) -> str:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from sinklab.bytetok import byte_tokenizer
+    from sinklab.model.bytetok import byte_tokenizer
 
     torch.manual_seed(0)
     tok = byte_tokenizer()

@@ -18,10 +18,10 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import sinklab
-from sinklab.families import random_model
+from sinklab.model.families import random_model
 from sinklab.interventions import make
-from sinklab.metrics import paper_layers
-from sinklab.names import act_name
+from sinklab.analyses.metrics import paper_layers
+from sinklab.model.names import act_name
 
 from peak import PeakRSS  # benchmarks/peak.py (the script's folder is on sys.path)
 

@@ -12,7 +12,7 @@ import time
 import torch
 
 from bench_forward import gpt2_small_random
-from sinklab.effects import sweep
+from sinklab.analyses.effects import sweep
 from sinklab.interventions import PAPER, make
 
 

@@ -121,7 +121,7 @@ def compare_authors(args, model, ids, tmp: Path) -> None:
     import pandas as pd
     import torch
 
-    from sinklab.effects import sweep
+    from sinklab.analyses.effects import sweep
     from sinklab.interventions import make
 
     model_dir = tmp / "model"
@@ -186,7 +186,7 @@ def compare_reuse(args, model, ids) -> None:
     are shared with the plain forward, with and without resuming there (the tables are checked equal)."""
     import pandas as pd
 
-    from sinklab.effects import sweep
+    from sinklab.analyses.effects import sweep
     from sinklab.interventions import make
 
     band = (3, min(11, model.config.n_layer))
@@ -211,7 +211,7 @@ def compare_engines(args) -> None:
     import pandas as pd
 
     from sinklab import experiments as ex
-    from sinklab.engine import make_engine
+    from sinklab.experiments.engine import make_engine
 
     plan = ex.Plan(models=("textbook", "sinklab-mini"), experiments=("lengths", "regimes", "table1"),
                    seeds=(0, 1), n=args.sweep_n, n_tokens=32, lengths=(16, 32, 64), domains=("nl", "math", "code"))

@@ -1,9 +1,9 @@
 """Generate the offline math corpus: GSM8K-style grade-school word problems from templates.
 
-    python scripts/make_math_problems.py [--n 120] [--seed 0] [--out sinklab/data/math_problems.txt]
+    python scripts/make_math_problems.py [--n 120] [--seed 0] [--out sinklab/inputs/data/math_problems.txt]
 
 Writes one problem per line, after a '#' header, to the data file the library ships and reads
-(`sinklab.corpora.MATH_FILE`, used as the offline "math" domain). Names, numbers and items are
+(`sinklab.inputs.corpora.MATH_FILE`, used as the offline "math" domain). Names, numbers and items are
 drawn with `random.Random(seed)`, the templates are used in turn, and duplicates are skipped, so
 the file is reproducible: `tests/unit/test_scripts.py` checks that the shipped file is
 exactly `generate_math_problems(120, seed=0)`.
@@ -14,7 +14,7 @@ import argparse
 import random
 from pathlib import Path
 
-MATH_FILE = Path(__file__).resolve().parents[1] / "sinklab" / "data" / "math_problems.txt"
+MATH_FILE = Path(__file__).resolve().parents[1] / "sinklab" / "inputs" / "data" / "math_problems.txt"
 COMMAND = "python scripts/make_math_problems.py"
 
 _PEOPLE = [

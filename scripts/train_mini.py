@@ -3,9 +3,9 @@
     python scripts/train_mini.py --out DIR [--steps N --seed S --threads T --n-layer L --n-embd D ...]
     python scripts/train_mini.py --out DIR --save-steps 0,20,60 ...   # also DIR/step_0, step_20, step_60
 
-This is the recipe that produced the bundled sinklab/models/sinklab-mini (see its MODEL_CARD.md).
+This is the recipe that produced the bundled sinklab/specimens/bundled/sinklab-mini (see its MODEL_CARD.md).
 It is tooling, not library: the library keeps only what the shipped checkpoint needs at run time
-(``sinklab.mini``: the fixed held-out eval batch and the sink numbers recorded in its meta).
+(``sinklab.specimens.mini``: the fixed held-out eval batch and the sink numbers recorded in its meta).
 
 Data (all available offline after `pip install`):
   * the running interpreter's standard-library sources: the top-level ``*.py`` files of
@@ -16,12 +16,12 @@ Data (all available offline after `pip install`):
   * optionally (``--synthetic FRAC``) generated "idle" text whose next byte is predictable from
     the last few bytes (runs, counting, alphabets, repeated words), drawn from ``--data-seed``.
 
-Tokens are bytes (``sinklab.bytetok.byte_tokenizer``: id = byte value, id 256 = <|endoftext|>).
+Tokens are bytes (``sinklab.model.bytetok.byte_tokenizer``: id = byte value, id 256 = <|endoftext|>).
 With ``--bos`` (default) every training window is ``[<|endoftext|>] + context bytes``.
 
 Outputs in DIR: config.json + model.safetensors (save_pretrained, eager attention), tokenizer
 files, ``training_log.csv`` (step, elapsed seconds, train loss, held-out loss, sink metrics on
-the fixed held-out batch of ``sinklab.mini.eval_batch``) and ``sinklab_meta.json`` (recipe + final
+the fixed held-out batch of ``sinklab.specimens.mini.eval_batch``) and ``sinklab_meta.json`` (recipe + final
 numbers, measured on the saved checkpoint after reloading it). With ``--save-steps``, DIR/step_<s>/ holds
 the model after s optimizer steps (save_pretrained + tokenizer, loadable by ``sinklab.load_model``): a
 training run for ``sinklab report --experiments emergence --revisions DIR/step_0,DIR/step_20,...``.
@@ -42,12 +42,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sinklab.bytetok import byte_tokenizer
-from sinklab.loading import load_model
-from sinklab.mini import (EOT_ID, VOCAB, eval_batch, humaneval_prompts, ids_digest, sink_numbers,
-                          stdlib_files)
-from sinklab.mini import split as _split
-from sinklab.mini import with_bos as _with_bos
+from sinklab.model.bytetok import byte_tokenizer
+from sinklab.model.loading import load_model
+from sinklab.specimens.mini import EOT_ID, VOCAB, eval_batch, humaneval_prompts, ids_digest, sink_numbers, stdlib_files
+from sinklab.specimens.mini import split as _split
+from sinklab.specimens.mini import with_bos as _with_bos
 
 COMMAND = "python scripts/train_mini.py"
 
@@ -347,7 +346,7 @@ def main(argv=None) -> dict:
                   "n_positions": model.config.n_positions, "vocab_size": VOCAB, "n_params": n_params,
                   "attn_implementation": "eager", "dropout": 0.0},
         "data": corpus.describe,
-        "tokens": "bytes (sinklab.bytetok.byte_tokenizer: id = byte value, 256 = <|endoftext|>)"
+        "tokens": "bytes (sinklab.model.bytetok.byte_tokenizer: id = byte value, 256 = <|endoftext|>)"
                   + ("; <|endoftext|> prepended to every window" if args.bos else "; no BOS"),
         "steps": steps_done,
         "wall_time_s": round(wall, 1),
@@ -358,13 +357,13 @@ def main(argv=None) -> dict:
         "final_heldout_loss": round(heldout, 4),
         "loss_unit": "nats per byte (mean cross-entropy, BOS position's prediction included)",
         "eval": {
-            "function": "sinklab.mini.eval_batch",
+            "function": "sinklab.specimens.mini.eval_batch",
             "kwargs": {"n": args.eval_n, "length": args.eval_len, "bos": args.bos},
             "description": eval_batch.__doc__.strip(),
             "ids_sha256": ids_digest(ev_ids),
             "shape": list(ev_ids.shape),
-            "metrics": "sink_per_layer: sinklab.metrics.attention_to(trace, 0, 'second_half') averaged "
-                       "over examples and heads, per layer; gu_sink_share: mean of sinklab.metrics.sink_table("
+            "metrics": "sink_per_layer: sinklab.analyses.metrics.attention_to(trace, 0, 'second_half') averaged "
+                       "over examples and heads, per layer; gu_sink_share: mean of sinklab.analyses.metrics.sink_table("
                        "trace, key=0, metric='gu')['has_sink'] (epsilon 0.3) over (example, layer, head); "
                        "trace = sinklab.run(model, ids, mask)",
         },

@@ -41,7 +41,7 @@ def _numbers(text: str | None, what: str, kind: type = float) -> tuple | None:
 def parser() -> argparse.ArgumentParser:
     from .experiments.jobs import DTYPES
     from .experiments.plan import ALPHAS, COMBOS, EFFICACY, EXPERIMENTS, LENGTHS
-    from .experiments.regimes import REGIMES
+    from .inputs.regimes import REGIMES
 
     ap = argparse.ArgumentParser(prog="sinklab", description="Measure and break attention sinks in transformer LMs.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -171,7 +171,7 @@ def report(args, config=None) -> int:
 
     from . import experiments
     from .config import Config
-    from .engine import make_engine
+    from .experiments.engine import make_engine
     from .experiments.tables import not_run
 
     config = config or Config()

@@ -4,7 +4,7 @@ Labels a-j follow the circuit paper (see ../shared/spec/circuit.md); `transplant
 `isolate` and `amplify` come from the draft paper and the structural-origin paper.
 Layer ranges are 0-indexed, [start, stop). Positions are 0-indexed (position 1 = index 0).
 
-Every family (sinklab.families) runs every intervention through the same points; what it MEANS there
+Every family (sinklab.model.families) runs every intervention through the same points; what it MEANS there
 is declared by each class's `meaning(traits)` and tabulated by `meanings()`: (b) is a declared no-op
 without a query bias (GPT-Neo, Llama); on rotary models (Llama, Qwen2) (c) and interpolate do not
 apply, (d) = (e) = transplant swap the rotary position ids (the extension's choice), (h) sets every
@@ -29,11 +29,12 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 
-from . import checks, families, layout
-from .epe import epe, massive_coords
+from . import checks
+from .model import families, layout
+from .analyses.epe import epe, massive_coords
 from .errors import BadInput
-from .families import NotApplicable, Traits
-from .names import POINTS
+from .model.families import NotApplicable, Traits
+from .model.names import POINTS
 
 REGISTRY: dict[str, type["Intervention"]] = {}  # label -> class, filled by Intervention.__init_subclass__
 PAPER = tuple("abcdefghij")  # the ten interventions of the circuit paper, in order
@@ -212,13 +213,13 @@ class Intervention:
 
             factor: float = param(1.0, "factor", 0.0, 2.0, 0.1)
 
-    Keywords: label (registers it), title, points (short names of sinklab.names.POINTS), per_layer (acts in
+    Keywords: label (registers it), title, points (short names of sinklab.model.names.POINTS), per_layer (acts in
     every layer of `layers`, [start, stop), None = all; otherwise once, at an embedding, or at `fixed_layer`
     only, and takes no layer range), fixed_layer, needs (side inputs `apply` reads, each offered by every
     point), needs_position_embeddings, control (no mechanism predicts it to change the sink), in_signature
     (False: a dose or a tool, left out of the standard signature). Unset keywords, and the docstring sections
     a subclass does not write, are inherited from the parent class.
-    meaning(traits): what it does on a family (sinklab.families.Traits); `check` refuses it where it
+    meaning(traits): what it does on a family (sinklab.model.families.Traits); `check` refuses it where it
     does not apply. `meanings()` tabulates every intervention over every family.
     """
 
@@ -364,7 +365,7 @@ class Intervention:
     def start(self, n_layer: int, rotary: bool = False) -> tuple[int, int]:
         """Where it first acts, in forward order: (layer, 0) at the layer's attention half, (layer, 1) at its MLP
         half, (-1, 0) at the embeddings, (n_layer, 0) after the last block. Everything computed before that
-        point is the same with or without it (what sinklab.forward.run(start=...) relies on)."""
+        point is the same with or without it (what sinklab.model.forward.run(start=...) relies on)."""
         stages = {POINTS[p].stage for p in self.acting_points(rotary)}
         if "embed" in stages:
             return (-1, 0)
@@ -770,8 +771,8 @@ def _last_neuron(ctx: Context) -> int:
 
 def _layer_output(model, ids: torch.Tensor, mask: torch.Tensor, layer: int, names: tuple[str, ...]) -> dict:
     """A plain forward of the inputs up to block `layer` (inclusive), keeping `names` of that layer."""
-    from .forward import run
-    from .names import act_name
+    from .model.forward import run
+    from .model.names import act_name
 
     keep = [act_name(n, layer) for n in names]
     tr = run(model, ids, mask, names=keep, stop_at_layer=layer + 1)
@@ -842,7 +843,7 @@ class ZeroNeurons(_OneLayer, label="zero_neurons", title="Zero super neurons", p
         """Per example, the zeroed units (the given neurons, or the finder's on these inputs)."""
         if self.neurons is not None:
             return [self.neurons] * ids.shape[0]
-        from . import origin
+        from .analyses import origin
 
         out = _layer_output(model, ids, mask, self.layer, ("post", "mlp_out"))
         return origin.found_neurons(out["post"], out["mlp_out"], mask.to(out["post"].device), self._rows(model),
@@ -859,7 +860,7 @@ class ZeroNeurons(_OneLayer, label="zero_neurons", title="Zero super neurons", p
         if self.neurons is not None:
             t[:, :, list(self.neurons)] = 0
             return t
-        from . import origin
+        from .analyses import origin
 
         fam = families.of(model)
         found = origin.found_neurons(t, fam.mlp_out(self.layer, t), inputs["mask"], self._rows(model), self.top)
@@ -895,7 +896,7 @@ class ZeroRandomNeurons(_OneLayer, label="zero_random_neurons", title="Zero rand
 
     def chosen(self, model, ids, mask) -> list[tuple[int, ...]]:
         """Per example, the zeroed units (never one the finder flags on these inputs)."""
-        from . import origin
+        from .analyses import origin
 
         out = _layer_output(model, ids, mask, self.layer, ("post", "mlp_out"))
         rows = families.of(model).mlp_out_rows(self.layer).detach()
@@ -903,7 +904,7 @@ class ZeroRandomNeurons(_OneLayer, label="zero_random_neurons", title="Zero rand
         return [self.drawn(rows.shape[0], set(torch.nonzero(f).flatten().tolist())) for f in flags]
 
     def apply(self, point, layer, t, model, inputs):
-        from . import origin
+        from .analyses import origin
 
         fam = families.of(model)
         rows = fam.mlp_out_rows(self.layer).detach()
@@ -934,7 +935,7 @@ class ZeroMassive(_OneLayer, label="zero_massive", title="Zero massive coordinat
         """Per example, the zeroed coordinates (the given ones, or those the massive rule flags after the block)."""
         if self.coords is not None:
             return [self.coords] * ids.shape[0]
-        from . import origin
+        from .analyses import origin
 
         r = _layer_output(model, ids, mask, self.layer, ("resid_post",))["resid_post"]
         flags = origin.massive_mask(r, mask.to(r.device))
@@ -942,7 +943,7 @@ class ZeroMassive(_OneLayer, label="zero_massive", title="Zero massive coordinat
 
     def check_inputs(self, model, ids, mask):
         if self.coords is None and not all(self.chosen(model, ids, mask)):
-            from . import origin
+            from .analyses import origin
 
             raise NotApplicable(f"{self.title}: no coordinate of position 0 is massive after block {self.layer} on "
                                 f"this input (none >= mean + {origin.K_SIGMA:g}σ, >= {origin.MIN_RATIO:g}× the median "
@@ -954,7 +955,7 @@ class ZeroMassive(_OneLayer, label="zero_massive", title="Zero massive coordinat
         if self.coords is not None:
             t[:, 0, list(self.coords)] = 0
             return t
-        from . import origin
+        from .analyses import origin
 
         for e, f in enumerate(origin.massive_mask(t, inputs["mask"])):
             t[e, 0, f] = 0

@@ -7,10 +7,11 @@ from typing import Callable
 
 import pandas as pd
 
-from . import layout, reference
-from .effects import summary, sweep
+from .model import layout
+from .published import reference
+from .analyses.effects import summary, sweep
 from .interventions import describe, standard_settings
-from .loading import LoadedModel
+from .model.loading import LoadedModel
 
 
 def in_signature(cls) -> bool:
@@ -88,18 +89,18 @@ def build_report(lm: LoadedModel, n: int = 100, n_tokens: int = 40, seed: int = 
                  domains=None, band: str | None = None) -> Report:
     """Every standard intervention over the NL / math / code corpora; mean ± se per domain and overall.
 
-    band: the sink score's layer band (sinklab.experiments.bands: paper, extension, authors or 'A-B');
+    band: the sink score's layer band (sinklab.analyses.bands: paper, extension, authors or 'A-B');
     None = the metric's default layers."""
-    from .corpora import load_corpora
+    from .inputs.corpora import load_corpora
 
-    from .corpora import DOMAINS
+    from .inputs.corpora import DOMAINS
 
     corpora = load_corpora(lm.tokenizer, domains=domains or DOMAINS, n=n, n_tokens=n_tokens, seed=seed,
                            source=source)
     settings = signature_settings(lm, target=target, factor=factor)
     layers = None
     if band is not None:
-        from .experiments.bands import resolve
+        from .analyses.bands import resolve
 
         layers = resolve(band, lm.info.n_layer)
     tables, examples, skipped = [], [], {}
@@ -112,7 +113,7 @@ def build_report(lm: LoadedModel, n: int = 100, n_tokens: int = 40, seed: int = 
     ex = pd.concat(examples, ignore_index=True)
     # the pooled row: examples of all domains together, renumbered so baselines pair up
     pooled = ex.assign(example=ex["domain"] + ":" + ex["example"].astype(str))
-    from .effects import Sweep
+    from .analyses.effects import Sweep
 
     tables.append(summary(Sweep(examples=pooled, layers=pd.DataFrame(), skipped=skipped)).assign(domain="all"))
     table = pd.concat(tables, ignore_index=True)

@@ -98,7 +98,7 @@ MARKS = {":green[**✓**]": "✓", ":red[**✗**]": "✗"}  # how app/display.py
 
 
 def claim_lines(at) -> list[str]:
-    """The page's claims (sinklab.claims, shown by display.claims): "✓ statement — numbers…" / "✗ …"."""
+    """The page's claims (sinklab.teaching.claims, shown by display.claims): "✓ statement — numbers…" / "✗ …"."""
     out = []
     for m in at.markdown:
         for line in m.value.splitlines():

@@ -31,8 +31,8 @@
 import sinklab
 from sinklab import cards, charts, claims, lessons
 from sinklab.config import Config
-from sinklab.corpora import example_prompts
-from sinklab.lessons import Prompt
+from sinklab.inputs.corpora import example_prompts
+from sinklab.teaching.lessons import Prompt
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
 
@@ -84,7 +84,7 @@ charts.attention_map(view.maps, LAYER)
 # half of the sequence, averaged over all heads and over the middle layers (it drops the
 # first quarter of the layers and the last one). If attention were spread evenly over the
 # allowed keys, position 0 would get only 1/(i+1) from query i. Every statement below is a
-# `sinklab.claims.Claim`: checked on this model's numbers, with the published number for GPT-2
+# `sinklab.teaching.claims.Claim`: checked on this model's numbers, with the published number for GPT-2
 # small beside it as a labelled reference.
 
 # %%

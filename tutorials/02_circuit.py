@@ -41,11 +41,12 @@
 import pandas as pd
 
 import sinklab
-from sinklab import cards, charts, circuit, claims, lessons
-from sinklab.compare import CUT
+from sinklab import cards, charts, claims, lessons
+from sinklab.analyses import circuit
+from sinklab.teaching.compare import CUT
 from sinklab.config import Config
 from sinklab.interventions import REGISTRY
-from sinklab.lessons import Prompt
+from sinklab.teaching.lessons import Prompt
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
 
@@ -166,7 +167,7 @@ checks.check_score_lead(score_lead, lm, PROMPT, strict=config.solutions)
 #
 # First the Start page's claim (is there a sink to cut at all?), then, computed from the two
 # tables above, which wires carry the sink: a wire "carries" it when cutting it leaves less than
-# `CUT` % of it (`sinklab.compare.CUT`, the threshold the app and Compare specimens use).
+# `CUT` % of it (`sinklab.teaching.compare.CUT`, the threshold the app and Compare specimens use).
 
 # %%
 def summary(name, route, table, before):

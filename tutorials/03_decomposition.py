@@ -37,7 +37,7 @@
 import sinklab
 from sinklab import cards, charts, claims, lessons
 from sinklab.config import Config
-from sinklab.lessons import Prompt
+from sinklab.teaching.lessons import Prompt
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
 

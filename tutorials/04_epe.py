@@ -31,7 +31,8 @@
 
 # %%
 import sinklab
-from sinklab import cards, charts, claims, layout, lessons
+from sinklab import cards, charts, claims, lessons
+from sinklab.model import layout
 from sinklab.config import Config
 from sinklab.interventions import NotApplicable
 

@@ -32,7 +32,7 @@ import sinklab
 from sinklab import cards, charts, claims, lessons
 from sinklab.config import Config
 from sinklab.interventions import NotApplicable
-from sinklab.reference import is_gpt2_small
+from sinklab.published.reference import is_gpt2_small
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
 
@@ -121,7 +121,7 @@ print(aligned.finding)
 # (d = `model.config.n_embd`), and it computes x @ weight + bias. Complete
 # `gamma_by_hand(model, layer)`: return γ = W_k b_Q (a vector of length d:
 # `weight[:, d:2d] @ bias[:d]`). sinklab reads the same blocks through
-# `sinklab.layout.attn_weights(model, layer)` (`.W_K`, `.b_Q`); the check compares with it.
+# `sinklab.model.layout.attn_weights(model, layer)` (`.W_K`, `.b_Q`); the check compares with it.
 
 # %%
 def gamma_by_hand(model, layer):

@@ -35,9 +35,9 @@ import sinklab
 from sinklab import cards, charts, claims, lessons
 from sinklab.config import Config
 from sinklab.interventions import PAPER, REGISTRY, NotApplicable, catalogue, make
-from sinklab.lessons import Prompt
-from sinklab.metrics import paper_layers
-from sinklab.reference import is_gpt2_small, table1
+from sinklab.teaching.lessons import Prompt
+from sinklab.analyses.metrics import paper_layers
+from sinklab.published.reference import is_gpt2_small, table1
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
 

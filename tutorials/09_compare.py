@@ -30,7 +30,7 @@
 # %%
 import sinklab
 from sinklab import cards, charts, claims, lessons
-from sinklab.compare import CUT, wires_cut  # an intervention leaving less than CUT % of the sink cuts a wire
+from sinklab.teaching.compare import CUT, wires_cut  # an intervention leaving less than CUT % of the sink cuts a wire
 from sinklab.config import Config
 from sinklab.interventions import PAPER
 

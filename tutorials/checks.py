@@ -4,8 +4,8 @@
     checks.check_first_token_share(first_token_share, lm, view)
 
 A check calls your function, compares its answer with what sinklab computes itself (the sink
-metric of `sinklab.metrics`, EPE and its massive coordinates from `sinklab.epe`, gamma from
-`sinklab.gamma`, weights read through `sinklab.layout`, the tables of the `sinklab.lessons`
+metric of `sinklab.analyses.metrics`, EPE and its massive coordinates from `sinklab.analyses.epe`, gamma from
+`sinklab.analyses.gamma`, weights read through `sinklab.model.layout`, the tables of the `sinklab.teaching.lessons`
 views), never with the reference solutions, and when the two differ it tries to recognise a
 common mistake (a 1-indexed position, the wrong layer, a forgotten term...) to give a specific hint.
 
@@ -25,8 +25,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sinklab import epe, gamma, layout, lessons, origin
-from sinklab.decomposition import TERMS
+from sinklab.analyses import epe, gamma, origin
+from sinklab.model import layout
+from sinklab import lessons
+from sinklab.analyses.decomposition import TERMS
 from sinklab.interventions import PAPER, REGISTRY, NotApplicable, make
 
 
@@ -143,7 +145,7 @@ def check_first_token_share(fn: Callable, lm, view, strict: bool = False) -> Ver
     """fn(maps, layer) -> the mean head-averaged attention to position 0 from the second-half queries.
 
     Compared, layer by layer, with sinklab's own sink metric (`view.per_layer`, from
-    `sinklab.metrics.per_layer`) for `view = lessons.start(lm, prompt)`.
+    `sinklab.analyses.metrics.per_layer`) for `view = lessons.start(lm, prompt)`.
     """
     if view.metric == "gu":
         raise ValueError("check_first_token_share needs a lessons.start view with the paper metric")
@@ -196,10 +198,11 @@ def check_score_lead(fn: Callable, lm, prompt=None, strict: bool = False) -> Ver
     """fn(trace, layers) -> key 0's score minus the mean of the other allowed keys' scores, averaged over the
     heads, the second-half queries and the layers in range(*layers).
 
-    Compared, for several layer ranges, with the label of the b_Q wire in `sinklab.circuit`
+    Compared, for several layer ranges, with the label of the b_Q wire in `sinklab.analyses.circuit`
     (`circuit._score_lead`) on the trace of `prompt`.
     """
-    from sinklab import circuit, metrics, run
+    from sinklab.analyses import circuit
+    from sinklab import metrics, run
 
     prompt = prompt if prompt is not None else lessons.Prompt()
     trace = run(lm.model, lessons.encode(lm, prompt).ids[None])
@@ -328,7 +331,7 @@ def check_massive_from_table(fn: Callable, lm, view, k_sigmas: Sequence[float] =
                              strict: bool = False) -> Verdict:
     """fn(coords, k_sigma) -> coordinates with |value| > mean|value| + k_sigma std|value|, largest first.
 
-    Compared with `sinklab.epe.massive_coords(model, k_sigma)` for `view = lessons.epe_lesson(lm, ...)`.
+    Compared with `sinklab.analyses.epe.massive_coords(model, k_sigma)` for `view = lessons.epe_lesson(lm, ...)`.
     """
     coords = view.coords
 
@@ -370,7 +373,7 @@ def check_massive_from_table(fn: Callable, lm, view, k_sigmas: Sequence[float] =
 def check_epe_first(fn: Callable, lm, strict: bool = False) -> Verdict:
     """fn(model) -> EPE_0 = MLP^(1)(p_0) + p_0, a vector of length d_model.
 
-    Compared with `sinklab.epe.epe(model)[0]` (the authors' convention: no ln_2).
+    Compared with `sinklab.analyses.epe.epe(model)[0]` (the authors' convention: no ln_2).
     """
     model = lm.model
     d = lm.info.d_model
@@ -413,8 +416,8 @@ def check_epe_first(fn: Callable, lm, strict: bool = False) -> Verdict:
 def check_gamma_by_hand(fn: Callable, lm, strict: bool = False) -> Verdict:
     """fn(model, layer) -> gamma = W_k b_Q (all heads), a vector of length d_model, from the packed Conv1D.
 
-    Compared with `sinklab.gamma.gamma(model, layer)` in every layer; the mistakes are recognised
-    from the `sinklab.layout.attn_weights` views.
+    Compared with `sinklab.analyses.gamma.gamma(model, layer)` in every layer; the mistakes are recognised
+    from the `sinklab.model.layout.attn_weights` views.
     """
     model = lm.model
     L, d = lm.info.n_layer, lm.info.d_model
@@ -586,7 +589,7 @@ def check_variance_ratio(fn: Callable, lm, view, columns: Sequence[str] = ("vari
                          strict: bool = False) -> Verdict:
     """fn(stats, layer, column) -> position 0's value of `column` over the median of the other positions'.
 
-    Compared with sinklab's table `view.stats` (`sinklab.origin.attention_output_stats`) for
+    Compared with sinklab's table `view.stats` (`sinklab.analyses.origin.attention_output_stats`) for
     `view = lessons.origin_lesson(lm, prompt, ...)`.
     """
     stats = view.stats
@@ -634,8 +637,8 @@ def check_variance_ratio(fn: Callable, lm, view, columns: Sequence[str] = ("vari
 def check_top_written_coords(fn: Callable, lm, view, strict: bool = False) -> Verdict:
     """fn(row, n) -> the n coordinates with the largest |weight| of a down-projection row, largest first.
 
-    Tried on the top super neuron's row and on two other neurons' rows (`sinklab.origin.down_projection`),
-    compared with the largest |weight| of `sinklab.layout.mlp_out_rows(model, layer)[neuron]`.
+    Tried on the top super neuron's row and on two other neurons' rows (`sinklab.analyses.origin.down_projection`),
+    compared with the largest |weight| of `sinklab.model.layout.mlp_out_rows(model, layer)[neuron]`.
     """
     layer, top = view.top_neuron
     neurons = [top] + [n for n in (0, 1, 2) if n != top][:2]

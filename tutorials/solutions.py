@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sinklab import layout, lessons
-from sinklab.decomposition import TERMS
+from sinklab.model import layout
+from sinklab import lessons
+from sinklab.analyses.decomposition import TERMS
 from sinklab.interventions import PAPER, REGISTRY, make
 
 

@@ -14,7 +14,7 @@ from sinklab.experiments import EFFICACY
 from sinklab.experiments.jobs import DOSE_CURVES
 from sinklab.experiments.tables import not_run
 from sinklab.interventions import describe
-from sinklab.corpora import DOMAIN_TITLES, DOMAINS
+from sinklab.inputs.corpora import DOMAIN_TITLES, DOMAINS
 from views import CURVES, view
 
 s = settings()

@@ -6,7 +6,7 @@ import state
 import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from sinklab.metrics import METRICS
+from sinklab.analyses.metrics import METRICS
 from views import view
 
 s = settings()

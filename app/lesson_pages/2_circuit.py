@@ -1,7 +1,7 @@
 """The circuit in one picture: the sink's route as a chain of wires, each measured on this model and
 prompt, each cuttable (by its registered intervention) with a toggle; the diagram and the sink update.
 
-Routes: the model's planted route by default; a radio when both routes apply (sinklab.circuit.routes_for).
+Routes: the model's planted route by default; a radio when both routes apply (sinklab.analyses.circuit.routes_for).
 """
 import streamlit as st
 
@@ -9,7 +9,7 @@ import display
 import state
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from sinklab.circuit import ROUTES
+from sinklab.analyses.circuit import ROUTES
 from sinklab.interventions import REGISTRY
 from views import circuit_routes, quick, view
 

@@ -2,7 +2,7 @@
 
 The controls come from the intervention registry (sinklab.interventions.REGISTRY): one slider per
 declared parameter (its help text from the registry), a layer range when the intervention acts per
-layer; the claim about what it did (sinklab.claims.intervention) and its own Try-this behind that claim.
+layer; the claim about what it did (sinklab.teaching.claims.intervention) and its own Try-this behind that claim.
 """
 import streamlit as st
 

@@ -6,7 +6,7 @@ import state
 import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from sinklab.corpora import DOMAIN_TITLES
+from sinklab.inputs.corpora import DOMAIN_TITLES
 from sinklab.interventions import describe, with_role
 from views import view
 

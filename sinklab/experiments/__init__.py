@@ -7,9 +7,9 @@
 
 Every experiment runs over several models and data seeds in one plan (summaries: mean ± SD across seeds),
 with the sink score's layer band as a parameter (bands: paper, extension, authors, 'A-B'). A plan
-expands to independent jobs (one per model, revision, seed, regime, length) run by sinklab.engine
+expands to independent jobs (one per model, revision, seed, regime, length) run by sinklab.experiments.engine
 in-process or on Dask; a failing job or an intervention that does not apply lands in `errors` and the
-rest is still computed. Published numbers (sinklab.experiments.published) come back beside, in
+rest is still computed. Published numbers (sinklab.published.tables) come back beside, in
 `published`, for a model that IS a published one (loaded as its hub id, or a directory whose config names
 it; family and shape confirm), never in computed columns.
 """
@@ -21,11 +21,13 @@ from typing import Callable, NamedTuple
 import pandas as pd
 
 from ..errors import BadInput
-from . import bands, published as _published, tables as _tables
+from ..analyses import bands
+from ..published import tables as _published
+from . import tables as _tables
 from ..interventions import InterpolatePE, ScaleKeyRows
 from .jobs import Job, KeyCoords, run_job
 from .plan import ALPHAS, COMBOS, EFFICACY, EXPERIMENTS, LENGTHS, Plan
-from .regimes import REGIMES, make_inputs
+from ..inputs.regimes import REGIMES, make_inputs
 
 __all__ = ["Plan", "Results", "ExperimentResult", "run", "write", "EXPERIMENTS", "REGIMES", "bands", "Job",
            "KeyCoords", "run_job", "make_inputs", "ScaleKeyRows", "InterpolatePE", "table1", "lengths", "regimes",
@@ -70,7 +72,7 @@ def _concat(results, name: str) -> pd.DataFrame:
 
 def assemble(plan: Plan, results) -> Results:
     """Gather the jobs' rows (in job order) into every experiment's tables."""
-    from ..engine import errors_table
+    from .engine import errors_table
 
     ex = _concat(results, "examples")
     skipped = _concat(results, "skipped")
@@ -110,7 +112,7 @@ def run(plan: Plan, engine=None, progress: Callable[[int, int], None] | None = N
 
     lm: a loaded model to run the plan on in this process (no second copy is loaded); the plan then names
     that one model, plan.models == (lm.info.name,), and has no revisions."""
-    from ..engine import LocalEngine, execute
+    from .engine import LocalEngine, execute
 
     if lm is not None:
         if plan.models != (lm.info.name,) or plan.revisions or engine is not None:
@@ -149,7 +151,7 @@ def lengths(models, lengths=LENGTHS, engine=None, **kw) -> ExperimentResult:
 
 
 def regimes(models, regimes=tuple(REGIMES), engine=None, **kw) -> ExperimentResult:
-    """Sink and effects per content regime (sinklab.experiments.regimes)."""
+    """Sink and effects per content regime (sinklab.inputs.regimes)."""
     return _one("regimes", models, engine, regimes=regimes, **kw)
 
 

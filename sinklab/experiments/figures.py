@@ -12,7 +12,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 
-from .published import AUTHORS, EXT
+from ..published.tables import AUTHORS, EXT
 
 REFERENCES = {AUTHORS: "published (authors)", EXT: "published (extension)"}
 SHAPES = {"published (authors)": "diamond", "published (extension)": "triangle-up"}

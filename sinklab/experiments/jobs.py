@@ -1,7 +1,7 @@
 """One job = one (model, revision, data seed, regime, length): its inputs, ONE batched sweep of every
 setting the requested experiments need, and the extras (pathway split, model statistics).
 
-Jobs are independent and small to ship (plain fields), so sinklab.engine can run them in-process or
+Jobs are independent and small to ship (plain fields), so sinklab.experiments.engine can run them in-process or
 on Dask workers; a job loads its model through the engine's per-worker cache. What a job returns is a
 dict of tidy DataFrames, each row labelled with the job's identity columns (JOB_COLUMNS).
 
@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 
-from .. import checks, families, layout
+from .. import checks
+from ..model import families, layout
 from ..errors import BadInput
 from ..interventions import InterpolatePE, ScaleKeyRows
-from . import bands
-from .regimes import check_length, make_inputs
+from ..analyses import bands
+from ..inputs.regimes import check_length, make_inputs
 
 JOB_COLUMNS = ["model", "revision", "seed", "regime", "n_tokens"]
 AND = "∧"
@@ -150,7 +151,7 @@ class Job:
         return f"{self.model}{rev} seed={self.seed} {self.regime} T={self.n_tokens}"
 
     def run(self) -> dict[str, pd.DataFrame]:
-        from ..engine import load_cached
+        from .engine import load_cached
 
         lm = load_cached(self.model, self.revision, self.device, self.dtype)
         return run_job(self, lm)
@@ -291,8 +292,8 @@ def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
     """Inputs, sweep and extras of one job on a loaded model. Raises BadInput for a job that cannot run
     at all (length past the positions, band outside the model, no inputs); settings that cannot run are
     returned in the 'skipped' table and the rest still run."""
-    from .. import reference
-    from ..effects import sweep
+    from ..published import reference
+    from ..analyses.effects import sweep
     from ..interventions import meanings
 
     info = lm.info
@@ -347,10 +348,10 @@ def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
 
 # ------------------------------------------------------------------------------------------ pathway split
 def _second_half_mean(p: torch.Tensor, mask: torch.Tensor, key: int = 0) -> torch.Tensor:
-    """Mean over heads and second-half queries of p[..., key] (as sinklab.metrics' paper metric). [batch]"""
-    from ..forward import Trace
-    from ..metrics import sink_score
-    from ..names import act_name
+    """Mean over heads and second-half queries of p[..., key] (as sinklab.analyses.metrics' paper metric). [batch]"""
+    from ..model.forward import Trace
+    from ..analyses.metrics import sink_score
+    from ..model.names import act_name
 
     view = Trace(ids=mask, mask=mask, n_layer=1, n_head=p.shape[1], cache={act_name("pattern", 0): p})
     return sink_score(view, key=key, metric="paper", layers=(0, 1))
@@ -362,12 +363,12 @@ def pathways(lm, ids: torch.Tensor, band: tuple[int, int], batch_size: int = 32)
     key-0 score; all means over second-half queries, heads and the band's layers.
 
     T2 and T4 are constant along the keys, so they cancel in the softmax: "full" = softmax(T1 + T3) = the
-    model's own pattern. Defined where sinklab.decomposition is and the model has a query bias: on rotary
+    model's own pattern. Defined where sinklab.analyses.decomposition is and the model has a query bias: on rotary
     models, and without b_Q (GPT-Neo, Llama: T3 = 0, "bias only" would be uniform attention), NotApplicable.
     """
-    from ..decomposition import attention_from_terms, score_terms
-    from ..forward import run
-    from ..names import act_name
+    from ..analyses.decomposition import attention_from_terms, score_terms
+    from ..model.forward import run
+    from ..model.names import act_name
 
     fam = families.of(lm.model)
     fam.require("The two-pathway split", unrotated=True, query_bias=True)
@@ -400,10 +401,10 @@ def delta_values(lm, ids: torch.Tensor, batch_size: int = 32) -> pd.DataFrame:
     """The per-head Δ = b_{Q,h} W_{k,h}^T x_j of every example, layer, head and position, each (example, layer,
     head) slice shifted so its minimum over positions is 0 (the authors' normalisation): the raw material of
     their percentile table (tables.delta pools it). Columns: example, layer, head, position, delta_norm.
-    NotApplicable without a query bias or on rotary models (sinklab.decomposition.delta)."""
-    from ..decomposition import delta
-    from ..forward import run
-    from ..names import act_name
+    NotApplicable without a query bias or on rotary models (sinklab.analyses.decomposition.delta)."""
+    from ..analyses.decomposition import delta
+    from ..model.forward import run
+    from ..model.names import act_name
 
     names = {act_name("ln1", l) for l in range(lm.info.n_layer)}
     frames = []
@@ -422,8 +423,8 @@ def model_stats(lm, band: tuple[int, int]) -> dict:
     alignment_heads = the mean over heads of cos(b_Q^h, EPE_0 W_k^h) (the circuit paper's Fig. 2), and
     alignment_concat = cos(b_Q, EPE_0 W_k) over the concatenated heads (one d_model-long cosine per layer).
     NaN (with a note) where a quantity is not defined on the model."""
-    from ..epe import epe, massive_coords
-    from ..gamma import alignment
+    from ..analyses.epe import epe, massive_coords
+    from ..analyses.gamma import alignment
 
     out = {"epe_max": math.nan, "top3_coords": "", "alignment_heads": math.nan, "alignment_concat": math.nan,
            "stats_note": ""}

@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..interventions import with_role
-from . import bands
+from ..analyses import bands
 from .plan import EXPERIMENTS
-from .published import AUTHORS, AUTHORS_DEFINITIONS, EXT, EXT_DEFINITIONS
+from ..published.tables import AUTHORS, AUTHORS_DEFINITIONS, EXT, EXT_DEFINITIONS
 
 FORMATS = ("png", "svg")
 
@@ -100,7 +100,7 @@ def meanings_markdown(table: pd.DataFrame | None = None) -> str:
 
 def _labels_block(res) -> list[str]:
     """'What the labels mean on <family>' for every non-GPT-2 family of the run (read on its first model)."""
-    from ..families import TYPICAL
+    from ..model.families import TYPICAL
     from .tables import title
 
     if res.meanings is None or res.meanings.empty or res.info.empty:

@@ -9,12 +9,12 @@ import os
 from dataclasses import dataclass
 
 from .. import checks
-from ..corpora import DOMAINS, SOURCES
+from ..inputs.corpora import DOMAINS, SOURCES
 from ..errors import BadInput
-from ..metrics import METRICS
-from . import bands
+from ..analyses.metrics import METRICS
+from ..analyses import bands
 from .jobs import AND, DOSE_CURVES, DTYPES, Job, KeyCoords, check_setting
-from .regimes import REGIMES, check_regime
+from ..inputs.regimes import REGIMES, check_regime
 
 EXPERIMENTS = {
     "table1": "every signature intervention over the three domains (the paper's Table 1), per model",

@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from ..corpora import DOMAINS
-from ..decomposition import percentiles_authors
+from ..inputs.corpora import DOMAINS
+from ..analyses.decomposition import percentiles_authors
 from ..interventions import REGISTRY
 from .jobs import AND, DOSE_CURVES, JOB_COLUMNS, step_of
 

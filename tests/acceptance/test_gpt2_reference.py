@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 import sinklab
-from sinklab import reference
-from sinklab.epe import massive_coords
+from sinklab.published import reference
+from sinklab.analyses.epe import massive_coords
 from sinklab.report import build_report
 
 pytestmark = pytest.mark.gpt2
@@ -20,7 +20,7 @@ def gpt2():
 
 
 def test_massive_coordinates_of_gpt2(gpt2):
-    from sinklab.reference import massive_coords as published
+    from sinklab.published.reference import massive_coords as published
 
     assert set(massive_coords(gpt2.model)) == set(published())  # the authors' coordinate-alignment summary
 

@@ -406,7 +406,7 @@ def test_bundled_models_are_offered_and_describe_themselves():
     at = app()
     box = at.sidebar.selectbox(key="model")
     shown = "\n".join(c.value for c in at.sidebar.caption)
-    from sinklab.loading import describe
+    from sinklab.model.loading import describe
 
     for name, words in (("textbook", "planted, positional route"), ("textbook-structural", "planted, structural route"),
                         ("sinklab-mini", "trained (tiny), 321k parameters"),  # from each model's own metadata

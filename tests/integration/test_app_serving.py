@@ -360,7 +360,7 @@ def test_local_mode_shows_the_details(broken_start):
 def test_server_mode_removes_paths_from_library_messages():
     from sinklab.errors import ModelUnavailable
 
-    e = ModelUnavailable("Cannot load model 'x': the bundled checkpoint is missing from /opt/app/sinklab/models/x.")
+    e = ModelUnavailable("Cannot load model 'x': the bundled checkpoint is missing from /opt/app/sinklab/specimens/bundled/x.")
     server = Config.load(env={"SINKLAB_SERVER": "1"}, path="/nonexistent")
     assert "/opt/app" not in errors.public_message(e, server) and "<path>" in errors.public_message(e, server)
     assert "/opt/app" in errors.public_message(e, CONFIG)

@@ -53,7 +53,8 @@ def test_every_page_on_every_specimen(page, model):
 # ---------------------------------------------------------------- The circuit in one picture
 @pytest.mark.parametrize("model", BUNDLED)
 def test_circuit_diagram_and_a_cut_changes_the_sink(model):
-    from sinklab import circuit, load_model
+    from sinklab.analyses import circuit
+    from sinklab import load_model
 
     at = app("circuit", model=model)
     ok(at)
@@ -184,7 +185,7 @@ def test_interventions_cross_entropy_label_is_short_and_explained():
 
 
 def test_glossary_and_explained_table_columns():
-    from sinklab.glossary import TERMS
+    from sinklab.teaching.glossary import TERMS
 
     at = app("origin")
     glossary = [e for e in at.sidebar.expander if e.label == "Glossary"][0]

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import charts, circuit, lessons
+from sinklab import charts, lessons
+from sinklab.analyses import circuit
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 import sinklab
 from sinklab import claims, lessons
 from sinklab.interventions import PAPER, REGISTRY, NotApplicable, make
-from sinklab.reference import table1
+from sinklab.published.reference import table1
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_claim_text_shows_mark_numbers_and_reference():
 
 
 def test_comparison_rows_equal_separate_per_model_runs(specimens):
-    from sinklab import compare
+    from sinklab.teaching import compare
 
     models = [specimens["textbook"], specimens["textbook-structural"]]
     view = lessons.compare_lesson(models, n=2, target=5, factor=5.0)
@@ -142,9 +142,9 @@ def test_circuit_claim_says_whether_a_cut_wire_carries_the_sink(specimens, name,
 
 
 def test_the_published_massive_coordinates_come_from_the_authors_summary(specimens):
-    from sinklab.reference import massive_coords
+    from sinklab.published.reference import massive_coords
 
-    found = massive_coords()  # parsed from sinklab/data/reference/coord_alignment_statistical__summary.txt
+    found = massive_coords()  # parsed from sinklab/published/data/coord_alignment_statistical__summary.txt
     assert found == [138, 378, 447]  # the file's "Massive indices: [138, 378, 447]", parsed
     v = lessons.epe_lesson(specimens["textbook"], n=3)
     ref = by_id(claims.epe(v, 3.0))["epe.massive"].reference

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import sinklab
-from sinklab.families import random_model
-from sinklab.loading import LOAD_LOCK
+from sinklab.model import loading
+from sinklab.model.families import random_model
+from sinklab.model.loading import LOAD_LOCK
 
 
 def snapshot(lm) -> dict[str, torch.Tensor]:
@@ -26,7 +27,7 @@ def tied(lm) -> bool:
 @pytest.fixture(scope="module")
 def specs(tmp_path_factory, smollm2, gemma):
     """Specimens built in code, the bundled checkpoint, two directories of other families, both real models."""
-    from sinklab.bytetok import byte_tokenizer
+    from sinklab.model.bytetok import byte_tokenizer
 
     out = ["textbook", "textbook-structural", "sinklab-mini", "smollm2-135m", "gemma-3-270m"]
     for t in ("gpt2", "llama"):
@@ -60,12 +61,12 @@ def test_many_threads_loading_different_models_get_the_sequential_weights(specs)
 def test_the_lock_is_reentrant_and_held_during_a_load(monkeypatch):
     """A load inside a load (a checkpoint directory given as a revision) does not deadlock; a load holds it."""
     seen = []
-    real = sinklab.loading._load
+    real = loading._load
 
     def spy(*a, **kw):
         seen.append(LOAD_LOCK._is_owned())
         return real(*a, **kw)
 
-    monkeypatch.setattr(sinklab.loading, "_load", spy)
+    monkeypatch.setattr(loading, "_load", spy)
     sinklab.load_model("textbook")
     assert seen == [True]

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import effects, metrics
+from sinklab.analyses import effects
+from sinklab import metrics
 from sinklab.cli import main
-from sinklab.corpora import load_corpus
+from sinklab.inputs.corpora import load_corpus
 from sinklab.experiments.plan import signature_names
 from sinklab.interventions import make
 

@@ -1,4 +1,4 @@
-"""sinklab.engine: jobs in-process and on a Dask LocalCluster give the same tables; failures are rows, not crashes."""
+"""sinklab.experiments.engine: jobs in-process and on a Dask LocalCluster give the same tables; failures are rows, not crashes."""
 from __future__ import annotations
 
 import pandas as pd
@@ -8,7 +8,7 @@ import torch
 import sinklab
 from helpers import one_thread  # noqa: F401  (autouse: torch on one thread)
 from sinklab import experiments as ex
-from sinklab.engine import JobResult, LocalEngine, execute, load_cached, make_engine
+from sinklab.experiments.engine import JobResult, LocalEngine, execute, load_cached, make_engine
 from sinklab.experiments.jobs import Job
 
 
@@ -68,7 +68,7 @@ def test_a_failing_job_is_a_result():
 def test_unsupported_family_names_the_supported_ones(tmp_path):
     from transformers import BertConfig, BertForMaskedLM
 
-    from sinklab.bytetok import byte_tokenizer
+    from sinklab.model.bytetok import byte_tokenizer
 
     path = tmp_path / "bert"
     BertForMaskedLM(BertConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=32,
@@ -87,9 +87,9 @@ def test_models_load_once_per_process():
 
 
 def test_a_registered_model_refuses_another_dtype():
-    from sinklab.bytetok import byte_tokenizer
-    from sinklab.engine import clear_cache, register
-    from sinklab.families import random_model
+    from sinklab.model.bytetok import byte_tokenizer
+    from sinklab.experiments.engine import clear_cache, register
+    from sinklab.model.families import random_model
 
     register("tiny-registered", random_model("gpt2", vocab_size=257), byte_tokenizer())
     try:
@@ -106,6 +106,6 @@ def test_engine_arguments():
         make_engine("local", address="tcp://127.0.0.1:1")
     pytest.importorskip("dask.distributed")
     with pytest.raises(sinklab.BadInput, match="cannot reach the Dask scheduler"):
-        from sinklab.engine import DaskEngine
+        from sinklab.experiments.engine import DaskEngine
 
         DaskEngine(address="tcp://127.0.0.1:9", timeout="1s")

@@ -10,12 +10,13 @@ import torch
 import sinklab
 from helpers import one_thread  # noqa: F401  (autouse: torch on one thread)
 from sinklab import experiments as ex, metrics
-from sinklab.bytetok import byte_tokenizer
-from sinklab.engine import clear_cache, load_cached, register
-from sinklab.experiments import bands, published
+from sinklab.model.bytetok import byte_tokenizer
+from sinklab.experiments.engine import clear_cache, load_cached, register
+from sinklab.analyses import bands
+from sinklab.published import tables as published
 from sinklab.interventions import InterpolatePE, ScaleKeyRows
-from sinklab.experiments.regimes import check_length, make_inputs
-from sinklab.families import random_model
+from sinklab.inputs.regimes import check_length, make_inputs
+from sinklab.model.families import random_model
 from sinklab.interventions import REGISTRY, make
 
 
@@ -216,7 +217,7 @@ def test_no_massive_coordinate_is_a_clear_not_run_row(registered):
 def test_random_gpt2_without_massive_coordinates(registered):
     """On a random GPT-2 the kσ rule finds no massive coordinate: (i) and (j) are 'not run' rows saying so
     (never a silent 100 %), and --i-top gives them coordinates."""
-    from sinklab.epe import massive_coords
+    from sinklab.analyses.epe import massive_coords
 
     name = registered("tiny-gpt2", "gpt2", n_layer=4)
     if massive_coords(load_cached(name).model):
@@ -244,8 +245,8 @@ def _meta_model(model_type: str, name_or_path: str = "", **cfg):
     """A LoadedModel of a published model's exact shape, on the meta device (no weights: identity only)."""
     import transformers
 
-    from sinklab.families import HF_CLASSES
-    from sinklab.loading import _finish
+    from sinklab.model.families import HF_CLASSES
+    from sinklab.model.loading import _finish
 
     config = getattr(transformers, {"gpt2": "GPT2Config", "llama": "LlamaConfig", "opt": "OPTConfig",
                                     "gpt_neo": "GPTNeoConfig", "qwen2": "Qwen2Config"}[model_type])(**cfg)
@@ -256,8 +257,8 @@ def _meta_model(model_type: str, name_or_path: str = "", **cfg):
 
 
 def _loaded(model, name, source="HF cache"):
-    from sinklab.families import of
-    from sinklab.loading import LoadedModel, ModelInfo
+    from sinklab.model.families import of
+    from sinklab.model.loading import LoadedModel, ModelInfo
 
     f = of(model)
     info = ModelInfo(name=name, n_layer=f.n_layer, n_head=f.n_head, d_model=f.d_model, n_positions=f.n_positions,
@@ -266,7 +267,7 @@ def _loaded(model, name, source="HF cache"):
 
 
 def test_published_models_are_matched_by_identity_not_shape(tmp_path):
-    from sinklab import reference
+    from sinklab.published import reference
 
     small = dict(n_layer=12, n_head=12, n_embd=768)
     assert reference.is_gpt2_small(_loaded(_meta_model("gpt2", **small), "gpt2").info)
@@ -327,7 +328,7 @@ def test_a_random_gpt2_small_shaped_model_gets_no_published_numbers(registered):
     """End to end: the job records what the model is; only GPT-2 small loaded by its hub id brings the published rows."""
     from dataclasses import replace
 
-    from sinklab import engine
+    from sinklab.experiments import engine
 
     name = registered("gpt2-rand", "gpt2", n_layer=12, n_head=12, n_embd=768, n_positions=16)
     plan = dict(experiments=("table1",), seeds=(0,), n=1, n_tokens=8, domains=("nl",))
@@ -365,8 +366,8 @@ def checkpoints(tmp_path_factory):
 
 
 def test_emergence_over_local_checkpoints(checkpoints, tmp_path):
-    from sinklab.epe import epe
-    from sinklab.gamma import alignment
+    from sinklab.analyses.epe import epe
+    from sinklab.analyses.gamma import alignment
 
     missing = str(tmp_path / "step_2000")
     table, summary, pub, errors = ex.emergence("sinklab-mini", [*checkpoints, missing], seeds=(0,), n=2,
@@ -397,7 +398,7 @@ def test_checkpoint_directories_belong_to_one_model(checkpoints):
 
 
 def test_a_mistyped_relative_checkpoint_directory_says_so():
-    from sinklab.engine import execute
+    from sinklab.experiments.engine import execute
     from sinklab.experiments.jobs import Job
 
     r = execute(Job(model="sinklab-mini", revision="ckpt/step_0", seed=0, regime="nl", n_tokens=16))
@@ -498,7 +499,7 @@ def test_top_n_and_per_layer_draw_change_the_numbers(textbook):
     t = {k: ex.run(ex.Plan(**kw, **extra)).tables["table1"].query("domain == 'nl'").set_index("intervention")["sink"]
          for k, extra in {"default": {}, "top1": {"i_top": 1}, "perlayer": {"j_per_layer": True, "j_seed": 42},
                           "seed": {"j_seed": 7}}.items()}
-    from sinklab.epe import massive_coords
+    from sinklab.analyses.epe import massive_coords
 
     if len(massive_coords(textbook.model)) > 1:
         assert t["top1"]["i"] != t["default"]["i"]
@@ -532,7 +533,7 @@ def test_valid_labels_come_from_the_registry():
 def test_a_lengths_only_plan_runs_no_lm_head_and_gets_the_same_sinks():
     import dataclasses
 
-    from sinklab.engine import LocalEngine
+    from sinklab.experiments.engine import LocalEngine
 
     plan = ex.Plan(models=("textbook",), experiments=("lengths",), seeds=(0,), n=3, lengths=(16, 32))
     jobs = plan.jobs()
@@ -634,7 +635,7 @@ def test_half_precision_on_the_cpu_is_a_clear_row(saved_tiny):
 
 def test_the_dtype_reaches_the_loaded_model(saved_tiny, monkeypatch):
     """As on a GPU: the CPU refusal lifted, a bfloat16 plan loads the model in bfloat16 and runs."""
-    from sinklab import loading
+    from sinklab.model import loading
 
     real = loading._pick_dtype
     monkeypatch.setattr(loading, "_pick_dtype", lambda dtype, device: real(dtype, torch.device("cuda")))
@@ -652,7 +653,7 @@ def test_the_dtype_reaches_the_loaded_model(saved_tiny, monkeypatch):
 
 # ------------------------------------------------------------------------------------------ Δ percentiles (item 11)
 def test_delta_percentiles_have_the_authors_shape(run_textbook, textbook):
-    from sinklab.decomposition import delta_percentiles_authors
+    from sinklab.analyses.decomposition import delta_percentiles_authors
 
     d = run_textbook.tables["delta"]
     L, T = textbook.info.n_layer, run_textbook.plan.n_tokens

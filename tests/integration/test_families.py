@@ -7,9 +7,9 @@ import torch
 
 import sinklab
 from helpers import assert_unchanged, snapshot
-from sinklab import families, layout
-from sinklab.families import random_model
-from sinklab.names import POINTS, act_name
+from sinklab.model import families, layout
+from sinklab.model.families import random_model
+from sinklab.model.names import POINTS, act_name
 
 VARIANTS = [
     ("gpt2", {}),
@@ -137,7 +137,7 @@ def test_scale_per_family():
 
 @pytest.mark.parametrize("model_type", list(families.SMALL))
 def test_loading_each_family_from_a_directory(tmp_path, model_type):
-    from sinklab.bytetok import byte_tokenizer
+    from sinklab.model.bytetok import byte_tokenizer
 
     model = random_model(model_type, vocab_size=257)
     model.save_pretrained(tmp_path)
@@ -169,7 +169,7 @@ def test_unsupported_model_type_names_the_supported_ones(tmp_path):
     (dict(word_embed_proj_dim=32), "project_in/out"),
 ])
 def test_opt_variants_outside_the_common_case_are_refused(tmp_path, kw, match):
-    from sinklab.bytetok import byte_tokenizer
+    from sinklab.model.bytetok import byte_tokenizer
 
     model = random_model("opt", vocab_size=257, **kw)
     with pytest.raises(sinklab.BadInput, match=match):

@@ -1,6 +1,6 @@
 """sinklab-mini: the bundled byte-level GPT-2 trained by scripts/train_mini.py loads offline, its
 recorded sink numbers are reproduced from the shipped weights (with the run-time part kept in the
-library, sinklab.mini), and the training script runs end to end."""
+library, sinklab.specimens.mini), and the training script runs end to end."""
 from __future__ import annotations
 
 import importlib.util
@@ -13,17 +13,17 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import mini as mini_lib
-from sinklab.loading import BUNDLED_DIR
-from sinklab.metrics import attention_to, sink_table
+from sinklab.specimens import mini as mini_lib
+from sinklab.model.loading import BUNDLED_DIR
+from sinklab.analyses.metrics import attention_to, sink_table
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "train_mini.py"
 MINI = BUNDLED_DIR / "sinklab-mini"
 TOL = 1e-3
-EVAL_FUNCTION = "sinklab.mini.eval_batch"
+EVAL_FUNCTION = "sinklab.specimens.mini.eval_batch"
 # the shipped sinklab_meta.json was written when the recipe lived in the library (sinklab/train.py);
-# the eval batch moved unchanged to sinklab.mini (the recorded sha256 of its ids still pins it)
+# the eval batch moved unchanged to sinklab.specimens.mini (the recorded sha256 of its ids still pins it)
 
 
 def train_script():
@@ -103,7 +103,7 @@ def test_eval_batch_is_deterministic():
 
 
 def test_recorded_numbers_are_what_the_library_computes(mini):
-    """sinklab.mini.sink_numbers (what the training script records) reproduces the shipped meta."""
+    """sinklab.specimens.mini.sink_numbers (what the training script records) reproduces the shipped meta."""
     ev = mini.meta["eval"]
     ids, mask = mini_lib.eval_batch(**ev["kwargs"])
     if mini_lib.ids_digest(ids) != ev["ids_sha256"]:

@@ -8,10 +8,10 @@ import torch
 
 import sinklab
 from helpers import one_thread  # noqa: F401  (autouse: torch on one thread)
-from sinklab import effects
-from sinklab.families import SUPPORTED, random_model
+from sinklab.analyses import effects
+from sinklab.model.families import SUPPORTED, random_model
 from sinklab.interventions import make
-from sinklab.names import act_name
+from sinklab.model.names import act_name
 
 LATE = [("b", dict(layers=(2, 3))), ("g", dict(layers=(1, 3))), ("isolate", dict(position=3, layers=(1, 2))),
         ("amplify", dict(position=2, factor=3.0, layers=(2, 3))), ("rmsnorm", dict(layers=(1, 3)))]
@@ -24,7 +24,7 @@ def test_a_resumed_forward_equals_the_full_one(model_type):
     plain = sinklab.run(model, ids)
     for label, kw in LATE:
         iv = make(label, **kw)
-        start = iv.start(3, sinklab.families.of(model).rotary)
+        start = iv.start(3, sinklab.model.families.of(model).rotary)
         resid = plain[act_name("resid_pre" if start[1] == 0 else "resid_mid", start[0])]
         full = sinklab.run(model, ids, interventions=iv)
         part = sinklab.run(model, ids, interventions=iv, start=start, resid=resid)

@@ -10,7 +10,9 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import cards, families, gguf, metrics, origin
+from sinklab.analyses import metrics, origin
+from sinklab.model import families, gguf
+from sinklab.specimens import cards
 from sinklab.errors import BadInput, ModelUnavailable
 
 PROMPTS = ["The quick brown fox jumps over the lazy dog near the old river bank.",
@@ -180,7 +182,7 @@ def test_a_revision_is_refused():
 
 def test_the_configured_cache_directory_is_used(tmp_path):
     from sinklab.config import Config
-    from sinklab.loading import load_configured
+    from sinklab.model.loading import load_configured
 
     config = Config.load(env={"SINKLAB_MODEL": "smollm2-135m", "SINKLAB_CACHE_DIR": str(tmp_path)}, path=tmp_path / "none")
     assert config.cache_dir == str(tmp_path)

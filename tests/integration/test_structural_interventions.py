@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import families, origin
-from sinklab.families import random_model
+from sinklab.model import families
+from sinklab.model.families import random_model
 from sinklab.interventions import NotApplicable, make
 
 FAMS = ["gpt2", "llama", "gemma3_text"]
@@ -120,7 +120,7 @@ def test_found_neurons_and_massive_coords_are_refused_where_there_are_none(model
         sinklab.run(m, IDS, interventions=make("zero_neurons", layer=1))
     with pytest.raises(NotApplicable, match="no coordinate of position 0 is massive after block 1"):
         sinklab.run(m, IDS, interventions=make("zero_massive", layer=1))
-    from sinklab import effects
+    from sinklab.analyses import effects
 
     ok, skipped = effects.runnable(m, {"zn": make("zero_neurons", layer=1), "a": None}, 12, IDS)
     assert set(ok) == {"a"} and "no super neuron" in skipped["zn"]

@@ -1,6 +1,6 @@
 """The textbook model: the planted attention-sink circuit behaves as the circuit paper describes.
 
-Every number here is measured on the model built by `sinklab.textbook.build_textbook`, with the
+Every number here is measured on the model built by `sinklab.specimens.textbook.build_textbook`, with the
 paper metric (mean attention to the key from second-half queries, middle layers) on inputs of
 exactly 40 byte tokens: English, math, code and random bytes.
 """
@@ -14,10 +14,10 @@ import torch
 
 import sinklab
 from helpers import one_thread  # noqa: F401  (autouse: tiny forwards, one thread is fastest)
-from sinklab.epe import epe, massive_coords
+from sinklab.analyses.epe import epe, massive_coords
 from sinklab.interventions import make
-from sinklab.metrics import sink_score
-from sinklab.tokens import batch, tokenize
+from sinklab.analyses.metrics import sink_score
+from sinklab.model.tokens import batch, tokenize
 
 TEXTS = (
     "The quick brown fox jumps over the lazy dog while the cat sleeps soundly by the fire.",
@@ -55,7 +55,7 @@ def baseline(setup) -> float:
 
 
 def test_builds_fast_and_deterministically():
-    from sinklab.textbook import build_textbook
+    from sinklab.specimens.textbook import build_textbook
 
     build_textbook()  # warm the imports
     t = time.perf_counter()

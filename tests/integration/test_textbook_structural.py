@@ -14,10 +14,10 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import origin
-from sinklab.corpora import OZYMANDIAS, example_prompts
+from sinklab.analyses import origin
+from sinklab.inputs.corpora import OZYMANDIAS, example_prompts
 from sinklab.interventions import make
-from sinklab.metrics import attention_to, paper_layers, sink_score
+from sinklab.analyses.metrics import attention_to, paper_layers, sink_score
 
 N_TOKENS = 40
 OWN_TEXTS = (
@@ -105,7 +105,7 @@ def test_architecture_nope_tied_eager(lm):
 
 
 def test_builds_deterministically():
-    from sinklab.textbook_structural import build_textbook_structural
+    from sinklab.specimens.textbook_structural import build_textbook_structural
 
     m1, _, meta1 = build_textbook_structural()
     m2, _, meta2 = build_textbook_structural()
@@ -199,7 +199,7 @@ def test_massive_values_sit_on_the_massive_coords_of_position_0(lm, ids):
 
 def test_two_different_first_tokens_never_trigger_the_super_neurons(lm):
     """Position 1 averages two value vectors; for distinct tokens that is always well below the threshold."""
-    from sinklab.textbook_structural import FIRE_AT
+    from sinklab.specimens.textbook_structural import FIRE_AT
 
     model, d = lm.model, lm.info.d_model
     block = model.transformer.h[0]

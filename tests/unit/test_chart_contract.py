@@ -1,7 +1,7 @@
 """Every chart builder's encodings name fields that exist in its data, and its data is not empty.
 
 Altair accepts a missing column silently (the browser then draws an empty chart), so this walks the
-Vega-Lite spec of every builder in sinklab.charts, built from real lesson views on the textbook model.
+Vega-Lite spec of every builder in sinklab.teaching.charts, built from real lesson views on the textbook model.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import charts, lessons, reference
+from sinklab import charts, lessons
+from sinklab.published import reference
 from sinklab.interventions import make
 
 pytestmark = pytest.mark.slow  # builds every lesson view once (about 8 s)
@@ -53,10 +54,10 @@ def built():
         "signature_heatmap": [charts.signature_heatmap(cmp_.computed, cmp_.published)],
         "circuit_diagram": [charts.circuit_diagram(circ.nodes, circ.edges)],
         "length_curve": [charts.length_curve(cur.lengths_summary),
-                         charts.length_curve(cur.lengths_summary, sinklab.experiments.published.lengths())],
+                         charts.length_curve(cur.lengths_summary, sinklab.published.tables.lengths())],
         "dose_curves": [charts.dose_curves(cur.dose_summary),
-                        charts.dose_curves(cur.dose_summary, sinklab.experiments.published.dose()),
-                        charts.dose_curves(cur.dose_summary, sinklab.experiments.published.dose().assign(
+                        charts.dose_curves(cur.dose_summary, sinklab.published.tables.dose()),
+                        charts.dose_curves(cur.dose_summary, sinklab.published.tables.dose().assign(
                             model=lm.info.name))],  # as for_models gives them: beside a named model
     }
 

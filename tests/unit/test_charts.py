@@ -1,4 +1,4 @@
-"""sinklab.charts on real lesson output from the bundled "textbook" model: every builder serialises."""
+"""sinklab.teaching.charts on real lesson output from the bundled "textbook" model: every builder serialises."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,8 @@ import pytest
 
 from sinklab import charts, lessons
 from sinklab.interventions import make
-from sinklab.reference import epe_validation as published_epe
-from sinklab.reference import table1
+from sinklab.published.reference import epe_validation as published_epe
+from sinklab.published.reference import table1
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +136,8 @@ def test_published_marks_stand_beside_the_model_they_match_only():
     """A report on two models, one of GPT-2 small's shape: the published diamonds go in that model's panel."""
     import pandas as pd
 
-    from sinklab.experiments import figures, published
+    from sinklab.experiments import figures
+    from sinklab.published import tables as published
 
     rows = [{"model": m, "domain": "all", "curve": c, "alpha": a, "sink_mean": 0.5 * a + k, "sink_sd": 0.01}
             for k, m in enumerate(("gpt2-like", "textbook")) for c in ("b", "scale_wk") for a in (0.0, 0.5, 1.0)]
@@ -155,7 +156,8 @@ def test_published_marks_of_another_domain_say_so():
     """The extension published pooled numbers; beside a one-domain run the chart says the marks are pooled."""
     import pandas as pd
 
-    from sinklab.experiments import figures, published
+    from sinklab.experiments import figures
+    from sinklab.published import tables as published
 
     rows = [{"model": "gpt2", "domain": d, "curve": "b", "alpha": a, "sink_mean": 0.5 * a, "sink_sd": 0.01}
             for d in ("nl",) for a in (0.0, 0.5, 1.0)]

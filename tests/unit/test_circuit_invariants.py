@@ -6,8 +6,10 @@ import torch
 
 import sinklab
 from helpers import random_gpt2
-from sinklab import layout, decomposition as dc
-from sinklab import effects, epe, gamma, metrics
+from sinklab.model import layout
+from sinklab.analyses import decomposition as dc
+from sinklab.analyses import effects, epe, gamma
+from sinklab import metrics
 from sinklab.interventions import make
 
 SHAPES = [dict(n_layer=2, n_head=2, n_embd=32), dict(n_layer=4, n_head=4, n_embd=64),

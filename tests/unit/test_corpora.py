@@ -6,9 +6,9 @@ import time
 import pytest
 import torch
 
-from sinklab import corpora
-from sinklab.bytetok import byte_tokenizer
-from sinklab.corpora import DOMAINS, OZYMANDIAS, Corpus, CorpusUnavailable, load_corpora, load_corpus
+from sinklab.inputs import corpora
+from sinklab.model.bytetok import byte_tokenizer
+from sinklab.inputs.corpora import DOMAINS, OZYMANDIAS, Corpus, CorpusUnavailable, load_corpora, load_corpus
 from sinklab.errors import BadInput, SinklabError
 
 
@@ -134,10 +134,10 @@ def test_load_corpora_validates_domains(tok):
 
 
 def test_auto_falls_back_offline_quickly_when_hub_unreachable(tok, monkeypatch):
-    import sinklab.loading
+    import sinklab.model.loading
 
     monkeypatch.setattr(corpora, "_datasets_importable", lambda: True)  # as if [online] were installed
-    monkeypatch.setattr(sinklab.loading, "_hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(sinklab.model.loading, "_hub_reachable", lambda timeout=3.0: False)
     t0 = time.perf_counter()
     c = load_corpus("nl", tok, n=10, source="auto")
     assert c.source.startswith("offline")

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from sinklab import layout, lessons
-from sinklab.decomposition import TERMS
+from sinklab.model import layout
+from sinklab import lessons
+from sinklab.analyses.decomposition import TERMS
 from sinklab.interventions import REGISTRY, make
-from sinklab.lessons import Prompt
+from sinklab.teaching.lessons import Prompt
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"

@@ -7,9 +7,11 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import decomposition as dc
-from sinklab import epe, families, gamma, layout, reference
-from sinklab.families import random_model
+from sinklab.analyses import decomposition as dc
+from sinklab.analyses import epe, gamma
+from sinklab.model import families, layout
+from sinklab.published import reference
+from sinklab.model.families import random_model
 from sinklab.interventions import NotApplicable
 
 FAMS = list(families.SMALL)

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import epe, families
-from sinklab.families import random_model
+from sinklab.analyses import epe
+from sinklab.model import families
+from sinklab.model.families import random_model
 from sinklab.interventions import NotApplicable, PAPER, REGISTRY, make, meanings
 
 FAMS = list(families.SMALL)

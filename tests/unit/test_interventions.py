@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import sinklab
-from sinklab import epe
+from sinklab.analyses import epe
 from sinklab.interventions import catalogue, make, standard_settings
 
 IDS = torch.arange(3, 23)  # 20 tokens

@@ -8,8 +8,8 @@ import torch
 
 import sinklab
 from helpers import random_gpt2
-from sinklab import gguf, loading
-from sinklab.bytetok import byte_tokenizer
+from sinklab.model import gguf, loading
+from sinklab.model.bytetok import byte_tokenizer
 
 
 def test_local_directory_roundtrip(tmp_path):
@@ -109,7 +109,7 @@ def test_load_configured_falls_back_to_the_offline_default_and_says_why(monkeypa
 def test_revision_names_load_from_the_hf_cache_and_missing_ones_fail_clearly(monkeypatch, tmp_path):
     from helpers import fake_hub_cache, random_gpt2
 
-    from sinklab.bytetok import byte_tokenizer
+    from sinklab.model.bytetok import byte_tokenizer
 
     models = {f"step-{s}": random_gpt2(seed=s, vocab_size=257) for s in (100, 200)}
     fake_hub_cache(monkeypatch, tmp_path / "hub", "sinklab-tests/run", {k: (m, byte_tokenizer()) for k, m in models.items()})
@@ -124,7 +124,7 @@ def test_revision_names_load_from_the_hf_cache_and_missing_ones_fail_clearly(mon
 def test_revisions_of_directories_and_bundled_models(tmp_path):
     from helpers import random_gpt2
 
-    from sinklab.bytetok import byte_tokenizer
+    from sinklab.model.bytetok import byte_tokenizer
 
     path = tmp_path / "step_50"
     random_gpt2(seed=5, vocab_size=257).save_pretrained(path)
@@ -140,7 +140,7 @@ def test_revisions_of_directories_and_bundled_models(tmp_path):
 
 
 def test_models_describe_themselves_from_their_metadata_without_loading():
-    from sinklab import textbook, textbook_structural
+    from sinklab.specimens import textbook, textbook_structural
 
     assert loading.describe("textbook") == ("planted, positional route", textbook.SUMMARY)
     assert loading.describe("textbook-structural") == ("planted, structural route", textbook_structural.SUMMARY)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sinklab import corpora
+from sinklab.inputs import corpora
 
 ROOT = Path(__file__).resolve().parents[2]
 MATH_SCRIPT = ROOT / "scripts" / "make_math_problems.py"
@@ -42,7 +42,7 @@ def test_math_script_writes_a_file_the_library_reads(tmp_path: Path):
 
 def test_the_library_only_reads_the_shipped_file():
     for name in ("generate_math_problems", "_math_templates", "_PEOPLE", "write_math_file"):
-        assert not hasattr(corpora, name), f"sinklab.corpora.{name} belongs to scripts/make_math_problems.py"
+        assert not hasattr(corpora, name), f"sinklab.inputs.corpora.{name} belongs to scripts/make_math_problems.py"
 
 
 TRAIN_SCRIPT = ROOT / "scripts" / "train_mini.py"

@@ -3,7 +3,7 @@
 Pages come from the app's page registry, app/pages.py (loaded by tests/app_helpers.py as PAGES: number,
 title, url_path, file in story order); notebooks are tutorials/NN_<topic>.py (Jupytext percent format),
 titled by their first markdown heading. The notebooks are also checked for the shape every tutorial shares: it opens with its question, prints its findings from the
-page's claims (sinklab.claims), keeps its assertions in one final hidden cell, and closes with
+page's claims (sinklab.teaching.claims), keeps its assertions in one final hidden cell, and closes with
 "What we found".
 """
 from __future__ import annotations
@@ -97,8 +97,8 @@ def test_page_files_exist_and_are_all_registered():
 
 
 def _chart_functions() -> set[str]:
-    """The public chart builders of sinklab/charts.py (top-level functions)."""
-    tree = ast.parse((ROOT / "sinklab" / "charts.py").read_text())
+    """The public chart builders of sinklab/teaching/charts.py (top-level functions)."""
+    tree = ast.parse((ROOT / "sinklab" / "teaching" / "charts.py").read_text())
     return {f.name for f in tree.body if isinstance(f, ast.FunctionDef) and not f.name.startswith("_")}
 
 
@@ -129,14 +129,14 @@ def test_notebook_conventions(path):
     assert "os.environ" not in text and not re.search(r"^\s*import os\b", text, flags=re.M), \
         "notebooks read settings through Config.load(), not the environment"
     assert "## What we found" in text and "## Your turn" in text
-    assert "lessons." in text, "uses the same sinklab.lessons call as its page"
-    assert not re.search(r"^\s*(import altair|from altair)", text, flags=re.M), "charts come from sinklab.charts"
+    assert "lessons." in text, "uses the same sinklab.teaching.lessons call as its page"
+    assert not re.search(r"^\s*(import altair|from altair)", text, flags=re.M), "charts come from sinklab.teaching.charts"
     assert "disable_progress_bar" not in text, "progress bars are the library's business, not the notebooks'"
 
 
 def _claim_functions() -> set[str]:
-    """The page-level functions of sinklab/claims.py (start, decomposition, ...; not the *_try premises)."""
-    tree = ast.parse((ROOT / "sinklab" / "claims.py").read_text())
+    """The page-level functions of sinklab/teaching/claims.py (start, decomposition, ...; not the *_try premises)."""
+    tree = ast.parse((ROOT / "sinklab" / "teaching" / "claims.py").read_text())
     return {f.name for f in tree.body if isinstance(f, ast.FunctionDef)
             and not f.name.startswith("_") and not f.name.endswith("_try")}
 
@@ -177,7 +177,7 @@ def test_findings_come_from_the_claims(path):
     _, topic = _split(path.stem)
     fn = CLAIMS_OF.get(topic, topic)
     if fn not in _claim_functions():
-        pytest.skip(f"sinklab.claims has no claims for the {topic!r} page")
+        pytest.skip(f"sinklab.teaching.claims has no claims for the {topic!r} page")
     text = path.read_text()
     assert f"claims.{fn}(" in text, f"the notebook evaluates the page's claims: claims.{fn}(...)"
     assert ".finding" in text, "findings are printed from the claims (Claim.finding), not written by hand"

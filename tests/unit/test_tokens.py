@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import sinklab
-from sinklab.bytetok import byte_tokenizer
+from sinklab.model.bytetok import byte_tokenizer
 
 TOK = byte_tokenizer()
 

@@ -1,0 +1,170 @@
+"""The circuit in one picture: each wire of a sink route, labelled with its measured quantity, cuttable.
+
+Two routes:
+- positional (the circuit paper): p_0 → first MLP → massive coordinates of EPE_0 → keys (W_k rows) read
+  by b_Q (γ = b_Q W_kᵀ) → the key-only shift Δ_0 → sink;
+- structural (the structural-origin paper): aggregation (position 0 attends only to itself) → a larger
+  attention-output norm at 0 → super neuron → massive coordinates → keys (aligned b_Q, W_k) → sink.
+Every label is measured on the model and prompt given, under the cuts chosen (each cut is one
+registered intervention run in the same forward pass).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from ..model import layout
+from . import metrics
+from .epe import massive_coords
+from ..errors import BadInput
+from ..model.forward import Trace, run
+from ..interventions import make
+
+# wire id -> (label, the intervention that cuts it), per route; edges run source -> target
+ROUTES = {
+    "positional": {
+        "nodes": ["p_0", "first MLP", "EPE_0 massive coords", "keys at position 0", "score lead Δ_0", "sink"],
+        "wires": [
+            ("pe", "p_0", "first MLP", "c", {}),
+            ("mlp", "first MLP", "EPE_0 massive coords", "g", {"layers": (0, 1)}),
+            ("wk", "EPE_0 massive coords", "keys at position 0", "i", {}),
+            ("bq", "keys at position 0", "score lead Δ_0", "b", {}),
+            ("softmax", "score lead Δ_0", "sink", None, {}),
+        ],
+    },
+    "structural": {
+        "nodes": ["aggregation", "norm at position 0", "super neuron", "massive coords", "keys at position 0",
+                  "score lead Δ_0", "sink"],
+        "wires": [
+            ("agg", "aggregation", "norm at position 0", None, {}),
+            ("variance", "norm at position 0", "super neuron", "rmsnorm", {"layers": (0, 1)}),
+            ("neuron", "super neuron", "massive coords", "g", {"layers": (0, 1)}),
+            ("wk", "massive coords", "keys at position 0", "i", {}),
+            ("bq", "keys at position 0", "score lead Δ_0", "b", {}),
+            ("softmax", "score lead Δ_0", "sink", None, {}),
+        ],
+    },
+}
+
+
+@dataclass(frozen=True)
+class CircuitView:
+    route: str
+    nodes: pd.DataFrame  # node, x, y, value (text measured at the node)
+    edges: pd.DataFrame  # wire, source, target, label (measured), cut (bool), cuttable (bool), intervention
+    sink_before: float
+    sink_after: float
+    cuts: tuple[str, ...]
+    coords: tuple[int, ...]  # the massive coordinates used
+
+
+def routes_for(lm) -> list[str]:
+    """The routes this model can be drawn with: positional needs position embeddings."""
+    return (["positional"] if layout.has_position_embeddings(lm.model) else []) + ["structural"]
+
+
+def _coords(lm) -> tuple[int, ...]:
+    if lm.meta and lm.meta.get("massive_coords"):
+        return tuple(lm.meta["massive_coords"])
+    if not layout.has_position_embeddings(lm.model):
+        raise BadInput(f"{lm.info.name} has no position embeddings and no known massive coordinates")
+    return massive_coords(lm.model)
+
+
+def _times(x: float) -> str:
+    return f"{x:.1f}×" if x < 10 else f"{x:,.0f}×"
+
+
+def _score_lead(tr: Trace, layers: tuple[int, int]) -> float:
+    """Mean over second-half queries, heads and `layers` of score(key 0) − mean score(other allowed keys)."""
+    T = tr.ids.shape[1]
+    lead = []
+    for l in range(*layers):
+        s = tr["attn_scores", l][0].float()  # [head, query_pos, key_pos]
+        for q in range(max(1, T // 2), T):
+            lead.append(float((s[:, q, 0] - s[:, q, 1:q + 1].mean(-1)).mean()))
+    return sum(lead) / len(lead)
+
+
+def _massive_ratio(tr: Trace, coords: tuple[int, ...]) -> float:
+    """|residual| on the massive coordinates at position 0 over the other positions' mean, after layer 0."""
+    r = tr["resid_post", 0][0].float().abs()  # [pos, d_model]
+    c = list(coords)
+    return float(r[0, c].mean() / r[1:, c].mean().clamp(min=1e-9))
+
+
+def _gamma_ratio(model, coords: tuple[int, ...], layers: tuple[int, int]) -> float:
+    """Mean |γ| at `coords` over the mean |γ| of all coordinates, averaged over `layers`."""
+    from .gamma import gamma
+
+    r = []
+    for l in range(*layers):
+        g = gamma(model, l).abs().float()
+        r.append(float(g[list(coords)].mean() / g.mean().clamp(min=1e-12)))
+    return sum(r) / len(r)
+
+
+def circuit(lm, ids: torch.Tensor, route: str = "positional", cuts: tuple[str, ...] = (),
+            metric: metrics.Metric = "paper") -> CircuitView:
+    """Measure every wire of `route` on `ids` [pos] with the wires in `cuts` cut (by their interventions)."""
+    if route not in ROUTES:
+        raise BadInput(f"route must be one of {', '.join(ROUTES)}; got {route!r}")
+    if route == "positional" and not layout.has_position_embeddings(lm.model):
+        raise BadInput(f"{lm.info.name} has no position embeddings: the positional route does not exist here; "
+                       "draw the structural route")
+    spec = ROUTES[route]
+    cuttable = {w: (iv, kw) for w, _, _, iv, kw in spec["wires"] if iv}
+    bad = set(cuts) - set(cuttable)
+    if bad:
+        raise BadInput(f"wires that can be cut on the {route} route: {', '.join(cuttable)}; got {sorted(bad)}")
+    coords = _coords(lm)
+    ivs = []
+    for w in cuts:
+        label, kw = cuttable[w]
+        if label == "i":
+            kw = {**kw, "coords": coords}
+        ivs.append(make(label, **kw))
+    ids = ids.reshape(1, -1)
+    tr = run(lm.model, ids.repeat(2, 1), per_example=[None, tuple(ivs)])  # example 0 intact, 1 cut
+    one = [Trace(ids=tr.ids[i:i + 1], mask=tr.mask[i:i + 1], n_layer=tr.n_layer, n_head=tr.n_head,
+                 cache={k: v[i:i + 1] for k, v in tr.cache.items()}) for i in (0, 1)]
+    base, cut = one
+    band = metrics.paper_layers(lm.info.n_layer)
+    sink = metrics.sink_score(tr, 0, metric).cpu()
+    measured = {}
+    for name, t in (("before", base), ("after", cut)):
+        z = t["attn_out", 0][0].float().norm(dim=-1)  # [pos]
+        measured[name] = {
+            "norm": float(z[0] / z[1:].mean()),
+            "massive": _massive_ratio(t, coords),
+            "lead": _score_lead(t, band),
+            "pe": float(t["hook_pos_embed"][0, 0].float().norm() /
+                        t["hook_pos_embed"][0, 1:].float().norm(dim=-1).mean().clamp(min=1e-12)),
+            "post": float(t["post", 0][0].float().abs().max(-1).values[0] /
+                          t["post", 0][0].float().abs().max(-1).values[1:].mean().clamp(min=1e-9)),
+        }
+    m = measured["after"] if cuts else measured["before"]
+    text = {
+        "pe": f"|p_0| / mean |p_j| = {m['pe']:.1f}",
+        "mlp": f"massive coords at 0: {_times(m['massive'])} the other positions'",
+        "wk": ("W_k rows at the massive coords zeroed" if "wk" in cuts else
+               f"|γ| at coords {', '.join(map(str, coords))}: {_gamma_ratio(lm.model, coords, band):.0f}× the mean"),
+        "bq": f"score lead of key 0: {m['lead']:+.2f}",
+        "softmax": f"sink {float(sink[1] if cuts else sink[0]):.2f}",
+        "agg": f"attention-output norm at 0: {_times(m['norm'])} the others'",
+        "variance": f"layer-0 MLP peak at 0: {_times(m['post'])} the others'",
+        "neuron": f"massive coords at 0: {_times(m['massive'])} the other positions'",
+    }
+    rows = []
+    for w, s, t, iv, _ in spec["wires"]:
+        rows.append({"wire": w, "source": s, "target": t, "label": text[w], "cut": w in cuts,
+                     "cuttable": iv is not None, "intervention": iv or ""})
+    edges = pd.DataFrame(rows)
+    nodes = pd.DataFrame({"node": spec["nodes"], "x": range(len(spec["nodes"])), "y": 0})
+    before, after = float(sink[0]), float(sink[1])
+    nodes["value"] = ""
+    nodes.loc[nodes["node"] == "sink", "value"] = (f"{before:.2f} → {after:.2f}" if cuts else f"{before:.2f}")
+    return CircuitView(route=route, nodes=nodes, edges=edges, sink_before=before,
+                       sink_after=after if cuts else before, cuts=tuple(cuts), coords=coords)

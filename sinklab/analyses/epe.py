@@ -1,0 +1,81 @@
+"""Effective positional encoding: EPE_i = MLP^(1)(p_i) + p_i, and its massive coordinates.
+
+Defined for families with a learned absolute position table (GPT-2, GPT-Neo, OPT: p_i is row i + 2 of
+OPT's table); MLP^(1) is the first block's MLP (GELU or ReLU). Rotary models (Llama, Qwen2) have no p_i:
+every function here raises NotApplicable on them.
+"""
+from __future__ import annotations
+
+import weakref
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .. import checks
+from ..model import families
+
+_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _family(model):
+    fam = families.of(model)
+    fam.require("EPE (MLP^(1)(p_i) + p_i)", learned_positions=True)
+    return fam
+
+
+def epe(model, ln2: bool = False) -> torch.Tensor:
+    """EPE for every position. [n_positions, d_model]; EPE_i = MLP1(p_i) + p_i (ln2: MLP1(ln_2(p_i)) + p_i)."""
+    fam = _family(model)
+    version = tuple(t._version for t in fam.epe_parameters())  # recompute if a weight was edited in place
+    per_model = _CACHE.setdefault(model, {})
+    if per_model.get(ln2, (None,))[0] != version:
+        with torch.no_grad():
+            p = fam.pos_table()  # [n_positions, d_model]
+            per_model[ln2] = (version, fam.mlp(0, fam.ln2(0, p) if ln2 else p) + p)
+    return per_model[ln2][1]
+
+
+def massive_coords(model, k_sigma: float = 3.0, top: int | None = None, ln2: bool = False,
+                   position: int = 0) -> tuple[int, ...]:
+    """Coordinates of EPE_position with |v| > mean|v| + k_sigma*std|v| (or the `top` largest |v|), by size."""
+    if top is not None:
+        checks.in_range("top", top, 1, families.of(model).d_model)
+    checks.in_range("k_sigma", k_sigma, 0, 50)
+    a = epe(model, ln2)[position].abs().float()  # [d_model]
+    order = torch.argsort(a, descending=True)
+    if top is not None:
+        return tuple(int(i) for i in order[:top])
+    thr = a.mean() + k_sigma * a.std()
+    return tuple(int(i) for i in order if a[i] > thr)
+
+
+def epe_coordinates(model, ln2: bool = False, position: int = 0, k_sigma: float = 3.0) -> pd.DataFrame:
+    """EPE_position coordinate values. Columns: coord, value, abs_value, massive, threshold."""
+    v = epe(model, ln2)[position].float().cpu()
+    a = v.abs()
+    thr = float(a.mean() + k_sigma * a.std())
+    return pd.DataFrame({
+        "coord": range(len(v)), "value": v.numpy(), "abs_value": a.numpy(),
+        "massive": (a > thr).numpy(), "threshold": thr,
+    })
+
+
+def epe_validation(trace, model, ln2: bool = False) -> pd.DataFrame:
+    """cos(EPE_i, R_i - O_i) with R = x + MLP1(x), O = e + MLP1(e), x = e + p (appendix A.1).
+
+    Long: example, position, cosine. trace must hold hook_embed and hook_pos_embed.
+    """
+    fam = _family(model)
+    f = (lambda v: fam.mlp(0, fam.ln2(0, v))) if ln2 else (lambda v: fam.mlp(0, v))
+    with torch.inference_mode():
+        e = trace["hook_embed"]  # [batch, pos, d_model]
+        x = e + trace["hook_pos_embed"]
+        diff = (x + f(x)) - (e + f(e))
+        T = e.shape[1]
+        cos = F.cosine_similarity(diff, epe(model, ln2)[:T][None], dim=-1).float().cpu()  # [batch, pos]
+    rows = []
+    for i, n in enumerate(trace.mask.sum(1).tolist()):
+        rows.append(pd.DataFrame({"example": i, "position": range(n), "cosine": cos[i, :n].numpy()}))
+    return pd.concat(rows, ignore_index=True)
+

@@ -1,0 +1,84 @@
+"""Compare specimens: every model's intervention signature side by side, and the wires each sink runs through.
+
+signature(lm) runs every registered intervention (the report's settings) over the three domains and
+keeps the pooled row per intervention; findings() turns one model's signature into sentences computed
+from its numbers. Published signatures (sinklab.published.reference) are shown beside, labelled, never mixed in.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import pandas as pd
+
+from ..interventions import REGISTRY
+from ..model.loading import LoadedModel
+from ..report import build_report
+
+CUT = 50.0  # % of baseline below which an intervention "cuts" the sink
+MOVED = 40.0  # % of the baseline sink (at position 0) that must arrive at k for a sink to have "moved"
+KEPT = 90.0  # controls are expected to keep at least this much
+
+
+def signature(lm: LoadedModel, n: int = 8, n_tokens: int = 40, target: int = 5, factor: float = 5.0,
+              seed: int = 42, progress: Callable[[str, float], None] | None = None) -> pd.DataFrame:
+    """One row per intervention: model, intervention, title, key, sink, pct_of_baseline, note (blank = ran).
+
+    pct_of_baseline: the sink at the intervention's key as % of the baseline sink at position 0.
+    """
+    n_tokens = min(n_tokens, lm.info.n_positions)
+    rep = build_report(lm, n=n, n_tokens=n_tokens, seed=seed, target=min(target, n_tokens - 1), factor=factor,
+                       progress=progress)
+    t = rep.table[rep.table["domain"] == "all"]
+    out = t[["intervention", "title", "key", "n", "sink", "pct_of_baseline", "note"]].copy()
+    out.insert(0, "model", lm.info.name)
+    return out.reset_index(drop=True)
+
+
+def wires_cut(computed: pd.DataFrame) -> dict[str, list[str]]:
+    """model -> the interventions (not controls) that left less than CUT % of its sink at position 0.
+
+    computed: signature rows of one or more models (signature()); blank rows (did not apply) are left out."""
+    ran = computed[(computed["note"].fillna("") == "") & (computed["intervention"] != "baseline")]
+    ran = ran[ran["key"].fillna(0).astype(int) == 0]
+    ran = ran[~ran["intervention"].map(lambda k: getattr(REGISTRY.get(k), "control", False))]
+    return {m: sorted(g.loc[g["pct_of_baseline"] < CUT, "intervention"]) for m, g in ran.groupby("model", sort=False)}
+
+
+def _fmt(rows: pd.DataFrame) -> str:
+    return ", ".join(f"{r.intervention} ({r.pct_of_baseline:.0f} %)" for r in rows.itertuples())
+
+
+def findings(sig: pd.DataFrame) -> dict[str, str]:
+    """Sentences about one model's signature, each computed from its numbers: cuts, moves, controls, n/a."""
+    ran = sig[sig["note"].fillna("") == ""]
+    ran = ran[ran["intervention"] != "baseline"]
+    moves_to = ran[ran["key"].fillna(0).astype(int) != 0]
+    at_zero = ran[ran["key"].fillna(0).astype(int) == 0]
+    control = at_zero["intervention"].map(lambda k: getattr(REGISTRY.get(k), "control", False))
+    wires = at_zero[~control & (at_zero["pct_of_baseline"] < CUT)]
+    kept = at_zero[~control & (at_zero["pct_of_baseline"] >= CUT)]
+    controls = at_zero[control]
+    moved = moves_to[moves_to["pct_of_baseline"] >= MOVED]
+    out = {}
+    if len(wires):
+        parts = "; ".join(f"{REGISTRY[r.intervention].wire} ({r.intervention}: {r.pct_of_baseline:.0f} % left)"
+                          for r in wires.itertuples())
+        out["cuts"] = f"Its sink runs through: {parts}."
+    else:
+        out["cuts"] = f"No intervention cut its sink below {CUT:.0f} % of baseline."
+    if len(kept):
+        out["kept"] = f"Left at least {CUT:.0f} % of the sink: {_fmt(kept)}."
+    if len(moved):
+        k = int(moved["key"].iloc[0])
+        out["moves"] = f"Moved the sink to position {k} (≥ {MOVED:.0f} % of the baseline mass arrived there): {_fmt(moved)}."
+    elif len(moves_to):
+        out["moves"] = f"Nothing moved the sink elsewhere: at the target, {_fmt(moves_to)} of the baseline."
+    bad = controls[(controls["pct_of_baseline"] < KEPT) | (controls["pct_of_baseline"] > 200 - KEPT)]
+    if len(controls):
+        out["controls"] = ("The controls behaved as controls (within "
+                           f"{100 - KEPT:.0f} % of baseline): {_fmt(controls)}." if not len(bad) else
+                           f"Some controls moved the sink: {_fmt(bad)} — a control is not automatically a null.")
+    na = sig[sig["note"].fillna("") != ""]
+    if len(na):
+        out["not_applicable"] = "Not applicable here: " + ", ".join(na["intervention"]) + "."
+    return out

@@ -1,0 +1,442 @@
+"""One call per lesson (app page / tutorial): everything a step of the walk-through shows, as DataFrames.
+
+Each function takes a LoadedModel and small frozen settings, runs the forward passes it needs and
+returns a frozen dataclass of tidy tables. The app caches these calls; the notebooks call them
+directly; sinklab.teaching.charts draws them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .. import checks
+from ..model import layout
+from ..analyses import decomposition as dc
+from ..analyses import effects, metrics, origin
+from ..inputs.corpora import OZYMANDIAS, load_corpora
+from ..analyses.epe import epe_coordinates, epe_validation, massive_coords
+from ..errors import BadInput
+from ..model.forward import Trace, run
+from ..analyses.gamma import alignment, gamma_distribution, gamma_table
+from ..interventions import Baseline, Intervention
+from ..model.loading import LoadedModel
+from ..model.names import is_point
+from ..published.reference import is_gpt2_small, table1
+from ..analyses.stats import percentiles
+from ..model.tokens import Tokens, tokenize
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A prompt and how to tokenise it (paper convention: no BOS, 40 tokens)."""
+
+    text: str = OZYMANDIAS
+    n_tokens: int = 40
+    prepend_bos: bool = False
+
+
+def encode(lm: LoadedModel, prompt: Prompt) -> Tokens:
+    """Tokenise, truncating to min(n_tokens, the model's positions); at least 2 tokens."""
+    checks.in_range("token length", prompt.n_tokens, 2, lm.info.n_positions)
+    limit = min(prompt.n_tokens, lm.info.n_positions)
+    if not prompt.text or not prompt.text.strip():
+        raise BadInput("the prompt is empty: type some text or pick an example")
+    return tokenize(lm.tokenizer, prompt.text, max_tokens=limit, prepend_bos=prompt.prepend_bos, min_tokens=2)
+
+
+def _trace(lm: LoadedModel, prompt: Prompt, interventions=None) -> tuple[Tokens, Trace]:
+    toks = encode(lm, prompt)
+    return toks, run(lm.model, toks.ids[None], interventions=interventions)
+
+
+def _token_frame(toks: Tokens) -> pd.DataFrame:
+    return pd.DataFrame({"position": range(len(toks)), "token": toks.strings})
+
+
+@dataclass(frozen=True)
+class AttentionMaps:
+    """Attention probabilities of one example, compact: the chart builder selects what it draws."""
+
+    mean: np.ndarray  # [layer, query_pos, key_pos], averaged over heads
+    heads: np.ndarray | None  # [layer, head, query_pos, key_pos], or None when only the mean is kept
+    tokens: tuple[str, ...]
+
+    @property
+    def n_layer(self) -> int:
+        return self.mean.shape[0]
+
+    def weights(self, layer: int, head="mean") -> np.ndarray:
+        """[query_pos, key_pos] of one layer, for one head or the head average ('mean')."""
+        checks.layer(layer, self.n_layer)
+        if str(head) == "mean":
+            return self.mean[layer]
+        if self.heads is None:
+            raise BadInput("only the head average was kept for these maps")
+        return self.heads[layer, checks.head(int(head), self.heads.shape[1])]
+
+    def frame(self, layer: int, head="mean") -> pd.DataFrame:
+        """Long, causal part: query, key, weight, query_token, key_token."""
+        a = self.weights(layer, head)
+        q, k = np.tril_indices(a.shape[0])
+        tokens = np.asarray(self.tokens, dtype=object)
+        return pd.DataFrame({"query": q, "key": k, "weight": a[q, k], "query_token": tokens[q],
+                             "key_token": tokens[k]})
+
+
+def attention_maps(trace: Trace, toks: Tokens, example: int = 0, per_head: bool = True) -> AttentionMaps:
+    """The example's attention per layer (head average, and every head if per_head)."""
+    A = trace.patterns()[:, example].float().cpu().numpy()  # [layer, head, query_pos, key_pos]
+    return AttentionMaps(mean=A.mean(1), heads=A if per_head else None, tokens=tuple(toks.strings))
+
+
+# ---------------------------------------------------------------- 1. Start
+@dataclass(frozen=True)
+class StartView:
+    tokens: pd.DataFrame  # position, token
+    maps: AttentionMaps
+    heads: pd.DataFrame  # layer, head, value (attention mass to position 0)
+    per_layer: pd.DataFrame  # layer, value, metric
+    score: float  # the chosen metric on this prompt
+    metric: str
+    paper_layers: tuple[int, int]
+    truncated_from: int | None
+
+
+def start(lm: LoadedModel, prompt: Prompt = Prompt(), metric: metrics.Metric = "paper") -> StartView:
+    """Attention maps per layer and head, the per-head sink grid and the sink metric per layer."""
+    toks, tr = _trace(lm, prompt)
+    heads = metrics.sink_table(tr, 0, "gu" if metric == "gu" else "mass")[["layer", "head", "value"]]
+    return StartView(tokens=_token_frame(toks), maps=attention_maps(tr, toks), heads=heads,
+                     per_layer=metrics.per_layer(tr, 0, metric), score=float(metrics.sink_score(tr, 0, metric)[0]),
+                     metric=metric, paper_layers=metrics.paper_layers(lm.info.n_layer),
+                     truncated_from=toks.truncated_from)
+
+
+# ---------------------------------------------------------------- 2. Decomposition
+@dataclass(frozen=True)
+class DecompositionView:
+    terms: pd.DataFrame  # query, key, term, value for the chosen head
+    attention: pd.DataFrame  # query, key, weight, source ('model' | 'terms 1+3')
+    max_attention_change: float  # max |softmax(terms 1+3) - model attention| over all layers and heads
+    max_sum_error: float  # max |sum of four terms - model scores|
+    delta: pd.DataFrame  # position, token, delta, delta_norm, delta_scaled (this layer and head)
+    pooled: pd.DataFrame  # delta_norm pooled over paper layers, group first/other
+    check: pd.DataFrame  # per layer errors
+    layer: int
+    head: int
+    by_layer: pd.DataFrame  # layer, head, first, other_max: delta_norm at position 0 vs the largest elsewhere
+    scale: float  # term 3 = delta * scale (1/sqrt(d_head)): the page shows delta_scaled in score units
+    paper_layers: tuple[int, int]
+    score_range: tuple[float, float]  # the head's allowed scores over every layer (one colour scale)
+
+
+def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, head: int = 0) -> DecompositionView:
+    """The four score terms of one head, attention without terms 2 and 4, and Delta across positions."""
+    checks.layer(layer, lm.info.n_layer)
+    checks.head(head, lm.info.n_head)
+    toks, tr = _trace(lm, prompt)
+    terms = dc.score_terms(tr, lm.model, layer)
+    T = len(toks)
+    q, k = torch.tril_indices(T, T)
+    p13 = dc.attention_from_terms(terms, tr.mask, use=(0, 2))[0, head].cpu()
+    model_p = tr.pattern(layer)[0, head].cpu()
+    attention = pd.concat([
+        pd.DataFrame({"query": q.numpy(), "key": k.numpy(), "weight": model_p[q, k].numpy(), "source": "model"}),
+        pd.DataFrame({"query": q.numpy(), "key": k.numpy(), "weight": p13[q, k].numpy(), "source": "terms 1+3"}),
+    ], ignore_index=True)
+    check = dc.decomposition_check(tr, lm.model)
+    every = dc.delta(tr, lm.model)
+    d = every[(every["layer"] == layer) & (every["head"] == head)][["position", "delta", "delta_norm"]]
+    d = d.reset_index(drop=True)
+    d["token"] = d["position"].map(pd.Series(toks.strings))
+    scale = layout.attn_scale(lm.model.config, layer)
+    d["delta_scaled"] = d["delta"] * scale
+    g = every.assign(first=every["position"] == 0)
+    by_layer = (g[g["first"]].groupby(["layer", "head"])["delta_norm"].max().rename("first").to_frame()
+                .join(g[~g["first"]].groupby(["layer", "head"])["delta_norm"].max().rename("other_max"))
+                .reset_index())
+    pooled = dc.delta_pooled(tr, lm.model)
+    pooled["delta_norm_scaled"] = pooled["delta_norm"] * pooled["layer"].map(
+        lambda l: layout.attn_scale(lm.model.config, int(l)))
+    allow = layout.allowed(T, tr.mask)[0, 0]  # [query_pos, key_pos]
+    every_scores = torch.stack([tr["attn_scores", l][0, head][allow] for l in range(lm.info.n_layer)])
+    return DecompositionView(
+        terms=dc.terms_table(tr, lm.model, layer, head), attention=attention,
+        max_attention_change=float(check["max_prob_error_terms_1_3"].max()),
+        max_sum_error=float(check["max_sum_error"].max()), delta=d, pooled=pooled,
+        check=check, layer=layer, head=head, by_layer=by_layer, scale=scale,
+        paper_layers=metrics.paper_layers(lm.info.n_layer),
+        score_range=(float(every_scores.min()), float(every_scores.max())))
+
+
+# ---------------------------------------------------------------- 3. EPE
+@dataclass(frozen=True)
+class EPEView:
+    coords: pd.DataFrame  # coord, value, abs_value, massive, threshold
+    massive: tuple[int, ...]
+    validation: pd.DataFrame  # position, p10, p50, p90, mean, std over the corpus
+    n_inputs: int
+    source: str
+    ln2: bool
+    published: pd.DataFrame | None  # authors' numbers (GPT-2 small only)
+
+
+def epe_lesson(lm: LoadedModel, k_sigma: float = 3.0, ln2: bool = False, n: int = 30, n_tokens: int = 40,
+               seed: int = 42) -> EPEView:
+    """EPE_0's coordinates (massive ones flagged) and cos(EPE_i, R_i - O_i) over a mixed corpus."""
+    from ..published.reference import epe_validation as published
+
+    _needs_position_embeddings(lm, "EPE and its massive coordinates")
+    ids, source = mixed_corpus(lm, n, n_tokens, seed)
+    tr = run(lm.model, ids, names=["hook_embed", "hook_pos_embed"])
+    val = percentiles(epe_validation(tr, lm.model, ln2), "position", "cosine")
+    return EPEView(coords=epe_coordinates(lm.model, ln2, k_sigma=k_sigma),
+                   massive=massive_coords(lm.model, k_sigma=k_sigma, ln2=ln2), validation=val,
+                   n_inputs=int(ids.shape[0]), source=source, ln2=ln2,
+                   published=published() if is_gpt2_small(lm.info) and not ln2 else None)
+
+
+def mixed_corpus(lm: LoadedModel, n: int = 30, n_tokens: int = 40, seed: int = 42) -> tuple[torch.Tensor, str]:
+    """About n inputs split over the three domains. ([n, n_tokens] ids, source description)"""
+    if n < 3:
+        raise BadInput(f"n must be at least 3 (one input per domain); got {n}")
+    n_tokens = min(n_tokens, lm.info.n_positions)
+    corpora = load_corpora(lm.tokenizer, n=max(1, n // 3), n_tokens=n_tokens, seed=seed)
+    ids = torch.cat([c.ids for c in corpora.values()])
+    return ids, "; ".join(f"{d}: {c.source}" for d, c in corpora.items())
+
+
+# ---------------------------------------------------------------- 4. gamma and alignment
+@dataclass(frozen=True)
+class GammaView:
+    table: pd.DataFrame  # layer, coord, abs_gamma, baseline_mean, baseline_std, baseline_upper, exceeds
+    distribution: pd.DataFrame  # layer, head, coord, abs_gamma, massive
+    distribution_summary: pd.DataFrame  # massive, mean, std, median
+    alignment: pd.DataFrame  # layer, position, cosine, first
+    massive: tuple[int, ...]
+
+
+def gamma_lesson(lm: LoadedModel, k_sigma: float = 3.0, positions: int = 40) -> GammaView:
+    """gamma at the massive coordinates vs baseline, the |gamma| distribution, and the b_Q-EPE alignment."""
+    _needs_position_embeddings(lm, "γ at EPE_0's massive coordinates and the b_Q–EPE alignment")
+    dist = gamma_distribution(lm.model, k_sigma=k_sigma)
+    summ = dist.groupby("massive")["abs_gamma"].agg(["mean", "std", "median", "count"]).reset_index()
+    return GammaView(table=gamma_table(lm.model, k_sigma=k_sigma), distribution=dist, distribution_summary=summ,
+                     alignment=alignment(lm.model, positions=min(positions, lm.info.n_positions)),
+                     massive=massive_coords(lm.model, k_sigma=k_sigma))
+
+
+def _needs_position_embeddings(lm: LoadedModel, what: str) -> None:
+    from ..model import layout
+    from ..interventions import NotApplicable
+
+    if not layout.has_position_embeddings(lm.model):
+        raise NotApplicable(
+            f"{what} are defined through the position embeddings, and {lm.info.name} has none (all zero, a "
+            "“NoPE” model): this page does not apply to it. Its sink comes from another route — see Structural "
+            "origin — and the positional route is shown on the textbook specimen.")
+
+
+# ---------------------------------------------------------------- 5. Interventions
+@dataclass(frozen=True)
+class InterventionView:
+    before: AttentionMaps  # head average only
+    after: AttentionMaps
+    per_layer: pd.DataFrame  # layer, run, key, value (attention to the key, mean over heads)
+    summary: pd.DataFrame  # run, key, sink at key, sink at position 0, ce
+    ce_change: float
+    key: int
+    title: str
+    description: str
+    published: pd.DataFrame | None = None  # the authors' Table 1 (GPT-2 small only), a labelled reference
+
+
+def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: Prompt = Prompt(),
+                        metric: metrics.Metric = "paper") -> InterventionView:
+    """Before/after maps, the sink per layer and the cross-entropy change of one (composed) intervention."""
+    toks = encode(lm, prompt)
+    ivs = (setting,) if isinstance(setting, Intervention) else tuple(setting)
+    ids = toks.ids[None].repeat(2, 1)
+    tr = run(lm.model, ids, per_example=[None, ivs])
+    key = effects._target(ivs)
+    ce = effects.cross_entropy(tr.logits, tr.ids).cpu()
+    frames = []
+    for k in sorted({0, key}):
+        a = metrics.attention_to(tr, k).mean(-1).cpu()  # [run, layer]
+        for i, name in enumerate(["before", "after"]):
+            frames.append(pd.DataFrame({"layer": range(a.shape[1]), "run": name, "key": k, "value": a[i].numpy()}))
+    at_key = metrics.sink_score(tr, key, metric).cpu()
+    first = metrics.sink_score(tr, 0, metric).cpu()
+    summ = pd.DataFrame({"run": ["before", "after"], "key": key, "sink": at_key.numpy(),
+                         "sink_first": first.numpy(), "ce": ce.numpy()})
+    titles = " + ".join(iv.title for iv in ivs) or Baseline.title
+    return InterventionView(before=attention_maps(tr, toks, 0, per_head=False),
+                            after=attention_maps(tr, toks, 1, per_head=False), per_layer=pd.concat(frames, ignore_index=True), summary=summ,
+                            ce_change=float(ce[1] - ce[0]), key=key, title=titles,
+                            description=" ".join(iv.description for iv in ivs),
+                            published=table1() if is_gpt2_small(lm.info) else None)
+
+
+# ---------------------------------------------------------------- 6. Across domains
+@dataclass(frozen=True)
+class DomainsView:
+    table: pd.DataFrame  # domain, intervention, title, key, n, sink, se, pct_of_baseline, first, ce, ce_change
+    sources: dict
+    published: pd.DataFrame | None
+    markdown: str
+
+
+def domains_lesson(lm: LoadedModel, n: int = 20, n_tokens: int = 40, seed: int = 42, target: int = 1,
+                   metric: metrics.Metric = "paper",
+                   progress: Callable[[str, float], None] | None = None) -> DomainsView:
+    """The Table-1 summary over NL / math / code (and pooled), with the authors' numbers for GPT-2 small."""
+    from ..report import build_report
+
+    rep = build_report(lm, n=n, n_tokens=min(n_tokens, lm.info.n_positions), seed=seed, target=target,
+                       metric=metric, progress=progress)
+    return DomainsView(table=rep.table, sources=rep.sources,
+                       published=table1() if is_gpt2_small(lm.info) else None, markdown=rep.markdown)
+
+
+# ---------------------------------------------------------------- 7. Structural origin
+@dataclass(frozen=True)
+class OriginView:
+    stats: pd.DataFrame  # layer, position, variance, norm, z_variance, first
+    neurons: pd.DataFrame  # layer, neuron, act_first, act_other, score, sparsity, coords
+    row: pd.DataFrame  # coord, weight, abs_weight of the top super neuron's down-projection
+    top_neuron: tuple[int, int]
+    moves: pd.DataFrame  # intervention, layer, key, value: attention to position k per layer
+    moves_summary: pd.DataFrame  # intervention, sink at k, sink at position 0
+    position: int
+
+    def neuron_table(self, top: int | None = None) -> pd.DataFrame:
+        """The super neurons by score (the `top` strongest, or all), their coordinates as text "17, 58"."""
+        t = self.neurons.sort_values("score", ascending=False)
+        t = t if top is None else t.head(top)
+        return t.assign(coords=t["coords"].map(lambda c: ", ".join(map(str, c))))
+
+
+def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5, factor: float = 4.0,
+                  layers: tuple[int, int] | None = None, metric: metrics.Metric = "paper") -> OriginView:
+    """Attention-output variance per position, super neurons, and the two structural interventions at k."""
+    from ..interventions import AmplifyVariance, IsolatePosition
+
+    toks, tr = _trace(lm, prompt)
+    checks.position(position, len(toks), low=1)
+    neurons = origin.super_neurons(tr, lm.model)
+    top = neurons.sort_values("score", ascending=False).iloc[0]
+    settings = {"baseline": None, "isolate": IsolatePosition(position=position, layers=layers),
+                "amplify": AmplifyVariance(position=position, factor=factor, layers=layers)}
+    moved = run(lm.model, toks.ids[None].repeat(3, 1), per_example=list(settings.values()),
+                names=lambda n: is_point(n, "pattern"))
+    per_layer = metrics.attention_to(moved, position).mean(-1).cpu()  # [setting, layer]
+    moves = pd.concat([pd.DataFrame({"intervention": name, "key": position, "layer": range(per_layer.shape[1]),
+                                     "value": per_layer[i].numpy()}) for i, name in enumerate(settings)],
+                      ignore_index=True)
+    summ = pd.DataFrame({"intervention": list(settings),
+                         "sink_at_k": metrics.sink_score(moved, position, metric).cpu().numpy(),
+                         "sink_first": metrics.sink_score(moved, 0, metric).cpu().numpy()})
+    return OriginView(stats=origin.attention_output_stats(tr), neurons=neurons,
+                      row=origin.down_projection(lm.model, int(top["layer"]), int(top["neuron"])),
+                      top_neuron=(int(top["layer"]), int(top["neuron"])), moves=moves, moves_summary=summ,
+                      position=position)
+
+
+
+# ---------------------------------------------------------------- 8. Compare specimens
+@dataclass(frozen=True)
+class CompareView:
+    computed: pd.DataFrame  # model, intervention, title, key, n, sink, pct_of_baseline, note
+    published: pd.DataFrame  # source, model, intervention, sink, pct_of_baseline (references only)
+    findings: dict  # model -> {topic: sentence computed from its numbers}
+    errors: dict  # model -> why it could not be compared at all
+
+
+def compare_lesson(lms, n: int = 8, n_tokens: int = 40, target: int = 5, factor: float = 5.0, seed: int = 42,
+                   progress: Callable[[str, float], None] | None = None) -> CompareView:
+    """The intervention signature of every model in `lms` (LoadedModels), the published ones beside them."""
+    from . import compare
+    from ..published.reference import published_signatures
+
+    frames, found, errors = [], {}, {}
+    for i, lm in enumerate(lms):
+        cb = None if progress is None else (
+            lambda d, f, i=i, name=lm.info.name: progress(f"{name} ({d})", (i + f) / len(lms)))
+        try:
+            sig = compare.signature(lm, n=n, n_tokens=n_tokens, target=target, factor=factor, seed=seed,
+                                    progress=cb)
+        except BadInput as e:
+            errors[lm.info.name] = str(e)
+            continue
+        frames.append(sig)
+        found[lm.info.name] = compare.findings(sig)
+    computed = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["model", "intervention", "title", "key", "n", "sink", "pct_of_baseline", "note"])
+    return CompareView(computed=computed, published=published_signatures(), findings=found, errors=errors)
+
+
+# ---------------------------------------------------------------- 10. Length and dose
+CURVE_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)  # lengths the page offers (bounded by the model's positions)
+
+
+@dataclass(frozen=True)
+class CurvesView:
+    lengths: pd.DataFrame  # per seed: model, seed, regime, n_tokens, intervention, title, n, sink, se, pct_of_baseline
+    lengths_summary: pd.DataFrame  # across seeds: n_tokens, intervention, sink_mean/_sd, pct_of_baseline_mean/_sd
+    dose: pd.DataFrame  # per seed: model, seed, domain, curve, curve_title, alpha, n, sink, se, pct_of_baseline
+    dose_summary: pd.DataFrame  # across seeds: curve, alpha, sink_mean/_sd, ...
+    published: dict  # "lengths" / "dose" -> the extension's numbers when the model IS GPT-2 small (references)
+    errors: pd.DataFrame  # what did not run and why: a length past the positions, a curve that does not apply
+    domain: str  # the dose curves' domain
+    n_tokens: int  # the dose curves' length
+    query_bias: bool  # whether the model has a query bias b_Q (without one, (b) and its dose are no-ops)
+
+
+def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 32, 64, 128), seeds=(0, 1),
+                  domain: str = "nl", n_tokens: int = 40, progress: Callable[[str, float], None] | None = None
+                  ) -> CurvesView:
+    """The extension's length curve (sink and each cut's effect, % of the same-length baseline, on running
+    text) and its three dose curves (scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1 over
+    α in ALPHAS) on the loaded model; mean ± SD across the data seeds (sinklab.experiments)."""
+    from .. import experiments as ex
+    from ..model import families
+
+    plan = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=tuple(seeds), n=n,
+                   n_tokens=min(n_tokens, lm.info.n_positions), lengths=tuple(lengths), domains=(domain,))
+    res = ex.run(plan, lm=lm, progress=None if progress is None else (
+        lambda done, total: progress(f"job {done} of {total}", done / total)))
+    return CurvesView(lengths=res.tables["lengths"], lengths_summary=res.summaries["lengths"],
+                      dose=res.tables["dose"], dose_summary=res.summaries["dose"], published=dict(res.published),
+                      errors=res.errors, domain=domain, n_tokens=plan.n_tokens,
+                      query_bias=families.of(lm.model).has_query_bias)
+
+
+def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:
+    """The training log shipped beside a model (bundled or local directory), or None if it has none."""
+    from pathlib import Path
+
+    from ..model.loading import BUNDLED_DIR
+
+    for folder in (BUNDLED_DIR / lm.info.name, Path(lm.info.name)):
+        path = folder / "training_log.csv"
+        if folder.is_dir() and path.is_file():
+            return pd.read_csv(path)
+    return None
+
+
+# ---------------------------------------------------------------- the circuit in one picture
+def circuit_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None = None, cuts: tuple[str, ...] = (),
+                   metric: metrics.Metric = "paper"):
+    """The route's wires measured on this prompt, with `cuts` cut (sinklab.analyses.circuit.CircuitView).
+
+    route None: the model's planted route if known, else positional when it has position embeddings."""
+    from ..analyses import circuit
+
+    if route is None:
+        planted = (lm.meta or {}).get("route")
+        route = planted if planted in circuit.ROUTES else circuit.routes_for(lm)[0]
+    return circuit.circuit(lm, encode(lm, prompt).ids, route, tuple(cuts), metric)
