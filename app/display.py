@@ -112,7 +112,19 @@ COLUMNS = {  # column name -> what it means (tables can override per table)
                                 "2 and 4 cancel).",
     "coord": "Residual-stream coordinate (dimension), counted from 0.",
     "abs_value": "|value|.",
-    "massive": "True when the coordinate is massive: |value| ≥ mean + kσ · std.",
+    "massive": "True when the coordinate is massive: |value| ≥ mean + kσ · std (on the Structural origin page also "
+               "≥ 10× the median coordinate and ≥ 5× the other positions' mean on that coordinate).",
+    "super": "True for a super neuron: |activation| at position 0 ≥ 10× its mean elsewhere, ≥ 20 % of the layer's MLP "
+             "write at position 0, in a layer whose MLP writes a massive coordinate there.",
+    "share": "This neuron's share of its layer's MLP write at position 0 (|activation| · |its down-projection row|, "
+             "over the layer's total).",
+    "write": "|activation at position 0| · |its down-projection row|: how much the neuron writes into position 0.",
+    "abs_first": "|value| of the tracked coordinate at position 0 after the layer (mean over inputs).",
+    "abs_other": "Mean |value| of the same coordinate at the other positions.",
+    "variance_ratio": "Variance of position 0's attention output over the other positions' mean, in this layer.",
+    "writes": "True when this layer's MLP writes a massive coordinate at position 0.",
+    "super_neurons": "The finder's super neurons of this layer (blank: none).",
+    "pct_at_k": "Attention to position k after the intervention, as % of the baseline's sink at position 0.",
     "threshold": "The massive threshold mean + kσ · std of |EPE_0|.",
     "p10": "10th percentile over the inputs.",
     "p50": "Median over the inputs.",
@@ -323,3 +335,21 @@ def prev_next(page: pages.Page) -> None:
         left.page_link(before.file, label=f"← {before.number}. {before.title}")
     if after is not None:
         right.page_link(after.file, label=f"{after.number}. {after.title} →")
+
+
+def route_absent(s, what: str, needs: tuple[str, ...] = ("pe",)) -> bool:
+    """On a model without the part of the circuit paper's positional route that this page needs: say so, say what
+    is missing and what carries the sink instead (measured on the prompt, sinklab.claims.instead), link to
+    Structural origin, and return True (the page then stops). False: the page applies."""
+    from sinklab import claims as said, lessons
+
+    v = views.view(lessons.positional_absent, s, prompt=s.prompt, metric=s.metric, needs=needs)
+    if v is None:
+        return False
+    st.info(f"{what} does not apply to {v.title}: its sink does not run through the circuit paper's positional "
+            "route. What it has instead is measured below; the Structural origin page follows that chain link by "
+            "link, and the positional route is shown on the textbook specimen.", icon="ℹ️")
+    claims(said.instead(v), title="What this model has instead, checked on this prompt")
+    origin = next(p for p in pages.PAGES if p.url_path == "origin")
+    st.page_link(origin.file, label=f"{origin.number}. {origin.title} →")
+    return True

@@ -9,7 +9,6 @@ import display
 import state
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from sinklab.analyses.circuit import ROUTES
 from sinklab.interventions import REGISTRY
 from views import circuit_routes, quick, view
 
@@ -45,7 +44,8 @@ else:
     route = routes[0]
     st.caption(f"Route: {ROUTE_LABELS.get(route, route)} (the only one this model has).")
 
-wires = [w for w in ROUTES[route]["wires"] if w[3]]  # (id, source, target, intervention, kwargs): cuttable
+plan = view(lessons.circuit_plan, s, prompt=s.prompt, route=route)
+wires = [w for w in plan.wires if w[3]]  # (id, source, target, intervention, kwargs): cuttable on this model
 st.markdown("**Cut a wire**")
 cuts = []
 for wire, source, target, iv, _ in wires:
@@ -73,7 +73,9 @@ st.markdown("**The wires**")
 lines = []
 for row in v.edges.itertuples():
     how = (f"cut by ({row.intervention}) {REGISTRY[row.intervention].title}: "
-           f"{REGISTRY[row.intervention].description}") if row.cuttable else FIXED.get(row.wire, "not cuttable.")
+           f"{REGISTRY[row.intervention].description}") if row.cuttable else (row.note or FIXED.get(row.wire, "not cuttable."))
+    if row.cuttable and row.note:
+        how += f" ({row.note})"
     lines.append(f"- **{row.source} → {row.target}** — measured: {row.label}{' (cut)' if row.cut else ''}. "
                  f"{how[0].upper() + how[1:]}")
 st.markdown("\n".join(lines))

@@ -20,6 +20,8 @@ display.intro(
     "every query. The bars show it per key position and the histogram pools it over heads and the middle "
     "layers; Δ is shown throughout in score units ($\\Delta_j/\\sqrt{d_{head}}$), the unit of the panels.")
 notice = st.container()
+if display.route_absent(s, "The four-term score decomposition", needs=("unrotated",)):
+    st.stop()
 display.truncation_note(s)
 
 c1, c2, c3 = st.columns(3)

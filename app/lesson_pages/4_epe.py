@@ -19,6 +19,8 @@ display.intro(
     "checks that EPE is what the model really adds: the cosine between $EPE_i$ and $R_i - O_i$ (the residual "
     "with and without position embeddings) per position, over a small corpus (median and p10–p90 band).")
 notice = st.container()
+if display.route_absent(s, "EPE, the effective positional encoding,", needs=("pe",)):
+    st.stop()
 
 c1, c2, c3 = st.columns(3)
 with c1:

@@ -19,6 +19,8 @@ display.intro(
     "$|\\gamma_h[d]|$ over layers, massive coordinates against the others; the last chart shows "
     "$\\cos(b_Q, EPE_j W_k)$ per layer, one line per position $j$ (position 0 in red).")
 notice = st.container()
+if display.route_absent(s, "γ and the b_Q–EPE alignment", needs=("pe", "bq")):
+    st.stop()
 
 k_sigma = state.float_slider("kσ (massive threshold)", "ksigma", 1.0, 8.0, views.EPE["k_sigma"], 0.5,
                              help="Which coordinates of EPE_0 count as massive (paper: 3).")

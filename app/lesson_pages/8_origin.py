@@ -47,15 +47,30 @@ else:
 said = claims.origin(v)
 display.claims(said, notice)
 
+st.subheader("The chain, layer by layer")
+st.caption("Top: the attention to position 0 in each layer. Bottom: the residual coordinate that becomes massive at "
+           "position 0 (log scale), at position 0 and at the other positions; dashed lines mark the layers whose super "
+           "neurons write a massive coordinate. The finder's rules are in the glossary (“massive”, “super neuron”).")
+display.chart(charts.chain_chart, v.chain)
+st.subheader("Cut each link, beside its control")
+st.caption("Each bar is one run on this prompt with one link cut (sinklab.analyses.structural): the super neurons of "
+           "the layer where the massive coordinate appears, as many random neurons of that layer (the control), the "
+           "massive coordinates after it, that layer's whole MLP, head-wise RMSNorm, and the two moves at k.")
+display.chart(charts.cuts_bars, v.cuts)
+skipped = v.cuts[v.cuts["n"] == 0]
+for row in skipped.itertuples():
+    st.caption(f"Not run here: {row.setting} — {row.note}")
+
 display.chart(charts.variance_chart, v.stats, None if olayer == "all" else int(olayer), value)
 
-st.subheader("Super neurons")
+st.subheader(f"The candidate neurons of layer {v.top_neuron[0]}")
 display.table(v.neuron_table(top=10),
-              column_order=["layer", "neuron", "score", "sparsity", "coords", "act_first", "act_other"])
-display.download(v.neuron_table(), "super_neurons", "Download the super neurons (CSV)")
+              column_order=["layer", "neuron", "super", "score", "share", "write", "sparsity", "coords", "act_first",
+                            "act_other"])
+display.download(v.neuron_table(), "super_neurons", "Download the candidate neurons (CSV)")
 layer, neuron = v.top_neuron
 display.chart(charts.down_projection_bar, v.row,
-              title=f"Down-projection of the top super neuron (layer {layer}, neuron {neuron})")
+              title=f"Down-projection of neuron {neuron} of layer {layer} (the largest writer at position 0)")
 
 
 def moves(view_) -> None:
@@ -74,6 +89,8 @@ moves(v)
 with st.expander("Tables"):
     display.show_table(v.moves_summary, "moves_summary", "Download the sink at k (CSV)")
     display.show_table(v.stats, "attention_output_stats", "Download variance / norm per position (CSV)")
+    display.show_table(v.chain, "structural_chain", "Download the chain per layer (CSV)")
+    display.show_table(v.cuts, "structural_cuts", "Download the cuts (CSV)")
 
 amplify = next(c for c in said if c.id == "origin.amplify")
 if not amplify.holds and v2 is not None:

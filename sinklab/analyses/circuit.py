@@ -65,6 +65,64 @@ def routes_for(lm) -> list[str]:
     return (["positional"] if layout.has_position_embeddings(lm.model) else []) + ["structural"]
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A route's wires on one model and prompt: (id, source, target, intervention label or None, kwargs) each,
+    the layer where the structural chain's massive coordinate appears (0 for the planted specimens) and the
+    massive coordinates; `notes` say why a wire has no cut on this model."""
+
+    route: str
+    nodes: tuple[str, ...]
+    wires: tuple[tuple, ...]
+    layer: int
+    coords: tuple[int, ...]
+    notes: dict
+
+
+def plan(lm, ids: torch.Tensor, route: str = "structural") -> Plan:
+    """The wires of `route` on this model. The positional route and a planted specimen's structural route are fixed
+    (ROUTES); on any other model the structural route is laid out by the finder (sinklab.analyses.structural.find on
+    the prompt): its massive coordinate's layer L, L's super neurons (zero_neurons; without any, the whole MLP of L
+    is skipped), the massive coordinates ((i) zeroes their W_k rows), and b_Q's wire only where the model has one."""
+    if route not in ROUTES:
+        raise BadInput(f"route must be one of {', '.join(ROUTES)}; got {route!r}")
+    if route == "positional" and not layout.has_position_embeddings(lm.model):
+        raise BadInput(f"{lm.info.name} has no position embeddings: the positional route does not exist here; "
+                       "draw the structural route")
+    if route == "positional" or (lm.meta and lm.meta.get("massive_coords")):
+        spec = ROUTES[route]
+        return Plan(route, tuple(spec["nodes"]), tuple(spec["wires"]), 0, _coords(lm), {})
+    from ..model import families
+    from .structural import find
+
+    ids = ids.reshape(1, -1)
+    found, _ = find(lm.model, ids, torch.ones_like(ids))
+    if found.layer is None:
+        raise BadInput(f"no coordinate of position 0 is massive in any layer of {lm.info.name} on this prompt: the "
+                       "structural route has no massive coordinate to draw here")
+    L, coords = found.layer, found.massive or (found.coord,)
+    neurons = f"super neurons (layer {L})" if found.neurons else f"MLP of layer {L}"
+    massive = f"massive coord{'s' if len(coords) > 1 else ''} {', '.join(map(str, coords))}"
+    nodes = ("aggregation", f"norm at position 0 (layer {L})", neurons, massive, "keys at position 0",
+             "score lead of key 0", "sink")
+    has_bq = families.of(lm.model).has_query_bias
+    notes = {}
+    if not found.neurons:
+        notes["neuron"] = (f"the finder sees no super neuron in layer {L}, so this cut skips that layer's whole MLP "
+                           "(intervention g in one layer)")
+    if not has_bq:
+        notes["bq"] = ("this model has no query bias b_Q: the queries' own content, not a bias, lines up with the key "
+                       "of position 0; no single intervention cuts that")
+    wires = (("agg", nodes[0], nodes[1], None, {}),
+             ("variance", nodes[1], nodes[2], "rmsnorm", {"layers": (0, L + 1)}),
+             ("neuron", nodes[2], nodes[3], "zero_neurons" if found.neurons else "g",
+              {"layer": L, "neurons": found.neurons} if found.neurons else {"layers": (L, L + 1)}),
+             ("wk", nodes[3], nodes[4], "i", {}),
+             ("bq", nodes[4], nodes[5], "b" if has_bq else None, {}),
+             ("softmax", nodes[5], nodes[6], None, {}))
+    return Plan(route, nodes, wires, L, tuple(coords), notes)
+
+
 def _coords(lm) -> tuple[int, ...]:
     if lm.meta and lm.meta.get("massive_coords"):
         return tuple(lm.meta["massive_coords"])
@@ -88,9 +146,9 @@ def _score_lead(tr: Trace, layers: tuple[int, int]) -> float:
     return sum(lead) / len(lead)
 
 
-def _massive_ratio(tr: Trace, coords: tuple[int, ...]) -> float:
-    """|residual| on the massive coordinates at position 0 over the other positions' mean, after layer 0."""
-    r = tr["resid_post", 0][0].float().abs()  # [pos, d_model]
+def _massive_ratio(tr: Trace, coords: tuple[int, ...], layer: int = 0) -> float:
+    """|residual| on the massive coordinates at position 0 over the other positions' mean, after `layer`."""
+    r = tr["resid_post", layer][0].float().abs()  # [pos, d_model]
     c = list(coords)
     return float(r[0, c].mean() / r[1:, c].mean().clamp(min=1e-9))
 
@@ -106,20 +164,25 @@ def _gamma_ratio(model, coords: tuple[int, ...], layers: tuple[int, int]) -> flo
     return sum(r) / len(r)
 
 
+def _key_ratio(tr: Trace, layers: tuple[int, int]) -> float:
+    """|k| at position 0 over the other positions' mean |k|, averaged over heads and `layers`."""
+    r = []
+    for l in range(*layers):
+        k = tr["k", l][0].float().norm(dim=-1)  # [pos, kv_head]
+        r.append(float((k[0] / k[1:].mean(0).clamp(min=1e-9)).mean()))
+    return sum(r) / len(r)
+
+
 def circuit(lm, ids: torch.Tensor, route: str = "positional", cuts: tuple[str, ...] = (),
             metric: metrics.Metric = "paper") -> CircuitView:
     """Measure every wire of `route` on `ids` [pos] with the wires in `cuts` cut (by their interventions)."""
-    if route not in ROUTES:
-        raise BadInput(f"route must be one of {', '.join(ROUTES)}; got {route!r}")
-    if route == "positional" and not layout.has_position_embeddings(lm.model):
-        raise BadInput(f"{lm.info.name} has no position embeddings: the positional route does not exist here; "
-                       "draw the structural route")
-    spec = ROUTES[route]
+    p = plan(lm, ids, route)
+    spec = {"nodes": list(p.nodes), "wires": list(p.wires)}
     cuttable = {w: (iv, kw) for w, _, _, iv, kw in spec["wires"] if iv}
     bad = set(cuts) - set(cuttable)
     if bad:
         raise BadInput(f"wires that can be cut on the {route} route: {', '.join(cuttable)}; got {sorted(bad)}")
-    coords = _coords(lm)
+    coords, L = p.coords, p.layer
     ivs = []
     for w in cuts:
         label, kw = cuttable[w]
@@ -134,33 +197,39 @@ def circuit(lm, ids: torch.Tensor, route: str = "positional", cuts: tuple[str, .
     band = metrics.paper_layers(lm.info.n_layer)
     sink = metrics.sink_score(tr, 0, metric).cpu()
     measured = {}
+    has_pe = "hook_pos_embed" in base
+    has_bq = "bq" not in p.notes
+    after_band = (min(L + 1, lm.info.n_layer - 1), lm.info.n_layer)
     for name, t in (("before", base), ("after", cut)):
-        z = t["attn_out", 0][0].float().norm(dim=-1)  # [pos]
+        z = t["attn_out", L][0].float().norm(dim=-1)  # [pos]
+        post = t["post", L][0].float().abs().max(-1).values  # [pos]
         measured[name] = {
             "norm": float(z[0] / z[1:].mean()),
-            "massive": _massive_ratio(t, coords),
+            "massive": _massive_ratio(t, coords, L),
             "lead": _score_lead(t, band),
             "pe": float(t["hook_pos_embed"][0, 0].float().norm() /
-                        t["hook_pos_embed"][0, 1:].float().norm(dim=-1).mean().clamp(min=1e-12)),
-            "post": float(t["post", 0][0].float().abs().max(-1).values[0] /
-                          t["post", 0][0].float().abs().max(-1).values[1:].mean().clamp(min=1e-9)),
+                        t["hook_pos_embed"][0, 1:].float().norm(dim=-1).mean().clamp(min=1e-12)) if has_pe else 0.0,
+            "post": float(post[0] / post[1:].mean().clamp(min=1e-9)),
+            "keys": _key_ratio(t, after_band),
         }
     m = measured["after"] if cuts else measured["before"]
     text = {
         "pe": f"|p_0| / mean |p_j| = {m['pe']:.1f}",
         "mlp": f"massive coords at 0: {_times(m['massive'])} the other positions'",
         "wk": ("W_k rows at the massive coords zeroed" if "wk" in cuts else
-               f"|γ| at coords {', '.join(map(str, coords))}: {_gamma_ratio(lm.model, coords, band):.0f}× the mean"),
+               f"|γ| at coords {', '.join(map(str, coords))}: {_gamma_ratio(lm.model, coords, band):.0f}× the mean"
+               if has_bq and has_pe else f"|k| at position 0: {_times(m['keys'])} the others' (layers {after_band[0]}–"
+               f"{after_band[1] - 1})"),
         "bq": f"score lead of key 0: {m['lead']:+.2f}",
         "softmax": f"sink {float(sink[1] if cuts else sink[0]):.2f}",
-        "agg": f"attention-output norm at 0: {_times(m['norm'])} the others'",
-        "variance": f"layer-0 MLP peak at 0: {_times(m['post'])} the others'",
-        "neuron": f"massive coords at 0: {_times(m['massive'])} the other positions'",
+        "agg": f"attention-output norm at 0: {_times(m['norm'])} the others'" + (f" (layer {L})" if L else ""),
+        "variance": f"layer-{L} MLP peak at 0: {_times(m['post'])} the others'",
+        "neuron": f"massive coords at 0: {_times(m['massive'])} the other positions'" + (f" (after layer {L})" if L else ""),
     }
     rows = []
     for w, s, t, iv, _ in spec["wires"]:
         rows.append({"wire": w, "source": s, "target": t, "label": text[w], "cut": w in cuts,
-                     "cuttable": iv is not None, "intervention": iv or ""})
+                     "cuttable": iv is not None, "intervention": iv or "", "note": p.notes.get(w, "")})
     edges = pd.DataFrame(rows)
     nodes = pd.DataFrame({"node": spec["nodes"], "x": range(len(spec["nodes"])), "y": 0})
     before, after = float(sink[0]), float(sink[1])

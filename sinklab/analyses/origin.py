@@ -147,15 +147,15 @@ def found_neurons(post: torch.Tensor, mlp_out: torch.Tensor, mask: torch.Tensor,
 
 
 def layer_neurons(trace: Trace, model, layer: int, top: int = 8) -> pd.DataFrame:
-    """One layer's candidate neurons, largest write at position 0 first, averaged over examples: neuron,
-    act_first, act_other, ratio, write, share, sparsity, coords (what it writes most), super (flagged in at
-    least half the examples). Long."""
+    """One layer's candidate neurons, largest write at position 0 first, averaged over examples: layer, neuron,
+    act_first, act_other, score (|a_0| / mean |a| elsewhere), write, share, sparsity, coords (what it writes most),
+    super (flagged in at least half the examples). Long."""
     fam = families.of(model)
     checks.layer(layer, fam.n_layer)
     checks.position(1, trace.ids.shape[1], low=1, what="super neurons (position 0 against later positions)")
     rows = fam.mlp_out_rows(layer).detach()
     post, out, mask = trace["post", layer], trace["mlp_out", layer], trace.mask
-    st = {k: v.mean(0) for k, v in neuron_stats(post, mask, rows).items()}
+    st = {("score" if k == "ratio" else k): v.mean(0) for k, v in neuron_stats(post, mask, rows).items()}
     flags = super_mask(post, out, mask, rows).float().mean(0) >= 0.5
     recs = []
     for n in torch.argsort(st["write"], descending=True)[:top].tolist():

@@ -516,3 +516,50 @@ def dose_curves(summary: pd.DataFrame, published: pd.DataFrame | None = None) ->
     from ..experiments import figures
 
     return figures.chart("dose", summary, published)
+
+
+def chain_chart(chain: pd.DataFrame) -> alt.Chart:
+    """The structural chain per layer, stacked on one layer axis: the sink (attention to position 0), and the tracked
+    coordinate's |value| at position 0 vs the other positions (log scale), layers with super neurons marked."""
+    c = int(chain["coord"].iloc[0]) if len(chain) else 0
+    x = alt.X("layer:O", title="layer")
+    sink = alt.Chart(chain).mark_bar(color=FIRST).encode(
+        x=x, y=alt.Y("sink:Q", title="sink", scale=alt.Scale(domain=[0, 1])),
+        tooltip=["layer", alt.Tooltip("sink:Q", format=".3f")],
+    ).properties(width=520, height=120, title="Attention to position 0 per layer")
+    long = pd.concat([chain.assign(where="position 0", value=chain["abs_first"]),
+                      chain.assign(where="other positions (mean)", value=chain["abs_other"])], ignore_index=True)
+    long["value"] = long["value"].clip(lower=1e-3)
+    lines = alt.Chart(long).mark_line(point=True).encode(
+        x=x, y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=f"|coordinate {c}|"),
+        color=alt.Color("where:N", scale=alt.Scale(domain=["position 0", "other positions (mean)"], range=[FIRST, OTHER]),
+                        title=None, legend=alt.Legend(orient="top")),
+        tooltip=["layer", "where", alt.Tooltip("value:Q", format=",.1f"), "massive"],
+    )
+    marks = chain[chain["super_neurons"].map(bool)].assign(
+        neurons=lambda d: d["super_neurons"].map(lambda t: ", ".join(map(str, t)) if not isinstance(t, str) else t))
+    rules = alt.Chart(marks).mark_rule(strokeDash=[4, 3], color="#444").encode(
+        x=x, tooltip=["layer", alt.Tooltip("neurons:N", title="super neurons")])
+    text = alt.Chart(marks).mark_text(align="left", dx=4, dy=-6, fontSize=11).encode(
+        x=x, y=alt.value(8), text=alt.Text("neurons:N"))
+    coord = alt.layer(lines, rules, text).properties(
+        width=520, height=180, title=f"Coordinate {c} of the residual stream after each layer (dashed: super neurons)")
+    return alt.vconcat(sink, coord).resolve_scale(x="shared")
+
+
+def cuts_bars(cuts: pd.DataFrame) -> alt.Chart:
+    """Each link's cut (and its control) as % of the baseline sink, one bar each; rows that did not run are omitted."""
+    df = cuts[(cuts["n"] > 0) & (cuts["setting"] != "baseline")].copy()
+    df["what"] = df["setting"].map(lambda n: n.replace("zero_random_neurons:", "random neurons (control), seed ")
+                                   .replace("amplify:", "amplify × "))
+    df["role"] = df["label"].map(lambda l: "control" if l == "zero_random_neurons" else
+                                 "moves the sink" if l in ("isolate", "amplify") else "cuts a wire")
+    return alt.Chart(df).mark_bar().encode(
+        y=alt.Y("what:N", sort=list(df["what"]), title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("pct_of_baseline:Q", title="sink at position 0, % of the baseline", scale=alt.Scale(domain=[0, 120])),
+        color=alt.Color("role:N", scale=alt.Scale(domain=["cuts a wire", "control", "moves the sink"],
+                                                  range=[FIRST, OTHER, "#8e6bbf"]), title=None,
+                        legend=alt.Legend(orient="top")),
+        tooltip=["setting", alt.Tooltip("pct_of_baseline:Q", format=".1f", title="% of baseline"),
+                 alt.Tooltip("pct_at_k:Q", format=".1f", title="% at k")],
+    ).properties(width=460, height=22 * max(1, len(df)), title="Each link cut, beside its control")

@@ -433,43 +433,104 @@ def curves_try(v) -> TryThis:
 
 
 # ---------------------------------------------------------------- 7. Structural origin
+def _big(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
+
+
 def origin(v) -> list[Claim]:
-    """Variance discrepancy at position 0 (in which layers), a super neuron, and the two moves."""
-    st = v.stats
-    ratios = {}
-    for layer, g in st.groupby("layer"):
-        g = g.set_index("position")["norm"]
-        ratios[int(layer)] = float(g.loc[0] / g.drop(index=0).mean()) if len(g) > 1 else float("nan")
-    big = [l for l, r in ratios.items() if r >= 1.5]
-    where = ("in no layer" if not big else f"only in layer {big[0]}" if len(big) == 1
-             else f"in layers {', '.join(map(str, big))}")
-    var = Claim("origin.variance", "Position 0's attention output stands out in layer 0 (one value vector, not an "
-                "average)", ratios.get(0, 0) >= 1.5,
-                f"its norm is {ratios.get(0, float('nan')):.1f}× the others' mean in layer 0; ≥ 1.5× {where}",
-                {"ratios": ratios},
-                elsewhere=f"{STRUCTURAL} is built on this discrepancy.")
-    top = v.neurons.sort_values("score", ascending=False).iloc[0]
-    sn = Claim("origin.super", "A super neuron fires at position 0 and writes into a few coordinates",
-               float(top["score"]) >= 10 and float(top["sparsity"]) >= 0.5,
-               f"layer {int(top['layer'])}, neuron {int(top['neuron'])}: "
-               f"{'over 1000' if float(top['score']) > 1000 else format(float(top['score']), '.0f')}× more active at position "
-               f"0 than elsewhere; {float(top['sparsity']):.0%} of its down-projection's squared norm on coordinates "
-               f"{', '.join(map(str, top['coords']))}", {"score": float(top["score"]), "sparsity": float(top["sparsity"])},
-               elsewhere=f"Both specimens have planted ones ({POSITIONAL} in layer 0, {STRUCTURAL} beyond it).")
+    """The structural chain link by link on the prompt: the variance discrepancy where the massive coordinate
+    appears, the massive coordinate, the super neurons writing it, cutting them beside their random control,
+    zeroing the coordinate, and the two moves."""
+    f, ch = v.found, v.chain
+    layer = f.layer if f is not None and f.layer is not None else 0
+    row = ch.set_index("layer").loc[layer] if ch is not None else None
+    g = v.stats[v.stats["layer"] == layer].set_index("position")["norm"]
+    ratio = float(g.loc[0] / g.drop(index=0).mean()) if len(g) > 1 else float("nan")
+    var = Claim("origin.variance", f"Position 0's attention output stands out in layer {layer} (one value vector, not "
+                "an average)", ratio >= 1.5,
+                f"its norm is {ratio:.1f}× the other positions' mean in layer {layer}"
+                + (", where the massive coordinate appears" if f is not None and f.layer is not None else ""),
+                {"ratio": ratio, "layer": layer}, elsewhere=f"{STRUCTURAL} is built on this discrepancy.")
+    if f is not None and f.layer is not None:
+        massive = Claim("origin.massive", f"A massive coordinate appears at position 0 in layer {f.layer}", True,
+                        f"coordinate {f.coord}: {_big(f.magnitude)} at position 0 after layer {f.layer} vs "
+                        f"{_big(float(row['abs_other']))} at the other positions (peak {_big(f.peak)})",
+                        {"layer": f.layer, "coord": f.coord, "magnitude": f.magnitude})
+    else:
+        massive = Claim("origin.massive", "A massive coordinate appears at position 0", False,
+                        "no coordinate of position 0 passes the massive rule in any layer on this prompt",
+                        elsewhere=f"Both specimens have one ({POSITIONAL}, {STRUCTURAL}).")
+    top = v.neurons.iloc[0]
+    names = ", ".join(str(n) for n in (f.neurons if f is not None else ()))
+    sn = Claim("origin.super", f"Super neurons of layer {layer} write it",
+               bool(f is not None and f.neurons),
+               (f"neurons {names}: active mainly at position 0 (neuron {int(top['neuron'])} fires "
+                f"{_big(float(top['score']))}× more there than elsewhere, on average) and making "
+                f"{float(top['share']):.0%} of the layer's MLP write there"
+                if f is not None and f.neurons else
+                f"none in layer {layer}: no unit is both active mainly at position 0 and writing a massive coordinate "
+                f"(the largest writer, neuron {int(top['neuron'])}, is {_big(float(top['score']))}× as active at 0 "
+                f"and makes {float(top['share']):.0%} of the write)"),
+               {"neurons": tuple(f.neurons) if f is not None else ()},
+               elsewhere=f"Both specimens have planted ones ({POSITIONAL} and {STRUCTURAL} in layer 0).")
+    out = [var, massive, sn]
+    cuts = v.cuts.set_index("setting") if v.cuts is not None else None
+
+    def pct(name):
+        if cuts is None or name not in cuts.index or not cuts.loc[name, "n"]:
+            return None
+        return float(cuts.loc[name, "pct_of_baseline"])
+
+    zn, ctrl, zm = pct("zero_neurons"), pct("zero_random_neurons:0"), pct("zero_massive")
+    if zn is not None:
+        out.append(Claim("origin.cut", "Zeroing those super neurons cuts the sink, and as many random neurons do not",
+                         zn <= 50 and (ctrl is None or ctrl >= 90),
+                         f"{zn:.0f} % of the baseline sink left after zero_neurons in layer {layer}; "
+                         + (f"{ctrl:.0f} % after zeroing as many random neurons of that layer (the control)"
+                            if ctrl is not None else "no control ran"),
+                         {"zero_neurons": zn, "control": ctrl}))
+    if zm is not None:
+        out.append(Claim("origin.zero_massive", f"Zeroing the massive coordinates after layer {layer} cuts the sink",
+                         zm <= 50, f"{zm:.0f} % of the baseline sink left", {"zero_massive": zm},
+                         elsewhere="Later layers may rebuild or bypass it; the per-layer chart shows where."))
     m = v.moves_summary.set_index("intervention")
     base_k, base0 = float(m.loc["baseline", "sink_at_k"]), float(m.loc["baseline", "sink_first"])
-    out = [var, sn]
     for name in ("isolate", "amplify"):
         a = float(m.loc[name, "sink_at_k"])
         out.append(Claim(f"origin.{name}", f"{REGISTRY[name].title} makes a sink at k = {v.position}",
                          a >= 0.3 and a >= 3 * base_k,
                          f"attention to position {v.position}: {base_k:.2f} → {a:.2f} (the sink at 0 was {base0:.2f})",
                          {"before": base_k, "after": a},
-                         elsewhere=f"This model's sink is not made by aggregation; on {STRUCTURAL} it moves to k."))
+                         elsewhere=f"This model's sink is not made by aggregation alone; on {STRUCTURAL} it moves to k."))
     return out
 
 
 def origin_try(v) -> TryThis:
-    premise = origin(v)[3]  # amplify makes a sink at k
+    premise = next(c for c in origin(v) if c.id == "origin.amplify")
     return TryThis("Set k to a middle position and raise the amplify factor step by step: from which factor does "
                    "position k collect attention? Does isolate alone make a sink?", premise)
+
+
+# ---------------------------------------------------------------- a positional page on a model without the route
+def instead(v) -> list[Claim]:
+    """The circuit paper's route is absent here (which parts, computed from the model) and what carries the sink
+    instead, measured on the prompt (lessons.positional_absent)."""
+    f = v.found
+    out = [Claim("instead.absent", "The circuit paper's positional route is absent on this model", True,
+                 "; ".join(v.absent), {"absent": v.absent}),
+           Claim("instead.sink", "Its first token is still a sink", v.sink >= 0.3,
+                 f"second-half queries put {v.sink:.2f} of their attention on position 0 ({v.tokens} tokens)",
+                 {"sink": v.sink})]
+    if f["layer"] is not None:
+        row = v.chain.set_index("layer").loc[f["layer"]]
+        out.append(Claim("instead.massive", "A massive coordinate at position 0 carries it instead", True,
+                         f"coordinate {f['coord']}: {_big(f['magnitude'])} at position 0 after layer {f['layer']} vs "
+                         f"{_big(float(row['abs_other']))} elsewhere"
+                         + (f", written by super neurons {', '.join(map(str, f['super_neurons']))} of that layer"
+                            if f["super_neurons"] else ", grown over several layers (no single super neuron)"),
+                         {"layer": f["layer"], "coord": f["coord"]}))
+    else:
+        out.append(Claim("instead.massive", "A massive coordinate at position 0 carries it instead", False,
+                         "no coordinate of position 0 passes the massive rule on this prompt",
+                         elsewhere="The Structural origin page measures the rest of the chain."))
+    return out

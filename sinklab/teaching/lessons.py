@@ -230,15 +230,65 @@ def gamma_lesson(lm: LoadedModel, k_sigma: float = 3.0, positions: int = 40) -> 
                      massive=massive_coords(lm.model, k_sigma=k_sigma))
 
 
+def _why_no_position_embeddings(lm: LoadedModel) -> str:
+    """Why the model has no position embeddings, in words (rotary positions, or an all-zero table)."""
+    from ..model import families
+
+    fam = families.of(lm.model)
+    if fam.rotary:
+        return (f"{lm.info.display} has none: it is a {fam.title} model with rotary positions (a rotation of q and k "
+                "by position), so there is no position table, no p_0 and no EPE")
+    return f"{lm.info.display} has none (its table is all zero, a “NoPE” model)"
+
+
 def _needs_position_embeddings(lm: LoadedModel, what: str) -> None:
     from ..model import layout
     from ..interventions import NotApplicable
 
     if not layout.has_position_embeddings(lm.model):
         raise NotApplicable(
-            f"{what} are defined through the position embeddings, and {lm.info.name} has none (all zero, a "
-            "“NoPE” model): this page does not apply to it. Its sink comes from another route — see Structural "
-            "origin — and the positional route is shown on the textbook specimen.")
+            f"{what} are defined through the position embeddings, and {_why_no_position_embeddings(lm)}: this page "
+            "does not apply to it. Its sink comes from another route — see Structural origin — and the positional "
+            "route is shown on the textbook specimen.")
+
+
+@dataclass(frozen=True)
+class InsteadView:
+    """Why the circuit paper's positional route is absent on a model, and what carries its sink instead (measured)."""
+
+    title: str  # the model's name
+    absent: tuple[str, ...]  # the missing parts of the route, each in words
+    chain: pd.DataFrame  # origin.chain on the prompt
+    found: dict  # origin.emergence: layer, coord, magnitude, peak, super_neurons
+    sink: float  # the paper metric on the prompt
+    tokens: int
+
+
+def positional_absent(lm: LoadedModel, prompt: Prompt = Prompt(), metric: metrics.Metric = "paper",
+                      needs: tuple[str, ...] = ("pe",)) -> InsteadView | None:
+    """None when the model has the parts of the positional route a page `needs` ("pe": a learned position table,
+    "bq": a query bias b_Q, "unrotated": un-rotated q and k); otherwise every missing part, and what is there
+    instead, measured on the prompt: the structural chain (origin.chain: the massive coordinate at position 0,
+    where it appears, the super neurons writing it)."""
+    from ..model import families
+
+    fam = families.of(lm.model)
+    missing = {"pe": not layout.has_position_embeddings(lm.model), "bq": not fam.has_query_bias,
+               "unrotated": fam.rotary}
+    for n in needs:
+        checks.one_of("needs", n, list(missing))
+    if not any(missing[n] for n in needs):
+        return None
+    said = {"pe": ("position embeddings: none (rotary positions: no position table, no p_0, no EPE)" if fam.rotary
+                   else "position embeddings: none (the table is all zero, a “NoPE” model: no p_0, no EPE)"),
+            "bq": "a query bias b_Q: none, so γ = b_Q W_kᵀ and the key-only shift Δ are zero",
+            "unrotated": "un-rotated q and k: under rotary positions a key's score depends on its distance to the "
+                         "query, so the four-term split has no key-only term"}
+    absent = [said[k] for k, gone in missing.items() if gone]
+    toks, tr = _trace(lm, prompt)
+    ch = origin.chain(tr, lm.model, metric=metric)
+    return InsteadView(title=lm.info.display, absent=tuple(absent), chain=ch, found=origin.emergence(ch),
+                       sink=float(metrics.sink_score(tr, 0, metric)[0]), tokens=len(toks))
 
 
 # ---------------------------------------------------------------- 5. Interventions
@@ -306,17 +356,20 @@ def domains_lesson(lm: LoadedModel, n: int = 20, n_tokens: int = 40, seed: int =
 @dataclass(frozen=True)
 class OriginView:
     stats: pd.DataFrame  # layer, position, variance, norm, z_variance, first
-    neurons: pd.DataFrame  # layer, neuron, act_first, act_other, score, sparsity, coords
+    neurons: pd.DataFrame  # the finder's candidates in the emergence layer (origin.layer_neurons), largest write first
     row: pd.DataFrame  # coord, weight, abs_weight of the top super neuron's down-projection
     top_neuron: tuple[int, int]
     moves: pd.DataFrame  # intervention, layer, key, value: attention to position k per layer
     moves_summary: pd.DataFrame  # intervention, sink at k, sink at position 0
     position: int
+    chain: pd.DataFrame | None = None  # origin.chain on the prompt: one row per layer
+    found: object = None  # structural.Found: emergence layer, coordinate, magnitude, super neurons, massive coords
+    cuts: pd.DataFrame | None = None  # structural.measure's effects on the prompt: each link cut, with controls
 
     def neuron_table(self, top: int | None = None) -> pd.DataFrame:
-        """The super neurons by score (the `top` strongest, or all), their coordinates as text "17, 58"."""
-        t = self.neurons.sort_values("score", ascending=False)
-        t = t if top is None else t.head(top)
+        """The finder's candidate neurons (largest write at position 0 first; `super` flags the super neurons),
+        their coordinates as text "17, 58"."""
+        t = self.neurons if top is None else self.neurons.head(top)
         return t.assign(coords=t["coords"].map(lambda c: ", ".join(map(str, c))))
 
 
@@ -325,10 +378,17 @@ def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5,
     """Attention-output variance per position, super neurons, and the two structural interventions at k."""
     from ..interventions import AmplifyVariance, IsolatePosition
 
+    from ..analyses import structural
+
     toks, tr = _trace(lm, prompt)
     checks.position(position, len(toks), low=1)
-    neurons = origin.super_neurons(tr, lm.model)
-    top = neurons.sort_values("score", ascending=False).iloc[0]
+    ids = toks.ids[None]
+    measured = structural.measure(lm, ids, target=position, factors=(factor,), control_seeds=(0,), metric=metric,
+                                  ce=False)
+    found, chain = structural.find(lm.model, ids, torch.ones_like(ids), metric)
+    layer = found.layer if found.layer is not None else int(chain["abs_first"].idxmax())
+    neurons = origin.layer_neurons(tr, lm.model, layer, top=10)
+    top = neurons.iloc[0]
     settings = {"baseline": None, "isolate": IsolatePosition(position=position, layers=layers),
                 "amplify": AmplifyVariance(position=position, factor=factor, layers=layers)}
     moved = run(lm.model, toks.ids[None].repeat(3, 1), per_example=list(settings.values()),
@@ -343,7 +403,7 @@ def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5,
     return OriginView(stats=origin.attention_output_stats(tr), neurons=neurons,
                       row=origin.down_projection(lm.model, int(top["layer"]), int(top["neuron"])),
                       top_neuron=(int(top["layer"]), int(top["neuron"])), moves=moves, moves_summary=summ,
-                      position=position)
+                      position=position, chain=chain, found=found, cuts=measured["effects"])
 
 
 
@@ -429,6 +489,16 @@ def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:
 
 
 # ---------------------------------------------------------------- the circuit in one picture
+def circuit_plan(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None = None):
+    """The route's wires on this model and prompt, before anything is cut (sinklab.analyses.circuit.Plan)."""
+    from ..analyses import circuit
+
+    if route is None:
+        planted = (lm.meta or {}).get("route")
+        route = planted if planted in circuit.ROUTES else circuit.routes_for(lm)[0]
+    return circuit.plan(lm, encode(lm, prompt).ids, route)
+
+
 def circuit_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None = None, cuts: tuple[str, ...] = (),
                    metric: metrics.Metric = "paper"):
     """The route's wires measured on this prompt, with `cuts` cut (sinklab.analyses.circuit.CircuitView).

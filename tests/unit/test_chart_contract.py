@@ -50,6 +50,8 @@ def built():
         "variance_chart": [charts.variance_chart(ori.stats), charts.variance_chart(ori.stats, 0, "norm")],
         "down_projection_bar": [charts.down_projection_bar(ori.row)],
         "moves_chart": [charts.moves_chart(ori.moves)],
+        "chain_chart": [charts.chain_chart(ori.chain)],
+        "cuts_bars": [charts.cuts_bars(ori.cuts)],
         "emergence_chart": [charts.emergence_chart(log)],
         "signature_heatmap": [charts.signature_heatmap(cmp_.computed, cmp_.published)],
         "circuit_diagram": [charts.circuit_diagram(circ.nodes, circ.edges)],
