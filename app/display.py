@@ -63,8 +63,9 @@ def model_card(s) -> None:
     its predictions mean anything; why this model when GPT-2 small could not be loaded."""
     c = card(s)
     kind = "a real language model, trained on text by others" if c.real and c.kind == "pretrained" else KIND.get(c.kind, c.kind)
+    summary = c.summary[:1].upper() + c.summary[1:]
     preds = "meaningful" if c.predictions_meaningful else "meaningless (planted weights, not trained)"
-    line = (f"**Model on screen: {c.name}** — {kind}. {c.summary}. Tokens: {c.tokens}. "
+    line = (f"**Model on screen: {c.name}** — {kind}. {summary}. Tokens: {c.tokens}. "
             f"Predictions: {preds}.")
     if getattr(s, "fallback", None):  # why this model: one line for the learner (the fix is the operator's)
         st.info(s.fallback, icon="ℹ️")
@@ -80,7 +81,11 @@ def claims(cs: Sequence, box=None, title: str = "What to notice, checked on this
     """The page's statements about the model on screen, each with ✓ / ✗ and its numbers (sinklab.teaching.claims)."""
     lines = [f"- {MARK[c.holds]}{wording(c.text)[1:]}" for c in cs]  # c.text starts with its ✓ / ✗
     body = f"**{title}** ({MARK[True]} holds on these numbers, {MARK[False]} does not):\n" + "\n".join(lines)
-    (box or st).markdown(body)
+    where = box or st
+    where.markdown(body)
+    refs = list(dict.fromkeys(c.reference_line for c in cs if c.reference_line))
+    if refs:  # published numbers: labelled, on their own lines, never inside a claim about this model
+        where.caption("  \n".join(refs))
 
 
 def try_this(t) -> None:
@@ -353,3 +358,24 @@ def route_absent(s, what: str, needs: tuple[str, ...] = ("pe",)) -> bool:
     origin = next(p for p in pages.PAGES if p.url_path == "origin")
     st.page_link(origin.file, label=f"{origin.number}. {origin.title} →")
     return True
+
+
+def real_model_button(s) -> None:
+    """One click from a planted or tiny model to a real trained LM's sink (when the server offers one)."""
+    import models
+    from sinklab.model.loading import REAL, describe
+
+    if s.model in REAL:
+        return
+    offered = [m for m in REAL if m in models.allowlist(s.config)]
+    if not offered:
+        return
+    name = offered[0]
+    label = describe(name)[1].split(" (")[0]
+
+    def switch():
+        st.session_state["model"] = name
+
+    st.button(f"See the sink in a real trained model: {label} →", on_click=switch, type="primary",
+              help="Switches the model (sidebar) to a real language model trained on text by others, loaded offline "
+                   "from the package index; every page then measures it.")

@@ -19,6 +19,7 @@ display.intro(
     "grid shows the attention mass to position 0 of every (layer, head), and the bars the sink metric per "
     "layer. Positions are counted from 0 here, so position 0 is the paper's “position 1”.")
 notice = st.container()
+display.real_model_button(s)
 display.truncation_note(s)
 
 c1, c2 = st.columns(2)

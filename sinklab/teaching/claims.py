@@ -36,14 +36,20 @@ class Claim:
         return "✓" if self.holds else "✗"
 
     def _say(self, head: str, reference: str, elsewhere: str) -> str:
-        """head, then the reference and (when it does not hold) the pointer, each in its format."""
-        out = head + (reference.format(self.reference) if self.reference else "")
+        """head, then the reference (when `reference` has a slot) and, when it does not hold, the pointer."""
+        out = head + (reference.format(self.reference) if self.reference and reference else "")
         return out + (elsewhere.format(self.elsewhere) if not self.holds and self.elsewhere else "")
 
     @property
     def text(self) -> str:
-        """One line: mark, statement, evidence, reference; plus the pointer when it does not hold."""
-        return self._say(f"{self.mark} {self.statement} — {self.evidence}", " ({})", ". {}")
+        """One line: mark, statement, evidence; plus the pointer when it does not hold. A published reference is
+        never part of it (it is about another model): see `reference_line`."""
+        return self._say(f"{self.mark} {self.statement} — {self.evidence}", "", ". {}")
+
+    @property
+    def reference_line(self) -> str:
+        """The published reference as its own labelled line ("" without one)."""
+        return f"Published, for comparison (not this model's number): {self.reference}." if self.reference else ""
 
     @property
     def finding(self) -> str:

@@ -99,7 +99,8 @@ def test_origin_claims_match_the_route(specimens, name, route):
 
 def test_claim_text_shows_mark_numbers_and_reference():
     c = claims.Claim("x", "Cutting b_Q weakens the sink", True, "6 % left", reference="the paper measured 44.7 %")
-    assert c.text == "✓ Cutting b_Q weakens the sink — 6 % left (the paper measured 44.7 %)"
+    assert c.text == "✓ Cutting b_Q weakens the sink — 6 % left"  # the published number is not in the claim
+    assert c.reference_line == "Published, for comparison (not this model's number): the paper measured 44.7 %."
     bad = claims.Claim("y", "It moves", False, "2 % arrived", elsewhere="See textbook-structural.")
     assert bad.text.startswith("✗ It moves") and bad.text.endswith("See textbook-structural.")
     assert "does not hold" in bad.finding
