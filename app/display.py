@@ -34,10 +34,7 @@ def wording(text: str) -> str:
     return _MANY.sub(lambda m: f"{m.group(1)} {m.group(2)}s", text)
 
 
-def clip(text: str, n: int = 80) -> str:
-    """A visitor-supplied string, shortened for display."""
-    text = str(text)
-    return text if len(text) <= n else text[: n - 1] + "…"
+from visitor import clip, esc  # noqa: E402,F401  (visitor-supplied text: one place, app/visitor.py)
 
 
 def intro(text: str) -> None:
@@ -65,7 +62,7 @@ def model_card(s) -> None:
     kind = "a real language model, trained on text by others" if c.real and c.kind == "pretrained" else KIND.get(c.kind, c.kind)
     summary = c.summary[:1].upper() + c.summary[1:]
     preds = "meaningful" if c.predictions_meaningful else "meaningless (planted weights, not trained)"
-    line = (f"**Model on screen: {c.name}** — {kind}. {summary}. Tokens: {c.tokens}. "
+    line = (f"**Model on screen: {esc(c.name)}** — {kind}. {esc(summary)}. Tokens: {c.tokens}. "
             f"Predictions: {preds}.")
     if getattr(s, "fallback", None):  # why this model: one line for the learner (the fix is the operator's)
         st.info(s.fallback, icon="ℹ️")
@@ -351,7 +348,7 @@ def route_absent(s, what: str, needs: tuple[str, ...] = ("pe",)) -> bool:
     v = views.view(lessons.positional_absent, s, prompt=s.prompt, metric=s.metric, needs=needs)
     if v is None:
         return False
-    st.info(f"{what} does not apply to {v.title}: its sink does not run through the circuit paper's positional "
+    st.info(f"{what} does not apply to {esc(v.title)}: its sink does not run through the circuit paper's positional "
             "route. What it has instead is measured below; the Structural origin page follows that chain link by "
             "link, and the positional route is shown on the textbook specimen.", icon="ℹ️")
     claims(said.instead(v), title="What this model has instead, checked on this prompt")

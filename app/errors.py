@@ -23,6 +23,7 @@ import streamlit as st
 
 from sinklab.config import Config
 from sinklab.errors import SinklabError
+from visitor import esc
 
 try:  # the library's "does not apply to this model" (sinklab.interventions)
     from sinklab.interventions import NotApplicable
@@ -30,6 +31,7 @@ except ImportError:  # pragma: no cover
     NotApplicable = ()
 
 log = logging.getLogger("sinklab.app")
+_SERVER = Config(server=True, allow_custom_models=False, show_error_details=False)  # when the real one cannot be read
 _PATH = re.compile(r"(?<![\w.:/])(?:~|/)(?:[\w.@+\-]+/)*[\w.@+\-]+/?")
 _ONE_TOKEN = re.compile(r"\b1 tokens\b")
 
@@ -63,7 +65,7 @@ def show_unexpected(e: BaseException, config: Config) -> None:
     ref = uuid.uuid4().hex[:8]
     log.error("unexpected error [ref %s]", ref, exc_info=e)
     if config.show_error_details:
-        st.error(f"Something went wrong ({e.__class__.__name__}: {e}). Try other settings; if it persists, "
+        st.error(f"Something went wrong ({e.__class__.__name__}: {esc(e, 300)}). Try other settings; if it persists, "
                  f"please report it with the text below (reference {ref}).")
         with st.expander("details for a bug report"):
             st.code("".join(traceback.format_exception(e)), language=None)
@@ -78,9 +80,9 @@ def boundary(config: Config):
     try:
         yield
     except NotApplicable as e:  # type: ignore[misc]
-        st.info(public_message(e, config))
+        st.info(esc(public_message(e, config)))
     except SinklabError as e:
-        st.error(public_message(e, config))
+        st.error(esc(public_message(e, config)))
     except Exception as e:  # noqa: BLE001 - never a bare traceback in front of a learner
         show_unexpected(e, config)
 
@@ -97,5 +99,5 @@ def logged(what: str):
 def invalid_config(e: SinklabError) -> None:
     """The operator's configuration cannot be read: say so and stop (no page can run)."""
     log.error("invalid sinklab configuration: %s", e)
-    st.error(f"The server's sinklab configuration is invalid: {e}")
+    st.error(f"The server's sinklab configuration is invalid: {esc(public_message(e, _SERVER))}")
     st.stop()

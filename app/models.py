@@ -249,10 +249,24 @@ def plausible_name(name: str) -> bool:
     return 0 < len(name) <= MAX_NAME and name.isprintable()
 
 
+LOCAL_REFUSED = ("this server loads files and directories only when its operator lists them (SINKLAB_MODELS); "
+                 "pick a model from the list, or give a Hugging Face id")
+
+
+def is_local_path(name: str) -> bool:
+    """A name that points into the server's file system (a path, a .gguf file), not a hub id or a listed name."""
+    return (name.startswith(("/", ".", "~")) or name.count("/") > 1 or "\\" in name
+            or name.lower().endswith(".gguf"))
+
+
 def get(name: str, config: Config, shared: ModelStore | None = None) -> LoadedModel:
     """The shared model `name` (raises SinklabError if it cannot be loaded or does not fit).
 
+    A local path is loaded only when the operator configured it (SINKLAB_MODEL / SINKLAB_MODELS): any other path
+    gets the same refusal whether or not it exists (no file-system oracle for visitors).
     `shared`: the store, when called outside a script run (a pool thread); default: store()."""
+    if is_local_path(name) and name not in config.models and name != config.model:
+        raise BadInput(f"Cannot load {name!r}: {LOCAL_REFUSED}")
     shared = shared if shared is not None else store()
     if name == DEFAULT_ONLINE and config.probe_gpt2:
         lm, why = shared.probe(DEFAULT_ONLINE, config.memory_budget_mb)

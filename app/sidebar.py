@@ -139,7 +139,8 @@ def _resolve(config: Config, desired: str) -> tuple[str, LoadedModel]:
         ss["_active"] = active
     if ss.get("_model_error"):
         bad, why = ss["_model_error"]
-        st.error(f"Could not load model **{display.clip(bad)}**; still using **{active}**.\n\n{why}")
+        st.error(f"Could not load model **{display.esc(bad, 80)}**; still using **{display.esc(active)}**.\n\n"
+                 f"{display.esc(why)}")
     return active, models.get(active, config)
 
 
@@ -150,7 +151,8 @@ def _fallback(config: Config, active: str) -> str | None:
     if ok or active == DEFAULT_ONLINE or config.model:  # GPT-2 is here, or the operator chose the model
         return None
     with st.sidebar.expander("Running this app? How to offer GPT-2 small"):
-        st.markdown(f"GPT-2 small could not be loaded on this server ({display.clip(why or 'not tried', 200)}). "
+        st.markdown(f"GPT-2 small could not be loaded on this server "
+                    f"({display.esc(errors.public_message(why or 'not tried', config), 200)}). "
                     f"Fix: {models.FIX}.")
     if active != OFFLINE_DEFAULT:
         return None  # the visitor picked another model: the card says what it is
@@ -183,8 +185,8 @@ def _pick_model(config: Config) -> str:
                                   if config.allow_custom_models else ""))
     st.caption("  \n".join(f"**{m}**: {d[0]}" for m in allowed if (d := describe(m))))
     if refused:
-        st.warning(f"This server does not offer the model **{display.clip(refused[0])}** named in the link; "
-                   f"using **{choice}**. Available: {', '.join(allowed)}.")
+        st.warning(f"This server does not offer the model **{display.esc(refused[0], 80)}** named in the link; "
+                   f"using **{display.esc(choice)}**. Available: {display.esc(', '.join(allowed))}.")
     if choice != models.OTHER_MODEL:
         return choice
     state.prepare("model_custom", "", str, lambda v: str(v).strip()[: models.MAX_NAME])
@@ -208,7 +210,7 @@ def sidebar(config: Config) -> Settings:
     with st.sidebar:
         i = lm.info
         shape = f"{display.plural(i.n_layer, 'layer')} × {display.plural(i.n_head, 'head')}"
-        st.caption(f"In use: **{i.display}** · {shape} · "
+        st.caption(f"In use: **{display.esc(i.display)}** · {shape} · "
                    f"d={i.d_model} · {i.n_positions} positions · {i.source}")
         summary = (lm.meta or {}).get("summary")
         if summary:
@@ -241,7 +243,7 @@ def sidebar(config: Config) -> Settings:
                               help="\n\n".join(f"**{k}**: {v}" for k, v in METRICS.items()))
         s = make_settings(config, active, lm, prompt_key, text, n_tokens, bos, metric)
         if s.prompt_error:
-            st.caption(f"Prompt: {s.prompt_error}")
+            st.caption(f"Prompt: {display.esc(s.prompt_error)}")
         else:
             st.caption(f"Prompt: {display.plural(s.used_tokens, 'token')}"
                        + (f" (truncated from {s.truncated_from})" if s.truncated_from else ""))

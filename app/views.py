@@ -504,14 +504,21 @@ def default_requests(s) -> dict[str, list[tuple[Callable, str | tuple[str, ...],
     m = s.model
     position = min(ORIGIN["position"], max(1, T - 1))
     origin = dict(prompt=s.prompt, position=position, factor=ORIGIN["factor"], metric=s.metric)
+
+    def absent(needs):  # display.route_absent: the positional pages first ask whether their route exists here
+        return (lessons.positional_absent, m, dict(prompt=s.prompt, metric=s.metric, needs=needs))
+
     out = {
         "start": [(lessons.start, m, dict(prompt=s.prompt, metric=s.metric))],
-        "circuit": [(lessons.circuit_lesson, m, dict(prompt=s.prompt, route=quick(circuit_routes, s)[1], cuts=(),
+        "circuit": [(lessons.circuit_plan, m, dict(prompt=s.prompt, route=quick(circuit_routes, s)[1])),
+                    (lessons.circuit_lesson, m, dict(prompt=s.prompt, route=quick(circuit_routes, s)[1], cuts=(),
                                                      metric=s.metric)),
                     (lessons.start, m, dict(prompt=s.prompt, metric=s.metric))],
-        "decomposition": [(lessons.decomposition, m, dict(prompt=s.prompt, layer=min(LAYER, s.n_layer - 1), head=0))],
-        "epe": [(lessons.epe_lesson, m, dict(k_sigma=EPE["k_sigma"], ln2=False, n=EPE["n"], n_tokens=s.n_tokens))],
-        "gamma": [(lessons.gamma_lesson, m, dict(k_sigma=EPE["k_sigma"], positions=s.n_tokens))],
+        "decomposition": [absent(("unrotated",)),
+                          (lessons.decomposition, m, dict(prompt=s.prompt, layer=min(LAYER, s.n_layer - 1), head=0))],
+        "epe": [absent(("pe",)),
+                (lessons.epe_lesson, m, dict(k_sigma=EPE["k_sigma"], ln2=False, n=EPE["n"], n_tokens=s.n_tokens))],
+        "gamma": [absent(("pe", "bq")), (lessons.gamma_lesson, m, dict(k_sigma=EPE["k_sigma"], positions=s.n_tokens))],
         "interventions": [(lessons.intervention_lesson, m, dict(setting=make(INTERVENTION), prompt=s.prompt,
                                                                  metric=s.metric))],
         "domains": [(lessons.domains_lesson, m, dict(n=DOMAINS["n"], n_tokens=s.n_tokens, target=DOMAINS["target"],

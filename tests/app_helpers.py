@@ -108,9 +108,16 @@ def claim_lines(at) -> list[str]:
     return out
 
 
+def plain(markdown: str) -> str:
+    """Markdown source as a reader sees its text: visitor text is backslash-escaped (app/visitor.py)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
+
+
 def model_card(at) -> str:
-    """The model card under the page title (display.model_card)."""
-    cards = [c.value for c in at.main.caption if "**Model on screen:" in c.value]
+    """The model card under the page title (display.model_card), as text."""
+    cards = [plain(c.value) for c in at.main.caption if "**Model on screen:" in c.value]
     assert cards, "no model card under the title"
     return cards[0]
 

@@ -59,7 +59,7 @@ st.caption("Each bar is one run on this prompt with one link cut (sinklab.analys
 display.chart(charts.cuts_bars, v.cuts)
 skipped = v.cuts[v.cuts["n"] == 0]
 for row in skipped.itertuples():
-    st.caption(f"Not run here: {row.setting} — {row.note}")
+    st.caption(f"Not run here: {row.setting} — {display.esc(row.note)}")
 
 display.chart(charts.variance_chart, v.stats, None if olayer == "all" else int(olayer), value)
 
@@ -95,7 +95,7 @@ with st.expander("Tables"):
 amplify = next(c for c in said if c.id == "origin.amplify")
 if not amplify.holds and v2 is not None:
     st.subheader(f"On {STRUCTURAL}, where the route is planted")
-    st.markdown(f"Amplify does not make a sink at k on **{s.model}** (✗ above), so here is the same "
+    st.markdown(f"Amplify does not make a sink at k on **{display.esc(s.model)}** (✗ above), so here is the same "
                 f"demonstration on **{STRUCTURAL}**, a planted specimen whose sink is made by this route, with "
                 "the same prompt, k and factor.")
     display.claims([c for c in claims.origin(v2) if c.id in ("origin.isolate", "origin.amplify")],

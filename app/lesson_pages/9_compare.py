@@ -51,13 +51,13 @@ if not chosen:
 
 usable, failed = models.loadable(chosen, s.config)  # a model that cannot be loaded is reported, the others compared
 for name, why in failed.items():
-    st.warning(f"**{display.clip(name)}** could not be loaded, so it is not compared: {why}")
+    st.warning(f"**{display.esc(name, 80)}** could not be loaded, so it is not compared: {display.esc(why)}")
 if not usable:
     st.stop()
 
 v = view(lessons.compare_lesson, s, models=tuple(usable), n=n, n_tokens=s.n_tokens, target=target, factor=factor)
 for name, why in v.errors.items():
-    st.warning(f"**{display.clip(name)}** could not be compared: {errors.public_message(why, s.config)}")
+    st.warning(f"**{display.esc(name, 80)}** could not be compared: {display.esc(errors.public_message(why, s.config))}")
 
 said = claims.compare(v)
 if said:
@@ -67,13 +67,13 @@ display.chart(charts.signature_heatmap, v.computed, v.published, all_labels=True
 blank = v.computed[v.computed["note"].fillna("") != ""]
 if len(blank):
     st.markdown("**Blank cells (n/a)**\n" + "\n".join(
-        f"- **{r.model}**, ({r.intervention}) {r.title}: {r.note}" for r in blank.itertuples()))
+        f"- **{display.esc(r.model)}**, ({r.intervention}) {r.title}: {r.note}" for r in blank.itertuples()))
 
 st.subheader("What each model's numbers say")
 cols = st.columns(max(1, len(v.findings)))
 for col, (name, found) in zip(cols, v.findings.items()):
     with col:
-        st.markdown(f"**{name}**\n" + "\n".join(f"- {display.wording(sentence)}" for sentence in found.values()))
+        st.markdown(f"**{display.esc(name)}**\n" + "\n".join(f"- {display.wording(sentence)}" for sentence in found.values()))
 
 with st.expander("Tables"):
     st.write("Computed here")

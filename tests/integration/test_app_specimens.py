@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("streamlit")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app_helpers import (PAGES, app, app_module, charts, claim_lines, metric, model_card,  # noqa: E402
-                         no_crash, ok)
+                         no_crash, ok, plain)
 from app_helpers import offline_model  # noqa: E402,F401  (autouse: the offline default)
 
 BUNDLED = ["textbook", "textbook-structural", "sinklab-mini"]
@@ -107,10 +107,10 @@ def test_compare_one_row_per_model_and_blank_cells_with_reasons():
     assert {"d", "transplant", "interpolate"} <= set(blank["intervention"]), blank
     assert blank["sink"].isna().all() and blank["pct_of_baseline"].isna().all(), "blank, not zero"
     assert all("position embeddings" in n for n in blank["note"]), "each blank cell says why"
-    listed = "\n".join(m.value for m in at.markdown if m.value.startswith("**Blank cells"))
+    listed = "\n".join(plain(m.value) for m in at.markdown if m.value.startswith("**Blank cells"))
     for k in ("d", "transplant", "interpolate"):
         assert f"**textbook-structural**, ({k})" in listed, listed
-    findings = {m.value.split("\n")[0] for m in at.markdown if m.value.startswith("**") and "\n- " in m.value}
+    findings = {plain(m.value.split("\n")[0]) for m in at.markdown if m.value.startswith("**") and "\n- " in m.value}
     assert {f"**{name}**" for name in BUNDLED} <= findings, "the findings of every model"
     said = claim_lines(at)
     assert said and said[0].startswith("✓ The models' sinks run through different wires"), said
@@ -139,7 +139,7 @@ def test_compare_a_model_that_cannot_be_loaded_shows_its_error(monkeypatch, tmp_
     monkeypatch.setenv("SINKLAB_MODELS", missing)
     at = app("compare", cmp_n=2, cmp_models=f"textbook,{missing}")
     no_crash(at)
-    assert any(missing in w.value and "could not be loaded" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any(missing in plain(w.value) and "could not be loaded" in w.value for w in at.warning), [w.value for w in at.warning]
     assert list(dict.fromkeys(at.dataframe[0].value["model"])) == ["textbook"], "the others are still compared"
 
 
