@@ -34,7 +34,14 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 sys.path.insert(0, str(ROOT / "tests"))
 from app_helpers import PAGES as REGISTRY  # noqa: E402  (app/pages.py: the one list of pages)
 
-MODELS = ["textbook", "textbook-structural", "sinklab-mini"]
+MODELS = ["textbook", "textbook-structural", "sinklab-mini", "smollm2-135m", "gemma-3-270m"]
+
+
+def shown_name(model: str) -> str:
+    """The name the app shows for a model: a real model's own name, else the name it was loaded by."""
+    from sinklab.model import gguf
+
+    return gguf.PACKAGED[model].display if model in gguf.PACKAGED else model
 # the browser path of each page ("" for the first) and its heading, which starts with "<title>:"
 PAGES = [(p.url, f"{p.title}:") for p in REGISTRY]
 CHEAP = "dom_n=3&cmp_n=2"  # keeps Across domains and Compare specimens quick
@@ -178,7 +185,7 @@ def _wait_done(pg, heading: str) -> None:
     """Wait for the page heading, the closing "Try this" box (or the note that the page does not apply to
     this model), and the end of the run (no Stop button)."""
     pg.get_by_role("heading", name=heading).first.wait_for(state="visible", timeout=180_000)
-    pg.get_by_text("Try this.").or_(pg.get_by_text("does not apply to it")).first.wait_for(
+    pg.get_by_text("Try this.").or_(pg.get_by_text("does not apply to")).first.wait_for(
         state="visible", timeout=180_000)
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -228,8 +235,8 @@ def test_page_in_browser(server, page, path, heading, model):
     _wait_done(page, heading)
     problems = _check(page, f"/{path} on {model}")
     sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
-    assert f"In use: {model}" in sidebar, sidebar[:500]
-    assert page.locator('[data-testid="stMain"]').get_by_text(f"Model on screen: {model}").count() == 1
+    assert f"In use: {shown_name(model)}" in sidebar, sidebar[:500]
+    assert page.locator('[data-testid="stMain"]').get_by_text(f"Model on screen: {shown_name(model)}").count() == 1
     _full_height(page)
     _shot(page, model, path or "start")
     assert not problems, f"/{path} on {model}: " + "; ".join(problems)
@@ -302,5 +309,104 @@ def test_starts_offline_with_one_line_and_the_fix_collapsed(browser):
             assert elapsed < 120, f"the offline start took {elapsed:.0f} s"
             assert not _check(pg, "the offline start")
             pg.screenshot(path=str(ARTIFACTS / "start_offline_banner.png"))
+    finally:
+        pg.close()
+
+
+# ---------------------------------------------------------------- visitor text and server details (issue 20)
+HOSTILE = ("x [Session expired - sign in](https://evil.example/login) ![i](https://evil.example/i.png)\n"
+           "# injected heading <img src=https://evil.example/h.png> :red[red] $x^2$ www.evil.example")
+LEAKS_JS = r"""
+() => {
+  const out = [];
+  const host = (u) => { try { return new URL(u, location.href).hostname; } catch (e) { return ''; } };
+  for (const a of document.querySelectorAll('a[href]')) if (host(a.href).includes('evil')) out.push('link: ' + a.href);
+  for (const i of document.querySelectorAll('img[src]')) if (host(i.src).includes('evil')) out.push('image: ' + i.src);
+  for (const h of document.querySelectorAll('h1,h2,h3,h4,h5,h6')) if (h.innerText.includes('injected')) out.push('heading: ' + h.innerText);
+  for (const e of document.querySelectorAll('[data-testid="stMarkdownContainer"] span')) {
+    if (e.className && String(e.className).includes('red') && e.innerText.trim() === 'red') out.push('colour directive interpreted');
+  }
+  for (const k of document.querySelectorAll('.katex annotation')) if (k.textContent.trim() === 'x^2') out.push('formula interpreted');
+  return out;
+}
+"""
+PATH = re.compile(r"(?<![\w:.])/(?:root|home|tmp|usr|var|opt|work|etc|srv|data|proc)(?:/|\b)|site-packages|\.cache/")
+
+
+def _hostile_url(base: str, path: str, keys) -> str:
+    from urllib.parse import urlencode
+
+    query = {k: HOSTILE for k in keys}
+    query.update(prompt="custom", text=HOSTILE, model=HOSTILE, model_custom=HOSTILE)
+    return f"{base}/{path}?{urlencode(query)}"
+
+
+@pytest.mark.parametrize("path,heading", PAGES, ids=[p or "start" for p, _ in PAGES])
+def test_visitor_text_is_never_interpreted(server, page, path, heading):
+    """Markdown, HTML and newlines sent through every parameter of the page (the keys it publishes in its URL)
+    show as text: no link, image, heading, colour or formula appears, and nothing is fetched from another host."""
+    from urllib.parse import parse_qs, urlparse
+
+    page.set_viewport_size(VIEWPORT)
+    page.goto(f"{server}/{path}?{CHEAP}", wait_until="domcontentloaded")
+    _wait_done(page, heading)
+    deadline = time.time() + 20
+    while "model=" not in page.url and time.time() < deadline:
+        time.sleep(0.3)
+    keys = set(parse_qs(urlparse(page.url).query)) | {"layer", "head", "iv", "metric", "bos", "tokens"}
+    fetched = []
+    page.route("**/*", lambda route: (fetched.append(route.request.url), route.abort())
+               if "evil.example" in (urlparse(route.request.url).hostname or "") else route.continue_())
+    try:
+        page.goto(_hostile_url(server, path, keys), wait_until="domcontentloaded")
+        _wait_done(page, heading)
+        problems = page.evaluate(LEAKS_JS)
+        text = page.locator('[data-testid="stMain"]').inner_text()
+        for bad in BAD_TEXT:
+            assert bad not in text, f"{bad!r} on /{path} with hostile values"
+    finally:
+        page.unroute("**/*")
+    _full_height(page)
+    _shot(page, "hostile", path or "start")
+    assert not problems and not fetched, f"/{path}: {problems} {fetched}"
+
+
+@pytest.fixture(scope="module")
+def server_mode():
+    """Server mode with GPT-2 probing on and no hub (the compose file's offline default)."""
+    _require_browser()
+    env = {"SINKLAB_MODEL": None, "SINKLAB_OFFLINE": None, "HF_HUB_OFFLINE": "1", "SINKLAB_SERVER": "1"}
+    with streamlit_server(env, "streamlit_server_mode.log") as url:
+        yield url
+
+
+@pytest.mark.parametrize("path,heading", PAGES, ids=[p or "start" for p, _ in PAGES])
+def test_server_mode_shows_no_server_path(server_mode, page, path, heading):
+    """Every rendered text of every page (sidebar and expanders included) in server mode holds no file-system path,
+    cache location or configuration path, also with a directory and a .gguf path named in the link."""
+    page.set_viewport_size(VIEWPORT)
+    for typed in ("", "/etc/passwd", "/root/.cache/sinklab/x.gguf"):
+        query = CHEAP + (f"&model={typed}" if typed else "")
+        page.goto(f"{server_mode}/{path}?{query}", wait_until="domcontentloaded")
+        _wait_done(page, heading)
+        for exp in page.locator('[data-testid="stExpander"] summary').all():
+            exp.click()
+        time.sleep(0.5)
+        text = page.locator("body").inner_text()
+        text = text.replace(typed, "<the visitor's own text>") if typed else text
+        found = PATH.findall(text)
+        assert not found, f"/{path}?{query} shows server paths: {found[:5]}"
+
+
+def test_a_broken_configuration_shows_no_path(browser, tmp_path):
+    bad = tmp_path / "sinklab.toml"
+    bad.write_text("[sinklab]\nworkers = = 2\n")
+    pg = browser.new_page(viewport=VIEWPORT)
+    try:
+        with streamlit_server({"SINKLAB_CONFIG": str(bad), "SINKLAB_MODEL": "textbook"}, "streamlit_badconfig.log") as url:
+            pg.goto(url + "/", wait_until="domcontentloaded")
+            pg.get_by_text("configuration is invalid").first.wait_for(state="visible", timeout=60_000)
+            text = pg.locator("body").inner_text()
+            assert str(tmp_path) not in text and not PATH.findall(text), text[:800]
     finally:
         pg.close()
