@@ -11,7 +11,10 @@ Scenarios, each after one warm-up run of the page:
   decomposition/head   Decomposition page, move the head slider (a new lesson call each time)
   interventions/alpha  Interventions page, move α to a new value each time (a new forward pass each time)
 
-Run:  python benchmarks/bench_app.py [--repeats 7] [--threads 1] [--skip-gpt2-shaped]
+Real models (issue 17: the single-prompt pages <= 1 s per slider move): --real (or --only-real) adds
+SmolLM2-135M and Gemma 3 270M (from their wheels; the Decomposition page stops early on them: no scenario).
+
+Run:  python benchmarks/bench_app.py [--repeats 7] [--threads 1] [--skip-gpt2-shaped] [--real | --only-real]
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ import time
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
-TARGETS = {"textbook": 0.300, "gpt2-small-shaped": 1.0}
+TARGETS = {"textbook": 0.300, "gpt2-small-shaped": 1.0, "smollm2-135m": 1.0, "gemma-3-270m": 1.0}
+REAL = {"smollm2-135m": (30, 9), "gemma-3-270m": (18, 4)}  # the real models (issue 17): single-prompt pages <= 1 s
 
 
 def gpt2_small_shaped(dirname: str) -> str:
@@ -61,16 +65,19 @@ def time_slider(model: str, page: str | None, pick, values, timeout: float = 600
     return times
 
 
-def scenarios(n_layer: int, n_head: int, repeats: int):
+def scenarios(n_layer: int, n_head: int, repeats: int, positional: bool = True):
     layers = [(i % (n_layer - 1)) + 1 if i % 2 else 0 for i in range(repeats)]
     heads = [(i + 1) % n_head for i in range(repeats)]
     alphas = [round(0.05 * (i + 1), 2) for i in range(repeats)]
-    return [
+    factors = [1.0 + i for i in range(repeats)]
+    out = [
         ("start/rerun", None, None, [None] * repeats),
         ("start/layer", None, lambda at: at.main.slider(key="layer"), layers),
         ("decomposition/head", "lesson_pages/3_decomposition.py", lambda at: at.main.slider(key="dhead"), heads),
         ("interventions/alpha", "lesson_pages/6_interventions.py", lambda at: at.main.slider(key="alpha"), alphas),
+        ("origin/factor", "lesson_pages/8_origin.py", lambda at: at.main.slider(key="factor"), factors),
     ]
+    return [o for o in out if positional or not o[0].startswith("decomposition")]  # rotary: the page stops early
 
 
 def main(argv=None) -> None:
@@ -78,6 +85,8 @@ def main(argv=None) -> None:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--threads", type=int, default=1, help="SINKLAB_THREADS for the app (torch threads)")
     p.add_argument("--skip-gpt2-shaped", action="store_true")
+    p.add_argument("--real", action="store_true", help="also the two real models (SmolLM2-135M, Gemma 3 270M)")
+    p.add_argument("--only-real", action="store_true", help="only the two real models")
     args = p.parse_args(argv)
 
     os.environ["SINKLAB_THREADS"] = str(args.threads)  # read when the app's common module is imported
@@ -87,13 +96,15 @@ def main(argv=None) -> None:
     print(f"torch threads: {args.threads}; load average: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        models = [("textbook", "textbook", 6, 4)]
-        if not args.skip_gpt2_shaped:
+        models = [] if args.only_real else [("textbook", "textbook", 6, 4)]
+        if args.real or args.only_real:
+            models += [(name, name, L, H) for name, (L, H) in REAL.items()]
+        if not args.skip_gpt2_shaped and not args.only_real:
             t0 = time.perf_counter()
             models.append(("gpt2-small-shaped", gpt2_small_shaped(tmp), 12, 12))
             print(f"built the GPT-2-small-shaped model in {time.perf_counter() - t0:.1f} s")
         for label, spec, L, H in models:
-            for name, page, pick, values in scenarios(L, H, args.repeats):
+            for name, page, pick, values in scenarios(L, H, args.repeats, positional=label not in REAL):
                 ts = time_slider(spec, page, pick, values)
                 med = statistics.median(ts)
                 rows.append((label, name, med, min(ts), max(ts), TARGETS[label]))

@@ -48,9 +48,13 @@ def encode(lm: LoadedModel, prompt: Prompt) -> Tokens:
     return tokenize(lm.tokenizer, prompt.text, max_tokens=limit, prepend_bos=prompt.prepend_bos, min_tokens=2)
 
 
+_NO_HEAD = ("logits", "ln_final.hook_normalized")  # a view that needs no loss skips the LM head (Gemma's: 262k rows)
+
+
 def _trace(lm: LoadedModel, prompt: Prompt, interventions=None) -> tuple[Tokens, Trace]:
+    """The prompt's tokens and every intermediate of its forward but the final norm and logits."""
     toks = encode(lm, prompt)
-    return toks, run(lm.model, toks.ids[None], interventions=interventions)
+    return toks, run(lm.model, toks.ids[None], interventions=interventions, names=lambda n: n not in _NO_HEAD)
 
 
 def _token_frame(toks: Tokens) -> pd.DataFrame:
