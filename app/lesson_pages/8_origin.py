@@ -55,7 +55,7 @@ display.chart(charts.chain_chart, v.chain)
 st.subheader("Cut each link, beside its control")
 st.caption("Each bar is one run on this prompt with one link cut (sinklab.analyses.structural): the super neurons of "
            "the layer where the massive coordinate appears, as many random neurons of that layer (the control), the "
-           "massive coordinates after it, that layer's whole MLP, head-wise RMSNorm, and the two moves at k.")
+           "massive coordinates after it, and that layer's whole MLP. The two moves at k are below.")
 display.chart(charts.cuts_bars, v.cuts)
 skipped = v.cuts[v.cuts["n"] == 0]
 for row in skipped.itertuples():

@@ -51,11 +51,17 @@ class Found:
     massive: tuple[int, ...]  # the massive coordinates at position 0 after that layer
 
 
+CHAIN_POINTS = (".hook_post", ".hook_mlp_out", ".hook_resid_post", ".hook_attn_out", ".hook_z", ".hook_pattern")
+
+
 def find(model, ids: torch.Tensor, mask: torch.Tensor, metric: str = "paper") -> tuple[Found, pd.DataFrame]:
     """The finder on the inputs' baseline forward: (Found, the chain per layer, origin.chain)."""
-    names = lambda n: any(n.endswith(s) for s in (".hook_post", ".hook_mlp_out", ".hook_resid_post",  # noqa: E731
-                                                  ".hook_attn_out", ".hook_z", ".hook_pattern"))
-    tr = run(model, ids, mask, names=names)
+    tr = run(model, ids, mask, names=lambda n: n.endswith(CHAIN_POINTS))
+    return found_in(tr, model, metric)
+
+
+def found_in(tr, model, metric: str = "paper") -> tuple[Found, pd.DataFrame]:
+    """`find` on a recorded baseline trace (it must hold the CHAIN_POINTS of every layer)."""
     ch = origin.chain(tr, model, metric=metric)
     em = origin.emergence(ch)
     layer = em["layer"]
@@ -68,8 +74,9 @@ def find(model, ids: torch.Tensor, mask: torch.Tensor, metric: str = "paper") ->
 
 
 def settings(found: Found, n_layer: int, target: int = TARGET, factors=FACTORS,
-             control_seeds=CONTROL_SEEDS) -> tuple[dict, dict[str, str]]:
-    """The sweep's settings for what was found, and {setting: why it does not apply} for the rest."""
+             control_seeds=CONTROL_SEEDS, moves: bool = True) -> tuple[dict, dict[str, str]]:
+    """The sweep's settings for what was found, and {setting: why it does not apply} for the rest
+    (moves=False: only the cuts of the chain's links and their controls, no isolate / amplify / rmsnorm)."""
     out: dict = {"baseline": None}
     why: dict[str, str] = {}
     L = found.layer
@@ -91,10 +98,11 @@ def settings(found: Found, n_layer: int, target: int = TARGET, factors=FACTORS,
         else:
             why["zero_massive"] = f"no coordinate passes the massive rule after layer {L} in most inputs"
         out["skip_mlp"] = make("g", layers=(L, L + 1))
-    out["isolate"] = make("isolate", position=target)
-    for f in factors:
-        out[f"amplify:{f:g}"] = make("amplify", position=target, factor=float(f))
-    out["rmsnorm"] = make("rmsnorm")
+    if moves:
+        out["isolate"] = make("isolate", position=target)
+        for f in factors:
+            out[f"amplify:{f:g}"] = make("amplify", position=target, factor=float(f))
+        out["rmsnorm"] = make("rmsnorm")
     return out, why
 
 
@@ -105,11 +113,13 @@ def with_bos(ids: torch.Tensor, bos_id: int) -> torch.Tensor:
 
 def measure(lm, ids: torch.Tensor, mask: torch.Tensor | None = None, target: int = TARGET, factors=FACTORS,
             control_seeds=CONTROL_SEEDS, metric: str = "paper", batch_size: int = 16, ce: bool = True,
-            progress=None) -> dict[str, pd.DataFrame]:
+            progress=None, moves: bool = True, found: tuple[Found, pd.DataFrame] | None = None
+            ) -> dict[str, pd.DataFrame]:
     """The chain and every link's cut on `ids` [n, pos] (equal lengths). Returns tidy DataFrames:
     found (one row: layer, coord, magnitude, peak, neurons, massive), chain (origin.chain, per layer),
     sink_per_layer (the baseline's attention to position 0 per layer), effects (setting, label, layer, n,
-    sink, se, pct_of_baseline, sink_at_k, pct_at_k, ce_change, note)."""
+    sink, se, pct_of_baseline, sink_at_k, pct_at_k, ce_change, note).
+    moves=False: the chain's cuts and controls only; found: (Found, chain) already computed on these inputs."""
     if ids.dim() != 2 or ids.shape[0] == 0:
         raise BadInput("no inputs")
     if target > ids.shape[1] - 1:
@@ -117,8 +127,8 @@ def measure(lm, ids: torch.Tensor, mask: torch.Tensor | None = None, target: int
     mask = torch.ones_like(ids) if mask is None else mask
     model = lm.model
     fam = families.of(model)
-    found, ch = find(model, ids, mask, metric)
-    todo, why = settings(found, fam.n_layer, target, factors, control_seeds)
+    found, ch = find(model, ids, mask, metric) if found is None else found
+    todo, why = settings(found, fam.n_layer, target, factors, control_seeds, moves)
     sw = effects.sweep(model, ids, todo, metric=metric, batch_size=batch_size, keys=(target,), ce=ce,
                        progress=progress)
     why.update(sw.skipped)
@@ -153,3 +163,39 @@ def measure(lm, ids: torch.Tensor, mask: torch.Tensor | None = None, target: int
                               "n_inputs": int(ids.shape[0]), "target": target}])
     ch = ch.assign(super_neurons=ch["super_neurons"].map(lambda t: " ".join(map(str, t))))
     return {"found": found_df, "chain": ch, "sink_per_layer": per_layer.reset_index(drop=True), "effects": eff}
+
+
+# ---------------------------------------------------------------------------------------------- over inputs and seeds
+def inputs(lm, domain: str, n: int, n_tokens: int, seed: int, bos: bool | None = None) -> torch.Tensor:
+    """`n` inputs of `domain` (sinklab's offline corpora unless the hub is reachable) at `n_tokens`, seeded; with
+    the model's BOS first when `bos` (None: as the model's own tokenizer does, e.g. Gemma's <bos>). [n, n_tokens]"""
+    from ..inputs.regimes import make_inputs
+    from ..specimens.cards import prepends_bos
+
+    ids, _ = make_inputs(lm.tokenizer, lm.info.vocab_size, domain, n, n_tokens, seed)
+    if (prepends_bos(lm.tokenizer) if bos is None else bos):
+        ids = with_bos(ids, lm.tokenizer.bos_token_id)
+    return ids
+
+
+def summarise(effects_rows: pd.DataFrame) -> pd.DataFrame:
+    """Per model, domain and setting: mean ± standard error over data seeds of pct_of_baseline, pct_at_k and
+    ce_change (n_seeds = the seeds that ran); settings that never ran keep their reason in `note`."""
+    ran = effects_rows[effects_rows["n"] > 0]
+    keys = ["model", "domain", "setting", "label", "layer"]
+    agg = ran.groupby(keys, dropna=False, sort=False).agg(
+        n_seeds=("seed", "nunique"), n_inputs=("n", "sum"),
+        pct_mean=("pct_of_baseline", "mean"), pct_sd=("pct_of_baseline", "std"),
+        pct_at_k_mean=("pct_at_k", "mean"), pct_at_k_sd=("pct_at_k", "std"),
+        ce_change_mean=("ce_change", "mean"), ce_change_sd=("ce_change", "std")).reset_index()
+    for c in ("pct", "pct_at_k", "ce_change"):
+        agg[f"{c}_se"] = agg[f"{c}_sd"] / agg["n_seeds"].clip(lower=1) ** 0.5
+        agg.loc[agg["n_seeds"] < 2, f"{c}_se"] = float("nan")
+    agg["note"] = ""
+    never = effects_rows[effects_rows["n"] == 0].drop_duplicates(["model", "domain", "setting"])
+    never = never[~never.set_index(["model", "domain", "setting"]).index.isin(agg.set_index(["model", "domain",
+                                                                                           "setting"]).index)]
+    if len(never):
+        agg = pd.concat([agg, never[keys + ["note"]].assign(n_seeds=0, n_inputs=0)], ignore_index=True)
+    return agg[keys + ["n_seeds", "n_inputs", "pct_mean", "pct_se", "pct_at_k_mean", "pct_at_k_se",
+                       "ce_change_mean", "ce_change_se", "note"]]

@@ -387,9 +387,9 @@ def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5,
     toks, tr = _trace(lm, prompt)
     checks.position(position, len(toks), low=1)
     ids = toks.ids[None]
-    measured = structural.measure(lm, ids, target=position, factors=(factor,), control_seeds=(0,), metric=metric,
-                                  ce=False)
-    found, chain = structural.find(lm.model, ids, torch.ones_like(ids), metric)
+    found, chain = structural.found_in(tr, lm.model, metric)
+    measured = structural.measure(lm, ids, target=position, control_seeds=(0,), metric=metric, ce=False,
+                                  moves=False, found=(found, chain))
     layer = found.layer if found.layer is not None else int(chain["abs_first"].idxmax())
     neurons = origin.layer_neurons(tr, lm.model, layer, top=10)
     top = neurons.iloc[0]
