@@ -376,3 +376,18 @@ def real_model_button(s) -> None:
     st.button(f"See the sink in a real trained model: {label} →", on_click=switch, type="primary",
               help="Switches the model (sidebar) to a real language model trained on text by others, loaded offline "
                    "from the package index; every page then measures it.")
+
+
+def link_notices(box, notes) -> None:
+    """One line per link value that was cut, clamped or dropped (state.notices), above the page."""
+    if not notes:
+        return
+    lines = []
+    for key, raw, used, why in notes:
+        if key == "model":  # the sidebar says which models this server offers
+            continue
+        now = "" if used is None else f"; using {esc(used, 60)}"
+        lines.append(f"- {esc(key, 40)} = {esc(raw, 60) or '(empty)'}: {why}{now}")
+    if not lines:
+        return
+    box.warning("This link holds values that do not fit this page:\n" + "\n".join(lines), icon="🔗")

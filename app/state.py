@@ -88,35 +88,81 @@ def one_of(options: Sequence) -> Callable[[Any], Any]:
     return f
 
 
+def begin_run() -> None:
+    """Called by the router before the sidebar: start this run's record of published keys and link notices. On a
+    session's first run, the link's parameters are kept aside: a value meant for another page applies when the
+    visitor opens that page, though the URL shows only the current page's."""
+    ss = st.session_state
+    if "_link" not in ss:
+        ss["_link"] = {k: st.query_params[k] for k in st.query_params.keys()}
+    ss["_published_now"] = set()
+    ss["_notices"] = []
+
+
+def _notice(key: str, raw: str, value: Any, why: str) -> None:
+    st.session_state.setdefault("_notices", []).append((key, raw, value, why))
+
+
+def notices() -> list[tuple[str, str, Any, str]]:
+    """(key, the link's value, the value used, why) for every link value this run clamped, cut or dropped."""
+    return list(st.session_state.get("_notices", []))
+
+
+def finish_run() -> None:
+    """Called by the router after a page ran to its end: drop the URL parameters no widget of this page used
+    (stale ones from another page, unknown ones), so a copied link holds exactly this view."""
+    used = st.session_state.get("_published_now")
+    if used is None:
+        return
+    for key in [k for k in st.query_params.keys() if k not in used]:
+        del st.query_params[key]
+
+
 def prepare(key: str, default: Any, parse: Callable[[str], Any] = str, fix: Callable[[Any], Any] | None = None) -> None:
     """Put a valid value for widget `key` into session state before the widget is drawn.
 
     Order: the widget's current value, else the URL's query parameter, else the value this session
-    last used on another page, else `default`. `fix` validates/clamps (raising -> `default`).
+    last used on another page, else `default`. `fix` validates/clamps (raising -> `default`). A link value
+    that had to be cut, clamped or dropped is recorded for the page's notice (`notices`).
     """
     ss = st.session_state
+    link = ss.get("_link", {})
+    from_url = key not in ss and (key in st.query_params or key in link)
+    raw = (str(st.query_params[key]) if key in st.query_params else str(link.pop(key))) if from_url else ""
     if key in ss:
         value = ss[key]
-    elif key in st.query_params:
+    elif from_url:
+        link.pop(key, None)
         try:
-            value = parse(str(st.query_params[key])[:MAX_PARAM])
+            value = parse(raw[:MAX_PARAM])
         except (TypeError, ValueError, OverflowError):
             value = default
+            _notice(key, raw, default, "not a valid value")
+            from_url = False
     else:
         value = _saved().get(key, default)
+    if from_url and len(raw) > MAX_PARAM:
+        _notice(key, raw, None, f"longer than {MAX_PARAM:,} characters: cut")
     if fix is not None:
+        before = value
         try:
             value = fix(value)
         except (TypeError, ValueError, OverflowError, KeyError):
             value = default
+            if from_url:
+                _notice(key, raw, default, "not one of the choices here")
+        else:
+            if from_url and value != before:
+                _notice(key, raw, value, "out of range here")
     ss[key] = value
 
 
 def publish(key: str, value: Any, text: str | None = None) -> None:
-    """Remember a widget value for this session and write it to the URL."""
+    """Remember a widget value for this session and write it to the URL (once: a duplicated key is rewritten)."""
     _saved()[key] = value
+    st.session_state.setdefault("_published_now", set()).add(key)
     s = str(value) if text is None else text
-    if st.query_params.get(key) != s:
+    if st.query_params.get(key) != s or len(st.query_params.get_all(key)) > 1:
         st.query_params[key] = s
 
 

@@ -16,6 +16,7 @@ import display
 import errors
 import pages
 import sidebar
+import state
 import views
 from sinklab.config import Config
 from sinklab.errors import SinklabError
@@ -29,7 +30,16 @@ except SinklabError as e:
 errors.configure(config)
 views.configure_threads(config)
 
-page = st.navigation([st.Page(p.file, title=p.title, url_path=p.url_path, default=p.default) for p in pages.PAGES])
+def _start_alias() -> None:
+    """/start (the first page's url_path) serves the first page, which Streamlit serves at "/"."""
+    st.switch_page(pages.PAGES[0].file, query_params=dict(st.query_params))
+
+
+page = st.navigation([st.Page(p.file, title=p.title, url_path="home" if p.default else p.url_path, default=p.default)
+                      for p in pages.PAGES]  # the default page is served at "/"; "/start" is its hidden alias
+                     + [st.Page(_start_alias, title=pages.PAGES[0].title, url_path=pages.PAGES[0].url_path,
+                                visibility="hidden")])
+state.begin_run()
 s = None
 with errors.boundary(config):
     s = sidebar.sidebar(config)
@@ -38,6 +48,12 @@ if s is None:
 if config.server:  # a class opening the default link finds every page's default view computed
     with errors.logged("queueing the default views"):
         views.warm(sidebar.default_settings(config))
+link_notice = st.container()
+finished = False
 with errors.boundary(config):
     page.run()
+    finished = True
+display.link_notices(link_notice, state.notices())
+if finished:
+    state.finish_run()
 display.prev_next(pages.by_title(page.title))

@@ -48,6 +48,8 @@ def app(page: str = "start", timeout: float = TIMEOUT, **query):
     at.query_params.update({k: str(v) for k, v in query.items()})
     at.run()
     if not BY_URL[page].default:
+        # the first run served "/", which drops the parameters that page does not use: a link to /<page> keeps them
+        at.query_params.update({k: str(v) for k, v in query.items()})
         at.switch_page(BY_URL[page].file).run()
     return at
 

@@ -410,3 +410,15 @@ def test_a_broken_configuration_shows_no_path(browser, tmp_path):
             assert str(tmp_path) not in text and not PATH.findall(text), text[:800]
     finally:
         pg.close()
+
+
+def test_start_is_served_and_duplicates_are_folded(server, page):
+    """/start serves the first page (Streamlit serves it at "/"); a duplicated parameter leaves one value."""
+    page.set_viewport_size(VIEWPORT)
+    page.goto(f"{server}/start?layer=1&layer=3", wait_until="domcontentloaded")
+    _wait_done(page, "Start: the attention sink")
+    assert "Page not found" not in page.locator("body").inner_text()
+    deadline = time.time() + 20
+    while page.url.count("layer=") != 1 and time.time() < deadline:
+        time.sleep(0.3)
+    assert page.url.count("layer=") == 1, page.url

@@ -162,3 +162,25 @@ def test_odd_model_names_in_the_url(name):
     no_crash(at)
     assert at.sidebar.selectbox(key="model").value in ("textbook", "other: a Hugging Face id or a local directory…")
     assert any("In use: **textbook**" in c.value for c in at.sidebar.caption)
+
+
+# ---------------------------------------------------------------- share links (issue 21.7)
+def test_a_clamped_or_dropped_link_value_is_announced():
+    at = app("start", tokens=900, layer="abc", head="99")
+    no_crash(at)
+    notes = "\n".join(w.value for w in at.warning)
+    assert "This link holds values that do not fit this page" in notes, notes
+    assert "tokens = 900: out of range here" in notes.replace("\\", "")
+    assert "layer = abc: not a valid value" in notes.replace("\\", "")
+    assert "head = 99: not one of the choices here" in notes.replace("\\", "")
+    at.run()  # the widgets now hold valid values: no notice on the next run
+    assert not any("do not fit" in w.value for w in at.warning)
+
+
+def test_stale_parameters_leave_the_url_but_apply_on_their_page():
+    at = app("start", cmp_n=5, iv="c", nonsense="1")
+    no_crash(at)
+    assert "cmp_n" not in at.query_params and "nonsense" not in at.query_params and "iv" not in at.query_params
+    assert at.query_params["model"] == "textbook" and "layer" in at.query_params
+    at.switch_page(BY_URL["interventions"].file).run()
+    assert at.selectbox(key="iv").value == "c", "the link's value for another page applies there"
