@@ -16,9 +16,10 @@
 # %% [markdown]
 # # Start
 #
-# **The question.** When a GPT-2-style model reads a sentence, where does each token look?
-# Surprisingly often the answer is: at the very first token, whatever it is. That first
-# token is an *attention sink*.
+# **The question.** When a transformer language model reads a sentence, where does each token
+# look? In GPT-2, in Llama-family models such as SmolLM2 and in many others, the answer is often: at
+# the very first token, whatever it is. Such a token is an *attention sink*. Is there one in the
+# model this notebook runs on, and where in the model does it appear?
 #
 # **You will learn** to read an attention map, to measure the sink with the paper's
 # metric, and to see which layers and heads have it. This notebook mirrors the app's
@@ -26,6 +27,10 @@
 #
 # Positions are counted from 0, as in the app, the tables and the charts: position 0 is the
 # papers' "position 1" (the first token).
+#
+# The model is a parameter: `SINKLAB_MODEL=smollm2-135m` runs this notebook on a real trained model
+# (SmolLM2-135M-Instruct, offline), `textbook` on the planted specimen; every sentence below that
+# describes the model is computed from its numbers.
 
 # %%
 import sinklab
@@ -35,25 +40,27 @@ from sinklab.inputs.corpora import example_prompts
 from sinklab.teaching.lessons import Prompt
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
+course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
 
 # %% [markdown]
 # ## One prompt, every layer
 #
 # The default prompt is the paper's: the opening of Shelley's *Ozymandias*, cut to 40
-# tokens, without a BOS token (so position 0 is simply the first word).
+# tokens, without a BOS token (so position 0 is simply the first word or word piece).
 # `lessons.start` runs the model once and returns what the page shows: the tokens, the
 # attention maps (`view.maps`, arrays indexed [layer, head, query, key]) and tidy tables.
 
 # %%
 view = lessons.start(lm, Prompt())
 print(f"{len(view.tokens)} tokens" + (f" (the text had {view.truncated_from} and was truncated)"
-                                      if view.truncated_from else ""))
+                                      if view.truncated_from else "") + f"; position 0 is {view.tokens.token[0]!r}")
 view.tokens.head(8)
 
 # %% [markdown]
@@ -70,11 +77,12 @@ print(f"{row_sums.size} attention rows; the largest deviation of a row sum from 
 # ## The head-averaged attention map
 #
 # Rows are queries (the token that is looking), columns are keys (the tokens it looks
-# at). Pick a middle layer and look at the first column, position 0: is it bright all the way
-# down?
+# at). We pick a middle layer (the middle of the layers the sink metric below averages) and look
+# at the first column, position 0: is it bright all the way down?
 
 # %%
-LAYER = min(5, lm.info.n_layer - 1)
+LAYER = sum(view.paper_layers) // 2
+print(f"layer {LAYER} of {lm.info.n_layer}")
 charts.attention_map(view.maps, LAYER)
 
 # %% [markdown]
@@ -99,7 +107,13 @@ print(sink.finding)
 # %% [markdown]
 # ## Layer by layer
 #
-# The same quantity per layer (averaged over heads). Does the first layer already have it?
+# The same quantity per layer (averaged over heads).
+#
+# **Predict.** Before running the next two cells: does layer 0 already have the sink — at least
+# half of the middle layers' average attention to position 0? Write `True` or `False`.
+
+# %%
+guess = None  # your prediction: True or False
 
 # %%
 charts.sink_per_layer(view.per_layer, view.paper_layers)
@@ -108,6 +122,11 @@ charts.sink_per_layer(view.per_layer, view.paper_layers)
 per_layer = view.per_layer.set_index("layer")["value"]
 middle = per_layer.loc[first:last - 1]
 print(f"layer 0: {per_layer.iloc[0]:.3f}; middle layers: {middle.min():.3f} .. {middle.max():.3f}")
+above = [int(l) for l, v in per_layer.items() if v >= 0.5 * middle.mean()]
+course.reveal(guess, bool(per_layer.iloc[0] >= 0.5 * middle.mean()),
+              f"On {lm.info.name} layer 0 puts {per_layer.iloc[0]:.3f} of its attention on position 0, the middle "
+              f"layers {middle.mean():.3f} on average; the first layer with at least half of that is "
+              + (f"layer {above[0]}." if above else "none."))
 print(grows.finding)
 
 # %% [markdown]
@@ -133,7 +152,11 @@ if wired:
     print("they are exactly the wired heads" if sink_heads == wired else
           f"they differ from the wired heads in {sorted(sink_heads ^ wired)}")
 else:
-    print(f"{lm.info.name} has no list of wired heads")
+    by_layer = view.heads[view.heads.value > 0.5].groupby("layer").size()
+    print(f"{lm.info.name} has no list of wired heads (it was trained, not built): the grid is the answer. "
+          + (f"The sink heads sit in layers {int(by_layer.index.min())}–{int(by_layer.index.max())}, most in layer "
+             f"{int(by_layer.idxmax())} ({int(by_layer.max())} of its {lm.info.n_head} heads)." if len(by_layer)
+             else "No head puts more than half of its attention on position 0."))
 
 # %% [markdown]
 # ## Whatever the text
@@ -144,6 +167,21 @@ else:
 # %%
 scores = {domain: lessons.start(lm, Prompt(text=text)).score for domain, text in example_prompts().items()}
 print({d: round(s, 3) for d, s in scores.items()})
+
+# %% [markdown]
+# ## Checkpoint
+#
+# Answer from the numbers above, then write your answer in `my_answer` and run the cell (the
+# answer computed on this model is folded under the question).
+
+# %%
+my_answer = None  # a number of heads
+per_layer_heads = view.heads[view.heads.value > 0.5].groupby("layer").size()
+course.Checkpoint(f"Read the head grid: how many of {lm.info.name}'s {n_heads} heads put more than half of their "
+                  "attention on position 0, and in which layer are most of them?", len(sink_heads),
+                  (f"{len(sink_heads)} heads, most in layer {int(per_layer_heads.idxmax())} "
+                   f"({int(per_layer_heads.max())} of its {lm.info.n_head})") if len(per_layer_heads) else "none",
+                  tol=0.0).check(my_answer)
 
 # %% [markdown]
 # ## Your turn
@@ -174,8 +212,11 @@ checks.check_first_token_share(first_token_share, lm, view, strict=config.soluti
 for claim in claims.start(view):
     print(claim.finding)
 print()
+weakest, strongest = int(middle.idxmin()), int(middle.idxmax())
 print(f"On {lm.info.name}, {len(sink_heads)} of {n_heads} heads put more than half of their attention on "
-      f"position 0. On the three example texts the sink metric is "
+      f"position 0. Across layers {first}–{last - 1} the attention to position 0 ranges from {middle.min():.2f} "
+      f"(layer {weakest}) to {middle.max():.2f} (layer {strongest}); in layer 0 it is {per_layer.iloc[0]:.2f}. "
+      f"On the three example texts the sink metric is "
       + ", ".join(f"{s:.2f} ({d})" for d, s in scores.items())
       + f", against an even share of {uniform:.2f} on the Ozymandias prompt.")
 

@@ -49,35 +49,47 @@ from sinklab.interventions import REGISTRY
 from sinklab.teaching.lessons import Prompt
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
+course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
 PROMPT = Prompt()  # the paper's Ozymandias sentence, 40 tokens, no BOS
 
 # %% [markdown]
 # ## The route, measured
 #
 # `lessons.circuit_lesson` measures every wire of a route on one prompt. Without `route=` it draws
-# the route planted in a specimen, and otherwise the positional one when the model has position
-# embeddings. Each wire's label is a number computed on this model: how much larger |p_0| is than
+# the route planted in a specimen, otherwise the positional one when the model has position
+# embeddings, and otherwise the structural one, laid out by sinklab's finder on this prompt (the
+# layer where a coordinate of position 0 becomes massive, that layer's super neurons, the massive
+# coordinates). Each wire's label is a number computed on this model: how much larger |p_0| is than
 # the other position embeddings, how much larger the massive coordinates are at position 0 than
-# elsewhere, how strongly γ picks them out, how far key 0's score leads the others.
+# elsewhere, how strongly γ or the keys pick them out, how far key 0's score leads the others.
 
 # %%
+routes = circuit.routes_for(lm)
+plan = lessons.circuit_plan(lm, PROMPT)
 view = lessons.circuit_lesson(lm, PROMPT)
-print(f"route: {view.route}; massive coordinates used: {list(view.coords)}")
+print(f"routes that exist on {lm.info.name}: {', '.join(routes)}; drawn: {view.route}; "
+      f"massive coordinates used: {list(view.coords)}")
+if "positional" not in routes:  # why the circuit paper's route cannot be drawn here, computed from the model
+    print("the positional route is absent: " + "; ".join(lessons.positional_absent(lm, PROMPT).absent))
+for wire, why in plan.notes.items():
+    print(f"wire {wire!r} on this model: {why}")
 charts.circuit_diagram(view.nodes, view.edges)
 
 # %% [markdown]
 # The same labels as a table. `intervention` is the catalogue label that cuts the wire; a wire
-# without one cannot be cut: the softmax turning the score lead into attention (the sink itself)
-# and, on the structural route, aggregation (built into causal attention).
+# without one cannot be cut: the softmax turning the score lead into attention (the sink itself),
+# on the structural route aggregation (built into causal attention), and on a model without a query
+# bias the keys-to-score wire (`note` says why).
 
 # %%
-view.edges[["source", "target", "label", "intervention"]]
+view.edges[["source", "target", "label", "intervention", "note"]]
 
 # %% [markdown]
 # ## Cut each wire in turn
@@ -85,16 +97,28 @@ view.edges[["source", "target", "label", "intervention"]]
 # Cutting a wire runs its intervention (the weights are never written to) and measures the sink
 # again: the mean attention that the second-half queries give to position 0 in the middle layers.
 # If the sink runs through a wire, cutting it should leave little of the sink.
+#
+# **Predict.** Before running the next cells: which wire's cut will leave the *least* of the sink —
+# the one furthest upstream (leftmost in the picture) or the one nearest the sink (rightmost)? Write
+# `"upstream"` or `"downstream"`.
+
+# %%
+guess = None  # your prediction: "upstream" or "downstream"
+print("cuttable wires, left to right:", [f"{s} → {t} ({iv})" for _, s, t, iv, _ in plan.wires if iv])
 
 # %%
 def cut_each(lm, route):
-    """One row per cuttable wire of `route`: its intervention, and the sink before and after the cut."""
+    """One row per cuttable wire of `route` on this model (lessons.circuit_plan): its intervention, and the sink
+    before and after the cut."""
     rows = []
-    for wire, source, target, label, kwargs in circuit.ROUTES[route]["wires"]:
+    for wire, source, target, label, kwargs in lessons.circuit_plan(lm, PROMPT, route).wires:
         if label is None:
             continue
         cut = lessons.circuit_lesson(lm, PROMPT, route=route, cuts=(wire,))
-        where = f" in layers {kwargs['layers'][0]}–{kwargs['layers'][1] - 1}" if "layers" in kwargs else ""
+        where = (f" in layers {kwargs['layers'][0]}–{kwargs['layers'][1] - 1}" if "layers" in kwargs else
+                 f" in layer {kwargs['layer']}" if "layer" in kwargs else "")
+        if "neurons" in kwargs:
+            where += f" (neurons {', '.join(map(str, kwargs['neurons']))})"
         rows.append({"wire": wire, "from → to": f"{source} → {target}", "cut by": label,
                      "intervention": f"{REGISTRY[label].title}{where}",
                      "sink before": cut.sink_before, "sink after": cut.sink_after,
@@ -104,6 +128,15 @@ def cut_each(lm, route):
 
 table = cut_each(lm, view.route)
 table.round(2)
+
+# %%
+first_cut, last_cut = table.index[0], table.index[-1]
+course.reveal(guess, "upstream" if table.loc[first_cut, "% left"] < table.loc[last_cut, "% left"] else "downstream",
+              f"On {lm.info.name}, cutting the upstream wire {table.loc[first_cut, 'from → to']} "
+              f"({table.loc[first_cut, 'cut by']}) leaves {table.loc[first_cut, '% left']:.0f} % of the sink; the "
+              f"downstream wire {table.loc[last_cut, 'from → to']} ({table.loc[last_cut, 'cut by']}) "
+              f"{table.loc[last_cut, '% left']:.0f} %. The least is left by {table['% left'].idxmin()!r} "
+              f"({table['% left'].min():.0f} %).")
 
 # %% [markdown]
 # The picture again, with the cut that left the least of the sink drawn dashed:
@@ -136,16 +169,32 @@ other_table = cut_each(other_lm, OTHER_ROUTE)
 other_table.round(2)
 
 # %% [markdown]
+# ## Checkpoint
+#
+# Answer from the tables above, then write your answer in `my_answer` and run the cell (the answer
+# computed on this model is folded under the question).
+
+# %%
+my_answer = None  # a number of wires
+carrying = table[table["% left"] < CUT]
+course.Checkpoint(f"On {lm.info.name}, drawn with the {view.route} route, how many of the {len(table)} cuttable wires "
+                  f"carry the sink (leave less than {CUT:.0f} % of it when cut)?", len(carrying),
+                  ("; ".join(f"{r['from → to']}: {r['% left']:.0f} % left" for _, r in table.iterrows())),
+                  tol=0.0).check(my_answer)
+
+# %% [markdown]
 # ## Your turn
 #
-# The label on the b_Q wire, "score lead of key 0", is where the route turns into attention: a
-# softmax row gives most of its weight to the key whose score leads. Compute it yourself. Complete
+# The label "score lead of key 0" (on the wire out of "keys at position 0": b_Q's wire where the
+# model has a query bias) is where the route turns into attention: a softmax row gives most of its
+# weight to the key whose score leads. It is defined on every model. Compute it yourself. Complete
 # `score_lead(trace, layers)`: `trace["attn_scores", l][0]` is layer `l`'s pre-softmax scores for
 # our one example, shape [head, query, key] (keys after the query are masked with a huge negative
 # number). For every layer in `range(*layers)` and every query `q` of the second half
 # (`q >= T // 2`, T the number of tokens), take the score of key 0 minus the mean score of the
 # other keys that query may see (1 … q), averaged over the heads; return the mean of all of these
 # as a float. The check compares with the label's own computation, for several layer ranges.
+# (On a rotary model such as SmolLM2 these are the scores after the rotation: what the softmax sees.)
 
 # %%
 trace = sinklab.run(lm.model, lessons.encode(lm, PROMPT).ids[None])
@@ -176,12 +225,13 @@ def summary(name, route, table, before):
     out = f"On {name}, drawn with the {route} route, the sink on the prompt is {before:.2f}. "
     if len(carries):
         out += ("Cutting " + "; ".join(f"{r['from → to']} ({r['cut by']}: {r['% left']:.0f} % left)"
-                                       for _, r in carries.iterrows()) + f" each left less than {CUT:.0f} % of it. ")
+                                       for _, r in carries.iterrows())
+                + (" each" if len(carries) > 1 else "") + f" left less than {CUT:.0f} % of it. ")
     if len(spare):
-        out += ("Cutting " + "; ".join(f"{r['from → to']} ({r['cut by']}: {r['% left']:.0f} % left)"
+        out += ("Cutting " + "; ".join(f"{r['from → to']} ({r['intervention']}: {r['% left']:.0f} % left)"
                                        for _, r in spare.iterrows())
-                + f" left at least {CUT:.0f} %: the sink does not run through "
-                + ("that wire." if len(spare) == 1 else "those wires."))
+                + f" left at least {CUT:.0f} %: cut this way (the intervention and layers named), the sink does not "
+                + ("depend on that wire." if len(spare) == 1 else "depend on any one of those wires."))
     return out.strip()
 
 
@@ -189,6 +239,9 @@ print(claims.start(lessons.start(lm, PROMPT))[0].finding)  # is there a sink to 
 for claim in claims.circuit(cut_view):  # the page's claim about the cut drawn above
     print(claim.finding)
 print(summary(lm.info.name, view.route, table, view.sink_before))
+for wire, why in plan.notes.items():
+    print(f"(The {view.edges.set_index('wire').loc[wire, 'source']} → {view.edges.set_index('wire').loc[wire, 'target']} "
+          f"wire on {lm.info.name}: {why}.)")
 print()
 print(summary(OTHER, OTHER_ROUTE, other_table, other_view.sink_before))
 print()
@@ -200,8 +253,10 @@ print(f"Interventions that cut the sink on both: {sorted(mine & theirs) or 'none
 # %% tags=["remove-input"]
 # Checks (hidden in the rendered notebook). The planted specimens' answer is known (lm.meta): on the route
 # planted in them, every cuttable wire carries the sink, except that head-wise RMSNorm only matters where the
-# sink is made by the variance discrepancy (the structural route).
-assert 0 <= view.sink_before <= 1 and len(table) == sum(iv is not None for *_, iv, _ in circuit.ROUTES[view.route]["wires"])
+# sink is made by the variance discrepancy (the structural route). On any model the table has one row per
+# cuttable wire of the plan, and a model without position embeddings is drawn with the structural route.
+assert 0 <= view.sink_before <= 1 and len(table) == sum(iv is not None for *_, iv, _ in plan.wires)
+assert "positional" in routes or view.route == "structural"
 for model, v, t in [(lm, view, table), (other_lm, other_view, other_table)]:
     meta = model.meta or {}
     if meta.get("kind") == "planted" and v.route == meta["route"]:

@@ -31,29 +31,53 @@
 #
 # 1. content–content, 2. query-only, 3. key-only: Δ_j = b_Q W_kᵀ x_jᵀ, 4. a constant.
 #
+# The split needs un-rotated queries and keys. On a rotary model (Llama, SmolLM2, Gemma 3) the
+# score of a key also depends on its distance to the query, so there is no key-only term; and
+# without a query bias b_Q terms 2–4 are zero anyway. On such a model the notebook says so,
+# computed from the model, shows what carries its sink instead, and continues on `textbook`.
+#
 # Positions are counted from 0 as in the app: position 0 is the papers' "position 1".
 
 # %%
 import sinklab
 from sinklab import cards, charts, claims, lessons
 from sinklab.config import Config
+from sinklab.interventions import NotApplicable
 from sinklab.teaching.lessons import Prompt
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
+course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
 
 # %% [markdown]
-# We look at one head of a middle layer on the paper's Ozymandias prompt.
+# We look at one head of a middle layer on the paper's Ozymandias prompt. Where the split does not
+# exist, the cell prints why (sinklab refuses it with a reason), then what the model has instead —
+# measured on the same prompt: the coordinate of position 0's residual stream that becomes massive,
+# the layer where it appears and the super neurons writing it (sinklab.analyses.origin) — and the
+# rest of the notebook runs on `textbook`, where Δ_0 is what makes the sink.
 
 # %%
 LAYER, HEAD = min(5, lm.info.n_layer - 1), 0
-view = lessons.decomposition(lm, Prompt(), layer=LAYER, head=HEAD)
-print(f"layer {view.layer}, head {view.head}")
+instead = None  # what a model without the split has instead (lessons.positional_absent)
+try:
+    view = lessons.decomposition(lm, Prompt(), layer=LAYER, head=HEAD)
+except NotApplicable as why:
+    print(f"Refused on {lm.info.name}: {why}.")
+    instead = lessons.positional_absent(lm, Prompt(), needs=("unrotated",))
+    for claim in claims.instead(instead):
+        print(claim.finding)
+    display(charts.chain_chart(instead.chain))  # the chain per layer: sink, and the massive coordinate at 0
+    lm = sinklab.load_model(claims.POSITIONAL)
+    print(f"The rest of this notebook runs on {lm.info.name}: {cards.card(lm).sink_route}.")
+    LAYER = min(5, lm.info.n_layer - 1)
+    view = lessons.decomposition(lm, Prompt(), layer=LAYER, head=HEAD)
+print(f"{lm.info.name}, layer {view.layer}, head {view.head}")
 view.terms.head()
 
 # %% [markdown]
@@ -90,12 +114,21 @@ print(f"largest spread of term 2 along a row: {spread_along_keys:.1e}; of term 4
 # The softmax over keys ignores anything added equally to every key of a row. So the
 # attention computed from terms 1 + 3 alone should be the model's attention. Left: the model;
 # right: terms 1 + 3.
+#
+# **Predict.** Before running the next cells: if terms 2 and 4 are dropped, will any attention
+# weight, in any layer and head, change by more than 10⁻⁴? Write `True` or `False`.
+
+# %%
+guess = None  # your prediction: True or False
 
 # %%
 charts.attention_compare(view.attention)
 
 # %%
 exact, in_head, pooled_claim = claims.decomposition(view)
+course.reveal(guess, bool(view.max_attention_change > 1e-4),
+              f"On {lm.info.name} the largest change over every layer and head is {view.max_attention_change:.1e}: "
+              "a term that is the same for every key of a row cancels in the softmax.")
 print(exact.finding)
 
 # %% [markdown]
@@ -130,6 +163,19 @@ first_mean, other_mean = stats.loc["first position", "mean"], stats.loc["other p
 print(pooled_claim.finding)
 
 # %% [markdown]
+# ## Checkpoint
+#
+# Answer from the bar chart of Δ above, then write your answer in `my_answer` and run the cell (the
+# answer computed on this model is folded under the question).
+
+# %%
+my_answer = None  # a position
+course.Checkpoint(f"On {lm.info.name}, layer {LAYER}, head {HEAD}: at which position is Δ_j largest?",
+                  int(delta.idxmax()),
+                  f"Δ is {delta.max():.2f} at position {int(delta.idxmax())}; at most "
+                  f"{delta.drop(index=delta.idxmax()).max():.2f} at any other position", tol=0.0).check(my_answer)
+
+# %% [markdown]
 # ## Your turn
 #
 # Show yourself that terms 2 and 4 do not matter. Complete
@@ -154,9 +200,16 @@ checks.check_attention_from_terms_1_and_3(attention_from_terms_1_and_3, view, st
 # %% [markdown]
 # ## What we found
 #
-# The page's claims, checked on this model, then the numbers they rest on.
+# The page's claims, checked on the model this notebook ran on, then the numbers they rest on. On a
+# model without the split, first what it has instead.
 
 # %%
+if instead is not None:
+    print(f"On {instead.title} the four-term split does not exist. What carries its sink instead, on the prompt:")
+    for claim in claims.instead(instead):
+        print("   ", claim.finding)
+    print(f"The decomposition below was measured on {lm.info.name}.")
+    print()
 for claim in claims.decomposition(view):
     print(claim.finding)
 print()
@@ -170,6 +223,7 @@ print(f"On {lm.info.name} the four terms sum to the model's scores within {view.
 assert view.max_sum_error < 1e-3 and view.max_attention_change < 1e-4
 assert spread_along_keys < 1e-5 and spread_of_constant < 1e-5 and spread_along_queries < 1e-5
 assert exact.holds, exact.text
+assert instead is None or (lm.info.name == claims.POSITIONAL and instead.absent)
 if (lm.meta or {}).get("kind") == "planted":
     assert all(c.holds for c in claims.decomposition(view)), [c.text for c in claims.decomposition(view)]
     if HEAD in lm.meta["wired_heads"].get(str(LAYER), []):

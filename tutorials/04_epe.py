@@ -35,14 +35,17 @@ from sinklab import cards, charts, claims, lessons
 from sinklab.model import layout
 from sinklab.config import Config
 from sinklab.interventions import NotApplicable
+from sinklab.teaching.lessons import Prompt
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
+course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
 
 # %% [markdown]
 # `lessons.epe_lesson` computes EPE_0's coordinates, flags the massive ones (|value| above
@@ -50,16 +53,30 @@ print(cards.introduce(lm, note))
 # validation over a small corpus mixing natural language, math and code. We use the
 # authors' convention: the MLP applied to p directly, without `ln_2`.
 #
-# EPE is defined through the position embeddings. On a model without them (a "NoPE" model
-# such as `textbook-structural`) this page does not apply: the notebook then says why and
-# continues on `textbook`, the specimen where the positional route is planted.
+# EPE is defined through the position embeddings. On a model without them — a rotary model such
+# as SmolLM2 (position is a rotation of q and k, there is no p_i) or a "NoPE" model such as
+# `textbook-structural` — this page does not apply: the notebook then says why (sinklab refuses
+# with a reason), shows what the model has instead, measured on the Ozymandias prompt (the
+# coordinate of position 0's residual stream that becomes massive, and where), and continues on
+# `textbook`, the specimen where the positional route is planted.
+#
+# **Predict.** Before running the next cells: how many massive coordinates will EPE_0 have at
+# kσ = 3 (the authors found 3 on GPT-2 small)? Write a number.
+
+# %%
+guess = None  # your prediction: a number of coordinates
 
 # %%
 K_SIGMA = 3.0
+instead = None  # what a model without position embeddings has instead (lessons.positional_absent)
 try:
     view = lessons.epe_lesson(lm, k_sigma=K_SIGMA, ln2=False, n=9)
 except NotApplicable as why:
-    print(f"This page does not apply to {lm.info.name}: {why}")
+    print(f"Refused on {lm.info.name}: {why}")
+    instead = lessons.positional_absent(lm, Prompt(), needs=("pe",))
+    for claim in claims.instead(instead):
+        print(claim.finding)
+    display(charts.chain_chart(instead.chain))  # where position 0's massive coordinate appears, layer by layer
     lm = sinklab.load_model(claims.POSITIONAL)
     print(f"The rest of this notebook runs on {lm.info.name}: {cards.card(lm).sink_route}.")
     view = lessons.epe_lesson(lm, k_sigma=K_SIGMA, ln2=False, n=9)
@@ -80,6 +97,9 @@ a = view.coords["abs_value"]
 ratio = a.max() / a.median()
 print(f"largest |EPE_0| coordinate / median coordinate: {ratio:.0f}x")
 massive, valid = claims.epe(view, K_SIGMA)
+course.reveal(guess, len(view.massive),
+              f"On {lm.info.name} EPE_0 has {len(view.massive)} coordinate(s) above mean + {K_SIGMA:g}σ "
+              f"({', '.join(map(str, view.massive)) or 'none'}); the largest is {ratio:.0f}× the median.", tol=0.0)
 print(massive.finding)
 planted = (lm.meta or {}).get("massive_coords")
 if planted:
@@ -122,6 +142,20 @@ print(f"without ln_2: {list(view.massive)}; with ln_2: {list(view_ln2.massive)}:
       + ("the same coordinates" if same else "they differ"))
 
 # %% [markdown]
+# ## Checkpoint
+#
+# Answer from the numbers above, then write your answer in `my_answer` and run the cell (the answer
+# computed on this model is folded under the question).
+
+# %%
+my_answer = None  # a position
+others = val.p50.iloc[1:]
+course.Checkpoint(f"On {lm.info.name}, at which position other than 0 is EPE_i the worst match for what the first "
+                  "block really adds (the lowest median cosine)?", int(others.idxmin()),
+                  f"median cosine {others.min():.3f} at position {int(others.idxmin())}, against "
+                  f"{val.p50.iloc[0]:.3f} at position 0 and up to {others.max():.3f} elsewhere", tol=0.0).check(my_answer)
+
+# %% [markdown]
 # ## Your turn
 #
 # **1.** Complete `massive_from_table(coords, k_sigma)`: from `view.coords` (columns
@@ -161,9 +195,16 @@ checks.check_epe_first(epe_first, lm, strict=config.solutions)
 # %% [markdown]
 # ## What we found
 #
-# The page's claims, checked on the model this notebook ran on, then the other measurements.
+# The page's claims, checked on the model this notebook ran on, then the other measurements. On a
+# model without position embeddings, first what it has instead.
 
 # %%
+if instead is not None:
+    print(f"On {instead.title} there is no EPE. What carries its sink instead, on the prompt:")
+    for claim in claims.instead(instead):
+        print("   ", claim.finding)
+    print(f"EPE was measured on {lm.info.name}.")
+    print()
 for claim in claims.epe(view, K_SIGMA):
     print(claim.finding)
 print()
@@ -177,6 +218,7 @@ print(f"On {lm.info.name} the largest coordinate of EPE_0 is {ratio:.0f}× the m
 # Checks (hidden in the rendered notebook). The table and the list agree on any model; the claims are asserted
 # only on a specimen with the positional route planted, whose massive coordinates are known (lm.meta).
 assert list(view.coords.loc[view.coords.massive, "coord"].sort_values()) == sorted(view.massive)
+assert instead is None or (lm.info.name == claims.POSITIONAL and instead.absent)
 if (lm.meta or {}).get("kind") == "planted" and lm.meta.get("route") == "positional":
     assert all(c.holds for c in claims.epe(view, K_SIGMA)), [c.text for c in claims.epe(view, K_SIGMA)]
     assert set(view.massive) == set(lm.meta["massive_coords"]) and ratio > 10

@@ -33,26 +33,35 @@ from sinklab import cards, charts, claims, lessons
 from sinklab.config import Config
 from sinklab.interventions import NotApplicable
 from sinklab.published.reference import is_gpt2_small
+from sinklab.teaching.lessons import Prompt
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
+course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
 
 # %% [markdown]
 # γ is read against EPE_0's massive coordinates, which are defined through the position
-# embeddings. On a model without them (a "NoPE" model such as `textbook-structural`) this page
-# does not apply: the notebook then says why and continues on `textbook`, the specimen where
-# the positional route is planted.
+# embeddings, and γ itself needs a query bias b_Q. On a model without them — a rotary model without
+# b_Q such as SmolLM2 (γ is identically zero there), or a "NoPE" model such as
+# `textbook-structural` — this page does not apply: the notebook then says why (sinklab refuses
+# with a reason), shows what the model has instead, measured on the Ozymandias prompt, and
+# continues on `textbook`, the specimen where the positional route is planted.
 
 # %%
+instead = None  # what a model without the route has instead (lessons.positional_absent)
 try:
     view = lessons.gamma_lesson(lm, k_sigma=3.0)
 except NotApplicable as why:
-    print(f"This page does not apply to {lm.info.name}: {why}")
+    print(f"Refused on {lm.info.name}: {why}")
+    instead = lessons.positional_absent(lm, Prompt(), needs=("pe", "bq"))
+    for claim in claims.instead(instead):
+        print(claim.finding)
     lm = sinklab.load_model(claims.POSITIONAL)
     print(f"The rest of this notebook runs on {lm.info.name}: {cards.card(lm).sink_route}.")
     view = lessons.gamma_lesson(lm, k_sigma=3.0)
@@ -100,6 +109,12 @@ if is_gpt2_small(lm.info):  # the published means (authors' coord_alignment summ
 # b_Q⁽ˡ⁾ and EPE_j W_k⁽ˡ⁾ per layer, one line per position (position 0 in red). For comparison,
 # the paper reports about 0.7 for the first position at layer 10 of GPT-2 small, about 0.2 for
 # the others.
+#
+# **Predict.** Before running the next cells: in most layers, will b_Q point along the first
+# position's key more than along any other position's? Write `True` or `False`.
+
+# %%
+guess = None  # your prediction: True or False
 
 # %%
 charts.alignment_chart(view.alignment)
@@ -111,7 +126,20 @@ other_cos = al[~al["first"]].groupby("layer")["cosine"].mean()
 best = int(first_cos.idxmax())
 print(f"position 0: cosine up to {first_cos.max():.2f} (layer {best}); "
       f"other positions at that layer: {other_cos[best]:.2f} on average")
+course.reveal(guess, aligned.holds, f"On {lm.info.name}: {aligned.evidence}.")
 print(aligned.finding)
+
+# %% [markdown]
+# ## Checkpoint
+#
+# Answer from the γ table and chart above, then write your answer in `my_answer` and run the cell
+# (the answer computed on this model is folded under the question).
+
+# %%
+my_answer = None  # a number of layers
+course.Checkpoint(f"On {lm.info.name}, in how many of its {lm.info.n_layer} layers is |γ| above mean + 2 std at "
+                  f"every massive coordinate of EPE_0 ({', '.join(map(str, view.massive))})?", int(exceeds.sum()),
+                  f"in layers {list(exceeds[exceeds].index) or 'none'}", tol=0.0).check(my_answer)
 
 # %% [markdown]
 # ## Your turn
@@ -139,9 +167,16 @@ checks.check_gamma_by_hand(gamma_by_hand, lm, strict=config.solutions)
 # %% [markdown]
 # ## What we found
 #
-# The page's claims, checked on the model this notebook ran on, then the other measurements.
+# The page's claims, checked on the model this notebook ran on, then the other measurements. On a
+# model without the route, first what it has instead.
 
 # %%
+if instead is not None:
+    print(f"On {instead.title} there is no γ to measure. What carries its sink instead, on the prompt:")
+    for claim in claims.instead(instead):
+        print("   ", claim.finding)
+    print(f"γ and the alignment were measured on {lm.info.name}.")
+    print()
 for claim in claims.gamma(view):
     print(claim.finding)
 print()
@@ -154,6 +189,7 @@ print(f"On {lm.info.name}, every massive coordinate of EPE_0 ({list(view.massive
 # %% tags=["remove-input"]
 # Checks (hidden in the rendered notebook): asserted only on a specimen with the positional route planted, whose
 # wired layers are known (lm.meta): there, γ and the alignment are large in exactly the wired layers.
+assert instead is None or (lm.info.name == claims.POSITIONAL and instead.absent)
 if (lm.meta or {}).get("kind") == "planted" and lm.meta.get("route") == "positional":
     assert all(c.holds for c in claims.gamma(view)), [c.text for c in claims.gamma(view)]
     wired = lm.meta["wired_layers"]

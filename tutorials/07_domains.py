@@ -30,14 +30,18 @@
 import sinklab
 from sinklab import cards, charts, claims, lessons
 from sinklab.config import Config
+from sinklab.interventions import PAPER
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
+course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
+NOOPS = course.declared_noops(lm)  # {label: why}: runs on this model but is declared to change nothing
 N = config.tutorial_n  # inputs per domain ($SINKLAB_TUTORIAL_N, default 8); the paper uses 100
 print(f"{N} inputs per domain")
 
@@ -46,7 +50,9 @@ print(f"{N} inputs per domain")
 # intervention on every input in a few batched passes, and summarises. The transplant and
 # the structural pair (isolate, amplify) are measured at their target, position 1; the
 # others at position 0. An intervention that does not apply to the model gets a row with the
-# reason in `note` and no numbers.
+# reason in `note` and no numbers; one that is a declared no-op on this model's family (e.g. (b)
+# without a query bias) runs and shows its 100 % — by construction, not a finding — and is set
+# apart in what follows.
 
 # %%
 view = lessons.domains_lesson(lm, n=N, progress=None)
@@ -67,6 +73,8 @@ if view.published is not None:
     pub = view.published.pivot_table(index="intervention", columns="domain", values="sink", sort=False)
     pub_pct = (100 * pub / pub.loc["baseline"]).add_suffix(" (published)")
     pct = pct.join(pub_pct)
+for label, why in NOOPS.items():
+    print(f"({label}) is a declared no-op on {lm.info.name}: {why}. Its row is 100 % by construction.")
 pct.round(1)
 
 # %% [markdown]
@@ -85,11 +93,18 @@ print(enough.finding)
 # baseline. If the effects are robust, the interventions should rank the same way in every
 # domain, and zeroing W_k at the massive coordinates (i) should beat its random control (j) by
 # more than the error bars.
+#
+# **Predict.** Before running the next cell: will the interventions rank the same way in every
+# domain (rank correlation at least 0.8 between any two domains)? Write `True` or `False`.
+
+# %%
+guess = None  # your prediction: True or False
 
 # %%
 WIRES, CONTROLS = list("bcdghi"), list("efj")
 by_domain = view.table.pivot_table(index="intervention", columns="domain", values="pct_of_baseline")
 print(by_domain.reindex(WIRES + CONTROLS).round(1))
+course.reveal(guess, ranking.holds, f"On {lm.info.name}, {ranking.evidence}.")
 print(ranking.finding)
 for claim in i_vs_j:
     print(claim.finding)
@@ -108,6 +123,22 @@ print(at_target.round(3))
 share = (at_target["all"] / base.loc["all", "sink"]).dropna()
 print("attention at position 1, as a share of the baseline sink at position 0 (all domains): "
       + ", ".join(f"{k} {v:.0%}" for k, v in share.items()))
+
+# %% [markdown]
+# ## Checkpoint
+#
+# Answer from the tables above, then write your answer in `my_answer` and run the cell (the answer
+# computed on this model is folded under the question).
+
+# %%
+my_answer = None  # a label among b–j
+pooled = view.table[(view.table.domain == "all") & view.table.intervention.isin(PAPER[1:])
+                    & (view.table["note"].fillna("") == "") & ~view.table.intervention.isin(list(NOOPS))]
+least = pooled.set_index("intervention")["pct_of_baseline"]
+course.Checkpoint(f"Pooled over the domains, which of the paper's interventions b–j that ran on {lm.info.name} "
+                  "(declared no-ops aside) leaves the least of the sink?",
+                  set(least[least <= least.min() + 1.0].index),  # within one point of the least: all count as right
+                  ", ".join(f"{l} {p:.1f} %" for l, p in least.sort_values().items())).check(my_answer)
 
 # %% [markdown]
 # ## Your turn
@@ -138,8 +169,9 @@ for claim in claims.domains(view, N):
     print(claim.finding)
 print()
 overall = view.table[(view.table.domain == "all") & (view.table["note"].fillna("") == "")].set_index("intervention")
-cut = [l for l in WIRES + CONTROLS if l in overall.index and overall.loc[l, "pct_of_baseline"] < 50]
-kept = [l for l in WIRES + CONTROLS if l in overall.index and overall.loc[l, "pct_of_baseline"] >= 50]
+measured = [l for l in WIRES + CONTROLS if l in overall.index and l not in NOOPS]  # declared no-ops are no finding
+cut = [l for l in measured if overall.loc[l, "pct_of_baseline"] < 50]
+kept = [l for l in measured if overall.loc[l, "pct_of_baseline"] >= 50]
 print(f"On {lm.info.name}, over {int(overall.loc['baseline', 'n'])} inputs ({N} per domain), the baseline sink is "
       f"{overall.loc['baseline', 'sink']:.3f} ± {overall.loc['baseline', 'se']:.3f}. Pooled over the domains, "
       + (", ".join(f"{l} leaves {overall.loc[l, 'pct_of_baseline']:.0f} %" for l in cut) + " of it"
@@ -149,9 +181,13 @@ print(f"On {lm.info.name}, over {int(overall.loc['baseline', 'n'])} inputs ({N} 
 if len(share):
     print("At position 1: " + ", ".join(f"{k} draws {at_target.loc[k, 'all']:.3f} of the attention" for k in share.index)
           + f" (the baseline sink at position 0 is {base.loc['all', 'sink']:.3f}).")
-skipped = view.table.loc[view.table["note"].fillna("") != "", "intervention"].unique()
-if len(skipped):
-    print(f"Not applicable to {lm.info.name}: {', '.join(skipped)}.")
+notes = view.table[view.table["note"].fillna("") != ""].drop_duplicates("intervention").set_index("intervention")["note"]
+if len(notes):
+    print(f"Not applicable to {lm.info.name}: {', '.join(notes.index)}.")
+    for label, why in notes.items():
+        print(f"   ({label}) {why}")
+if NOOPS:
+    print(f"Declared no-ops on {lm.info.name} (100 % by construction): {', '.join(NOOPS)}.")
 
 # %% tags=["remove-input"]
 # Checks (hidden in the rendered notebook): asserted only on the planted specimens, whose wires are known from

@@ -26,6 +26,10 @@
 # sink runs through. Published signatures (the authors' GPT-2 small, an independent extension's
 # GPT-2 medium/large, GPT-Neo, OPT, Qwen2.5) appear beside the computed rows, labelled, never
 # mixed in. Mirrors the app's "Compare specimens" page.
+#
+# The models: the one the other notebooks use (`SINKLAB_MODEL`), the three bundled specimens, and
+# — when its package is installed (the README's set-up installs it) — the real trained
+# SmolLM2-135M, a Llama-family model with no query bias and no position embeddings.
 
 # %%
 import sinklab
@@ -35,17 +39,26 @@ from sinklab.config import Config
 from sinklab.interventions import PAPER
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 config = Config.load()
 lm, note = sinklab.load_configured(config)  # the model the other notebooks use ($SINKLAB_MODEL)
 if note:
     print(note)
+course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
 N = max(2, config.tutorial_n // 2)  # inputs per domain and model
+REAL = "smollm2-135m"  # a real trained model from the package index, offline once installed
 names = list(dict.fromkeys([lm.info.name, "textbook", "textbook-structural", "sinklab-mini"]))
 models = [lm] + [sinklab.load_model(n) for n in names[1:]]
+if REAL not in names:
+    try:
+        models.append(sinklab.load_model(REAL))
+    except sinklab.ModelUnavailable as why:  # not installed here: the comparison goes on without it
+        print(f"{REAL} is not compared: {why}")
 for m in models:
     c = cards.card(m)
     print(f"{c.name} ({c.kind}): {c.summary}")
+NOOPS = {m.info.name: course.declared_noops(m) for m in models}  # per model: runs, but declared to change nothing
 print(f"{N} inputs per domain for each model")
 
 # %% [markdown]
@@ -69,11 +82,23 @@ charts.signature_heatmap(view.computed, view.published)
 # 40 % of the baseline mass arrives at its target; a control "behaves" when it stays within
 # 10 % of baseline.
 
+# **Predict.** Before running the next cell: will every model's sink be cut below half by the
+# same interventions? Write `True` or `False`.
+
+# %%
+guess = None  # your prediction: True or False
+
 # %%
 for model, found in view.findings.items():
     print(f"— {model}")
     for sentence in found.values():
         print("   ", sentence)
+    for label, why in NOOPS.get(model, {}).items():
+        print(f"    ({label}) is a declared no-op on {model} ({why}): its row is 100 % by construction, not a finding.")
+cut_by = {m: set(w) for m, w in wires_cut(view.computed).items()}
+course.reveal(guess, len({frozenset(w) for w in cut_by.values()}) == 1,
+              "Cut below half by: " + "; ".join(f"{m}: {', '.join(sorted(w)) or 'nothing'}" for m, w in cut_by.items())
+              + ".")
 
 # %% [markdown]
 # Blank cells, with their reasons:
@@ -81,6 +106,20 @@ for model, found in view.findings.items():
 # %%
 na = view.computed[view.computed["note"].fillna("") != ""][["model", "intervention", "note"]]
 na if len(na) else "every intervention ran on every model"
+
+# %% [markdown]
+# ## Checkpoint
+#
+# Answer from the heatmap or the table above, then write your answer in `my_answer` and run the
+# cell (the answer computed on these models is folded under the question).
+
+# %%
+my_answer = None  # an intervention label, or "none"
+A, B = lm.info.name, ("textbook-structural" if lm.info.name == "textbook" else "textbook")
+course.Checkpoint(f"Name an intervention (not a control) that cuts one of {A} and {B} below half of its sink but not "
+                  "the other.", cut_by[A] ^ cut_by[B] or "none",
+                  f"{A}: {', '.join(sorted(cut_by[A])) or 'none'}; {B}: {', '.join(sorted(cut_by[B])) or 'none'}"
+                  ).check(my_answer)
 
 # %% [markdown]
 # ## Your turn
@@ -114,7 +153,8 @@ checks.check_sink_wires(sink_wires, view, strict=config.solutions)
 wires = {m: set(w) for m, w in wires_cut(view.computed).items()}  # not the controls; blank cells left out
 for m, w in wires.items():
     base = view.computed.query("model == @m and intervention == 'baseline'")["sink"].iloc[0]
-    print(f"{m}: sink {base:.2f} at position 0; cut below half by {', '.join(sorted(w)) or 'no intervention'}.")
+    print(f"{m}: sink {base:.2f} at position 0; cut below half by {', '.join(sorted(w)) or 'no intervention'}."
+          + (f" Declared no-ops there: {', '.join(NOOPS[m])}." if NOOPS.get(m) else ""))
 names = list(wires)
 for i, a in enumerate(names):
     for b in names[i + 1:]:

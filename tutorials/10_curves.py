@@ -30,20 +30,26 @@
 # Positions are counted from 0 as in the app: position 0 is the papers' "position 1".
 
 # %%
+import dataclasses
+
 import sinklab
 from sinklab import cards, charts, claims, lessons
 from sinklab import experiments as ex
 from sinklab.config import Config
 from sinklab.experiments import figures
 from sinklab.experiments.tables import not_run
+from sinklab.teaching.lessons import Prompt
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
 config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
+course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
+NOOPS = course.declared_noops(lm)  # {label: why}: runs on this model but is declared to change nothing
 N = max(2, config.tutorial_n // 2)  # inputs per data seed ($SINKLAB_TUTORIAL_N / 2); the extension uses 100
 SEEDS = (0, 1)  # two data seeds: the error bars are the SD of the seeds' means
 LENGTHS = tuple(T for T in lessons.CURVE_LENGTHS if T <= min(128, lm.info.n_positions))
@@ -53,11 +59,20 @@ LENGTHS = tuple(T for T in lessons.CURVE_LENGTHS if T <= min(128, lm.info.n_posi
 # `sinklab report` command runs): for each data seed, N inputs of running text at each length, and
 # N inputs of one domain at 40 tokens for the dose curves. A length past the model's positions,
 # or a dose curve that does not apply (no position embedding to interpolate), lands in
-# `view.errors` with the reason.
+# `view.errors` with the reason. A curve or cut that is a declared no-op on this model (e.g. (b)
+# without a query bias) runs, flat at 100 % by construction, and is set apart below.
+#
+# **Predict.** Before running the next cells: will the first token still be a sink (at least 0.3
+# of the attention, and 5× an even spread) at the longest length? Write `True` or `False`.
+
+# %%
+guess = None  # your prediction: True or False
 
 # %%
 view = lessons.curves_lesson(lm, n=N, lengths=LENGTHS, seeds=SEEDS, domain="nl")
 print(f"lengths {LENGTHS}, {N} inputs per seed, seeds {SEEDS}")
+for label, why in NOOPS.items():
+    print(f"({label}) is a declared no-op on {lm.info.name}: {why}. Its rows and curve are flat by construction.")
 not_run(view.errors)  # one row per reason (view.errors has one per job and setting)
 
 # %% [markdown]
@@ -72,6 +87,13 @@ not_run(view.errors)  # one row per reason (view.errors has one per job and sett
 charts.length_curve(view.lengths_summary, view.published.get("lengths"))
 
 # %%
+base_by_length = view.lengths_summary.query("intervention == 'baseline'").set_index("n_tokens")["sink_mean"]
+longest = int(base_by_length.index.max())
+uniform_longest = sum(1 / (i + 1) for i in range(longest // 2, longest)) / (longest - longest // 2)
+course.reveal(guess, bool(base_by_length[longest] >= 0.3 and base_by_length[longest] >= 5 * uniform_longest),
+              f"On {lm.info.name} the baseline sink is " + ", ".join(f"{x:.2f} at {int(T)}" for T, x in
+                                                               base_by_length.items())
+              + f" tokens (an even spread gives {uniform_longest:.3f} at {longest}).")
 view.lengths_summary.pivot_table(index="intervention", columns="n_tokens", values="pct_of_baseline_mean",
                                  sort=False).round(1)
 
@@ -89,12 +111,59 @@ charts.dose_curves(view.dose_summary, view.published.get("dose"))
 view.dose_summary.pivot_table(index="alpha", columns="curve", values="sink_mean").round(3)
 
 # %% [markdown]
+# ### Without EPE: the finder's coordinates
+#
+# (i) and the W_k dose pick their coordinates from EPE_0. A model without position embeddings has
+# no EPE, so they did not run above; given the coordinates sinklab's finder locates on the prompt
+# (the massive coordinate of position 0's residual stream, `lessons.circuit_plan(...).coords`) they
+# test the same wire of the structural chain — do the keys read that coordinate? — at every
+# length and as a dial (`sinklab.experiments.Plan(coords=...)`).
+
+# %%
+instead = lessons.positional_absent(lm, Prompt(), needs=("pe",))  # None: the model has position embeddings
+keyed = None  # the same view, with (i) and the W_k dose run at the finder's coordinates
+if instead is not None and instead.found["layer"] is not None and "scale_wk" not in set(view.dose_summary["curve"]):
+    COORDS = tuple(lessons.circuit_plan(lm, Prompt()).coords)
+    plan_k = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=SEEDS, n=N, lengths=LENGTHS,
+                     n_tokens=view.n_tokens, domains=(view.domain,), interventions=("i",), coords=COORDS)
+    res_k = ex.run(plan_k, lm=lm)
+    keyed = dataclasses.replace(view, lengths=res_k.tables["lengths"], lengths_summary=res_k.summaries["lengths"],
+                                dose=res_k.tables["dose"], dose_summary=res_k.summaries["dose"], errors=res_k.errors)
+    print(f"{lm.info.name}: (i) and scale_wk at coordinate(s) {list(COORDS)} (" + claims.instead(instead)[-1].evidence
+          + ")")
+    display(charts.length_curve(keyed.lengths_summary))
+    display(charts.dose_curves(keyed.dose_summary[~keyed.dose_summary["curve"].isin(list(NOOPS))]))
+else:
+    print(f"{lm.info.name} has position embeddings: (i) and the W_k dose ran above with EPE_0's coordinates."
+          if instead is None else "(i) and the W_k dose ran above with this model's known massive coordinates."
+          if "scale_wk" in set(view.dose_summary["curve"]) else "No massive coordinate on the prompt to give them.")
+
+# %% [markdown]
+# ## Checkpoint
+#
+# Answer from the length table above, then write your answer in `my_answer` and run the cell (the
+# answer computed on this model is folded under the question).
+
+# %%
+my_answer = None  # a number of tokens
+course.Checkpoint(f"On {lm.info.name}, at which of the lengths {', '.join(map(str, LENGTHS))} is the baseline sink "
+                  "weakest?", int(base_by_length.idxmin()),
+                  ", ".join(f"{x:.3f} at {int(T)}" for T, x in base_by_length.items()), tol=0.0).check(my_answer)
+
+# %% [markdown]
 # ## Your turn
 #
 # Complete `half_dose(dose, curve)`: for one curve of the table `view.dose_summary` (columns
 # `curve`, `alpha`, `sink_mean`), return the smallest α of the grid at which the mean sink is at
 # least half of its value at α = 1 (the model as it is), as a float. A dial reaches half at a
-# middle α; a switch already at the first step.
+# middle α; a switch already at the first step. (The check uses the curves that ran on this model
+# and are not declared no-ops; on a model without EPE, the W_k curve at the finder's coordinates.)
+
+# %%
+exercise_view = keyed if keyed is not None else view
+exercise_view = dataclasses.replace(exercise_view, dose_summary=exercise_view.dose_summary[
+    ~exercise_view.dose_summary["curve"].isin(list(NOOPS))])  # a declared no-op's flat curve is no dial
+
 
 # %%
 def half_dose(dose, curve):
@@ -106,7 +175,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import half_dose  # noqa: F811
 
 # %%
-checks.check_half_dose(half_dose, view, strict=config.solutions)
+checks.check_half_dose(half_dose, exercise_view, strict=config.solutions)
 
 # %% [markdown]
 # ## The rest of the extension, from the library and the command line
@@ -127,7 +196,8 @@ res.tables["regimes"].pivot_table(index="intervention", columns="regime", values
 
 # %%
 pathways = res.tables["pathways"]  # empty on a rotary model: the split needs un-rotated q and k (see res.errors)
-pathways[pathways["domain"] == "nl"][["measure", "value", "se"]].round(3) if len(pathways) else res.errors.head()
+pathways[pathways["domain"] == "nl"][["measure", "value", "se"]].round(3) if len(pathways) else \
+    res.errors[res.errors["setting"] == "pathways"][["regime", "error"]].drop_duplicates("error")
 
 # %%
 figures.chart("cost", res.summaries["cost"], res.published.get("cost"))  # the report's own figure
@@ -140,17 +210,29 @@ figures.chart("cost", res.summaries["cost"], res.published.get("cost"))  # the r
 # %%
 for claim in claims.curves(view):
     print(claim.finding)
+if keyed is not None:
+    print(f"With (i) and the W_k dose at the finder's coordinate(s) {list(COORDS)}:")
+    for claim in claims.curves(keyed):
+        if claim.id != "curves.sink":  # the same baseline as above
+            print("   ", claim.finding)
+    i_left = keyed.lengths_summary.query("intervention == 'i'").set_index("n_tokens")["pct_of_baseline_mean"]
+    if len(i_left):
+        print("    (i) leaves " + ", ".join(f"{p:.0f} % at {int(T)}" for T, p in i_left.items()) + " tokens.")
 print()
-half = {c: half_dose(view.dose_summary, c) for c in sorted(set(view.dose_summary["curve"]))}
-if all(h is not None for h in half.values()):
+curves_here = sorted(set(exercise_view.dose_summary["curve"]))
+half = {c: half_dose(exercise_view.dose_summary, c) for c in curves_here}
+if half and all(h is not None for h in half.values()):
     print("Half of the sink is back at " + ", ".join(f"α = {h:g} for {c}" for c, h in half.items()) + ".")
+if NOOPS:
+    print(f"Declared no-ops on {lm.info.name} (flat by construction, left out above): {', '.join(NOOPS)}.")
 if len(pathways):
     path = pathways[pathways["domain"] == "nl"].set_index("measure")["value"]
     print(f"On {lm.info.name}, position 0 gets {path['full']:.2f} of the attention; from the content term alone "
           f"{path['content_only']:.2f}, from the query-bias term alone {path['bias_only']:.2f}; the source-agnostic "
           f"shift Δ makes up {path['delta_share']:.0%} of position 0's score.")
 else:
-    print(f"The two-pathway split does not apply to {lm.info.name}: " + "; ".join(sorted(set(res.errors["error"]))))
+    print(f"The two-pathway split did not run on {lm.info.name}: "
+          + "; ".join(sorted(set(res.errors.loc[res.errors["setting"] == "pathways", "error"]))))
 reg = res.tables["regimes"]
 base = reg[reg["intervention"] == "baseline"].set_index("regime")["sink"]
 print("Baseline sink by content regime: " + ", ".join(f"{r} {x:.2f}" for r, x in base.items()) + ".")
@@ -159,6 +241,7 @@ print("Baseline sink by content regime: " + ", ".join(f"{r} {x:.2f}" for r, x in
 # Checks (hidden in the rendered notebook): asserted only on the planted specimens, whose answer is known: the
 # sink survives every length, b_Q and W_k are dials, and on the positional specimen PE_0 is a switch.
 meta = lm.meta or {}
+assert keyed is None or instead is not None  # the finder's coordinates only where EPE is absent
 if meta.get("kind") == "planted":
     said = {c.id: c for c in claims.curves(view)}
     assert all(c.holds for c in said.values()), [c.text for c in said.values()]

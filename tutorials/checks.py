@@ -12,7 +12,9 @@ common mistake (a 1-indexed position, the wrong layer, a forgotten term...) to g
 Every check prints a one-line verdict and returns it as a `Verdict` (true when you passed; its
 `mistake` names the recognised mistake, if any). With strict=True (the notebooks pass
 `config.solutions`, so CI, which runs the reference solutions, fails loudly) a failed check
-raises AssertionError as well.
+raises AssertionError as well. An exercise with nothing to work on for the model in use (e.g. no dose
+curve that is not a declared no-op) says why and returns a Verdict whose mistake is "not_applicable",
+without failing.
 """
 from __future__ import annotations
 
@@ -53,6 +55,10 @@ class Verdict:
         """Shown once: the check has already printed its message."""
 
 
+class _DoesNotApply(Exception):
+    """Raised inside a check: the exercise has nothing to work on for this model (said why; not a failure)."""
+
+
 class _NotYet(Exception):
     """Raised inside a check: the answer is wrong; `mistake` names what was recognised."""
 
@@ -65,6 +71,10 @@ def _verdict(exercise: str, body: Callable[[], None], success: str, strict: bool
     try:
         body()
         v = Verdict(exercise, True, f"✔ {exercise}: {success}")
+    except _DoesNotApply as e:  # not a failure, even with strict=True: the model has nothing to check it on
+        v = Verdict(exercise, False, f"– {exercise}: does not apply to this model: {e}", "not_applicable")
+        print(v.message)
+        return v
     except _NotYet as e:
         v = Verdict(exercise, False, f"✘ {exercise}, not yet: {e.hint}", e.mistake)
     print(v.message)
@@ -198,8 +208,9 @@ def check_score_lead(fn: Callable, lm, prompt=None, strict: bool = False) -> Ver
     """fn(trace, layers) -> key 0's score minus the mean of the other allowed keys' scores, averaged over the
     heads, the second-half queries and the layers in range(*layers).
 
-    Compared, for several layer ranges, with the label of the b_Q wire in `sinklab.analyses.circuit`
-    (`circuit._score_lead`) on the trace of `prompt`.
+    Compared, for several layer ranges, with the label "score lead of key 0" of the circuit picture
+    (`sinklab.analyses.circuit._score_lead`; the b_Q wire's label where the model has a query bias) on the trace
+    of `prompt`.
     """
     from sinklab.analyses import circuit
     from sinklab import metrics, run
@@ -240,11 +251,11 @@ def check_score_lead(fn: Callable, lm, prompt=None, strict: bool = False) -> Ver
              "you used only the first layer of the range: average over every layer in range(*layers)."),
         ], tol=1e-4)
         r = wrong[0]
-        raise _NotYet("wrong", f"for layers {r[0]}…{r[1] - 1} you return {got[r]:.4f}, the b_Q wire's label gives "
+        raise _NotYet("wrong", f"for layers {r[0]}…{r[1] - 1} you return {got[r]:.4f}, the picture's label gives "
                                f"{truth(r):.4f}: for each layer and each query q >= T // 2, take s[:, q, 0] minus "
                                "s[:, q, 1:q + 1].mean(-1), average over the heads, then over everything.")
 
-    return _verdict("score_lead", body, "your score lead matches the label on the b_Q wire for every layer range.",
+    return _verdict("score_lead", body, "your score lead matches the circuit picture's “score lead of key 0” for every layer range.",
                     strict)
 
 
@@ -775,7 +786,8 @@ def check_half_dose(fn: Callable, view, strict: bool = False) -> Verdict:
 
     def body():
         if not curves:
-            raise _NotYet("no_curves", "no dose curve ran on this model: see view.errors.")
+            raise _DoesNotApply("no dose curve ran on it (see view.errors for why); run the notebook on textbook "
+                                "(SINKLAB_MODEL=textbook) to try it.")
         got = {c: _number(_call(fn, d, c)) for c in curves}
         if all(_close(got[c], truth(c), 1e-9) for c in curves):
             return
