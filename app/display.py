@@ -37,9 +37,17 @@ def wording(text: str) -> str:
 from visitor import clip, esc  # noqa: E402,F401  (visitor-supplied text: one place, app/visitor.py)
 
 
+_LEAD = re.compile(r"\s*\*\*([^*]+?)\.?\*\*\s*")
+
+
 def intro(text: str) -> None:
-    """The page's "What you are looking at": what the charts draw (no claims about the model)."""
-    st.markdown(text)
+    """The page's "What you are looking at": what the charts draw (no claims about the model), collapsed under its
+    heading (the text's bold lead, "What you are looking at") so that the page's first chart is on the first screen
+    of a 1280×720 projector; one click opens it."""
+    m = _LEAD.match(text)
+    head, body = (m.group(1).strip(), text[m.end():]) if m else ("What you are looking at", text)
+    with st.expander(head, expanded=False):
+        st.markdown(body)
 
 
 # ---------------------------------------------------------------- what the model is
@@ -71,13 +79,17 @@ def model_card(s) -> None:
 
 
 # ---------------------------------------------------------------- claims and Try this
-MARK = {True: ":green[**✓**]", False: ":red[**✗**]"}
+MARK = {True: ":green[**✓**]", False: ":red[**✗**]", None: ":gray[**–**]"}
 
 
 def claims(cs: Sequence, box=None, title: str = "What to notice, checked on this model") -> None:
     """The page's statements about the model on screen, each with ✓ / ✗ and its numbers (sinklab.teaching.claims)."""
-    lines = [f"- {MARK[c.holds]}{wording(c.text)[1:]}" for c in cs]  # c.text starts with its ✓ / ✗
-    body = f"**{title}** ({MARK[True]} holds on these numbers, {MARK[False]} does not):\n" + "\n".join(lines)
+    if not cs:
+        return
+    lines = [f"- {MARK[c.holds]}{wording(c.text)[1:]}" for c in cs]  # c.text starts with its ✓ / ✗ / –
+    legend = f"{MARK[True]} holds on these numbers, {MARK[False]} does not" + (
+        f", {MARK[None]} does not apply here" if any(c.holds is None for c in cs) else "")
+    body = f"**{title}** ({legend}):\n" + "\n".join(lines)
     where = box or st
     where.markdown(body)
     refs = list(dict.fromkeys(c.reference_line for c in cs if c.reference_line))
@@ -237,6 +249,10 @@ def show_table(df: pd.DataFrame, name: str, label: str | None = None, help: dict
 COMPOSED = ("facet", "hconcat", "vconcat", "concat", "repeat")
 
 
+PADDING = {side: 6 for side in ("left", "right", "top", "bottom")}  # px around every chart, so that a title's or a
+# rotated label's glyphs stay inside the drawing (an object: Streamlit's frontend adds to its sides)
+
+
 def fit_width(spec: dict) -> dict:
     """A single or layered chart spans its container's width and keeps the height it was designed with
     (Vega's "fit-x"): Streamlit's default "fit" squeezes titles, axes and legends into that height, which
@@ -257,7 +273,8 @@ def unfacet(spec: dict, title=None) -> dict:
     out.update(inner)
     out["width"] = "container"
     if title is not None:
-        out["title"] = title
+        own = spec.get("title")  # the facet's own title given by its text: keep its subtitle and anchor
+        out["title"] = own if isinstance(own, dict) and isinstance(title, str) and own.get("text") == title else title
     return fit_width(out)
 
 
@@ -283,6 +300,7 @@ def draw(spec: dict, stretch: bool = True, all_labels: bool = False) -> None:
     size it was designed with (a square heatmap); all_labels: every label of its discrete axes (a few
     categories with long names, e.g. interventions or models; not for dense position axes)."""
     spec = fit_width(spec) if stretch else {**spec, "autosize": {"type": "pad", "contains": "padding"}}
+    spec = {"padding": PADDING, **spec}
     if all_labels:
         spec = every_label(spec)
     st.vega_lite_chart(spec, **({} if stretch else {"width": "content"}))

@@ -493,6 +493,12 @@ def origin_with_planted(lms, prompt: lessons.Prompt, position: int, factor: floa
 STRUCTURAL = "textbook-structural"  # where the Structural origin page shows the route when a model lacks it
 
 
+def default_intervention(s) -> str:
+    """The Interventions page's first intervention on this model: INTERVENTION if it runs here, else the first that does."""
+    runs_here = quick(lessons.applicable, s)
+    return INTERVENTION if INTERVENTION in runs_here else (runs_here[0] if runs_here else "a")
+
+
 def default_requests(s) -> dict[str, list[tuple[Callable, str | tuple[str, ...], dict]]]:
     """url_path -> [(lesson, model or models, kwargs)] that each page requests when opened with default
     settings `s`.
@@ -519,7 +525,7 @@ def default_requests(s) -> dict[str, list[tuple[Callable, str | tuple[str, ...],
         "epe": [absent(("pe",)),
                 (lessons.epe_lesson, m, dict(k_sigma=EPE["k_sigma"], ln2=False, n=EPE["n"], n_tokens=s.n_tokens))],
         "gamma": [absent(("pe", "bq")), (lessons.gamma_lesson, m, dict(k_sigma=EPE["k_sigma"], positions=s.n_tokens))],
-        "interventions": [(lessons.intervention_lesson, m, dict(setting=make(INTERVENTION), prompt=s.prompt,
+        "interventions": [(lessons.intervention_lesson, m, dict(setting=make(default_intervention(s)), prompt=s.prompt,
                                                                  metric=s.metric))],
         "domains": [(lessons.domains_lesson, m, dict(n=DOMAINS["n"], n_tokens=s.n_tokens, target=DOMAINS["target"],
                                                      metric=s.metric))],

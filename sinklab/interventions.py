@@ -400,9 +400,9 @@ class ScaleQueryBias(Intervention, label="b", title="No query bias", points={"q"
 
     @classmethod
     def meaning(cls, t):
-        if not t.query_bias:
-            return Meaning(True, f"a no-op: {t.title} has no query bias b_Q, so there is nothing to scale"
-                                 + (" (the extension notes the same)" if t.family == "gpt_neo" else ""))
+        if not t.query_bias:  # a declared no-op is "does not apply", never a 100 % result
+            return Meaning(False, f"{t.title} has no query bias b_Q, so there is nothing to scale (a no-op"
+                                  + ("; the extension reports it as 100 %" if t.family == "gpt_neo" else "") + ")")
         if t.positions == "rotary":
             return Meaning(True, cls.description + " The bias is scaled where it is added, before the rotation.")
         return Meaning(True, cls.description)
@@ -415,7 +415,8 @@ class ScaleQueryBias(Intervention, label="b", title="No query bias", points={"q"
 
 
 @dataclass(frozen=True, kw_only=True)
-class RemoveFirstPE(Intervention, label="c", title="Remove first PE", points={"pos_embed"}):
+class RemoveFirstPE(Intervention, label="c", title="Remove first PE", points={"pos_embed"},
+                    needs_position_embeddings=True):
     """The first position receives the second position's embedding instead of its own.
 
     Wire: the first position's embedding p_0
@@ -501,7 +502,7 @@ class SwapEPE(Intervention, label="d", title="Swap EPE", points={"mlp_out", "pos
 
 
 @dataclass(frozen=True, kw_only=True)
-class SwapPE(SwapEPE, label="e", title="Swap PE", needs_position_embeddings=False, control=True):
+class SwapPE(SwapEPE, label="e", title="Swap PE", needs_position_embeddings=True, control=True):
     """As Swap EPE, but along the raw position embeddings p_0, p_1 (control: the sink stays).
 
     Formula: as Swap EPE with e_j = p_j/|p_j| (the raw position embeddings).
@@ -577,7 +578,7 @@ class SkipMLP(Intervention, label="g", title="No MLP", points={"mlp_out"}, per_l
 
 
 @dataclass(frozen=True, kw_only=True)
-class NoPE(Intervention, label="h", title="No PE", points={"pos_embed", "pos_ids"}):
+class NoPE(Intervention, label="h", title="No PE", points={"pos_embed", "pos_ids"}, needs_position_embeddings=True):
     """Remove the position embeddings of every position.
 
     Wire: all position embeddings

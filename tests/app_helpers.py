@@ -96,7 +96,7 @@ def metric(at, label_start: str) -> str:
     return found[0].value
 
 
-MARKS = {":green[**✓**]": "✓", ":red[**✗**]": "✗"}  # how app/display.py marks a claim that holds / does not
+MARKS = {":green[**✓**]": "✓", ":red[**✗**]": "✗", ":gray[**–**]": "–"}  # display.MARK: holds / not / n/a
 
 
 def claim_lines(at) -> list[str]:

@@ -23,10 +23,11 @@ display.intro(
     "and after; the lines the attention to the key of interest per layer; the metrics the sink before and "
     "after and the change of the model's cross-entropy on this prompt. The paper's interventions (a)–(j) "
     f"come first: {roles_text()}")
+top = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 display.truncation_note(s)
 
-label = state.select("Intervention", ordered(), "iv", views.INTERVENTION,
+label = state.select("Intervention", ordered(), "iv", views.default_intervention(s),
                      format_func=lambda k: f"({k}) {REGISTRY[k].title}" if len(k) == 1 else REGISTRY[k].title)
 cls = REGISTRY[label]
 st.caption(cls.description + (f" Formula: `{cls.formula}`" if cls.formula else ""))  # both from its docstring
@@ -71,7 +72,8 @@ if v.key != 0:
               help=f"The sink metric ({s.metric}) at position 0 with the intervention; before: "
                    f"{runs.loc['before', 'sink_first']:.3f}.")
 st.caption(f"Cross-entropy on {c.name}: {c.ce_note}.")
-display.chart(charts.before_after_maps, v.before, v.after, shown)
+with top:
+    display.chart(charts.before_after_maps, v.before, v.after, shown)
 display.chart(charts.per_layer_change, v.per_layer)
 
 with st.expander("Tables"):
@@ -80,4 +82,5 @@ with st.expander("Tables"):
     display.show_table(v.per_layer, "intervention_per_layer", "Download the per-layer change (CSV)",
                        help={"value": "Mean attention to the key from the second-half queries, over heads."})
 
-display.try_this(claims.intervention_try(label, said[0]))
+if said:
+    display.try_this(claims.intervention_try(label, said[0]))

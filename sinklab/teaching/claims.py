@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..analyses import verdicts
 from ..interventions import REGISTRY
 
 POSITIONAL = "textbook"  # the specimen where the circuit paper's route is planted
@@ -25,7 +26,7 @@ class Claim:
 
     id: str
     statement: str  # what the page asserts, e.g. "The first token is a sink"
-    holds: bool
+    holds: bool | None  # None: does not apply here (no real sink to cut, a declared no-op): never a result
     evidence: str  # the numbers, in words
     numbers: dict = field(default_factory=dict)
     reference: str = ""  # a labelled published number, e.g. "the paper measured 44.7 % on GPT-2 small"
@@ -33,12 +34,12 @@ class Claim:
 
     @property
     def mark(self) -> str:
-        return "✓" if self.holds else "✗"
+        return {True: "✓", False: "✗", None: "–"}[self.holds]
 
     def _say(self, head: str, reference: str, elsewhere: str) -> str:
         """head, then the reference (when `reference` has a slot) and, when it does not hold, the pointer."""
         out = head + (reference.format(self.reference) if self.reference and reference else "")
-        return out + (elsewhere.format(self.elsewhere) if not self.holds and self.elsewhere else "")
+        return out + (elsewhere.format(self.elsewhere) if self.holds is False and self.elsewhere else "")
 
     @property
     def text(self) -> str:
@@ -54,7 +55,7 @@ class Claim:
     @property
     def finding(self) -> str:
         """The same claim as prose for a notebook."""
-        verb = "holds" if self.holds else "does not hold"
+        verb = {True: "holds", False: "does not hold", None: "does not apply"}[self.holds]
         return self._say(f"“{self.statement}” {verb} on this model: {self.evidence}.", " For comparison, {}.", " {}")
 
 
@@ -69,7 +70,8 @@ class TryThis:
     def text(self) -> str:
         if self.premise.holds:
             return self.question
-        return (f"This question needs “{self.premise.statement}”, which does not hold here "
+        verb = "does not apply here" if self.premise.holds is None else "does not hold here"
+        return (f"This question needs “{self.premise.statement}”, which {verb} "
                 f"({self.premise.evidence}). {self.premise.elsewhere}").strip()
 
 
@@ -89,7 +91,14 @@ def _published_baseline() -> str:
 # ---------------------------------------------------------------- 1. Start
 def _uniform(T: int) -> float:
     """The paper metric if every second-half query spread its attention evenly over the keys it sees."""
-    return float(np.mean([1.0 / (i + 1) for i in range(T // 2, T)]))
+    return verdicts.uniform_share(T)
+
+
+def from_verdict(id_: str, statement: str, v: verdicts.Verdict, numbers: dict | None = None, reference: str = "",
+                 elsewhere: str = "") -> Claim:
+    """A claim whose truth is a verdict of sinklab.analyses.verdicts (its numbers; its criterion in brackets)."""
+    evidence = v.numbers if v.holds is None else f"{v.numbers} [criterion: {v.criterion}]"
+    return Claim(id_, statement, v.holds, evidence, numbers or {}, reference=reference, elsewhere=elsewhere)
 
 
 def start(v) -> list[Claim]:
@@ -106,9 +115,10 @@ def start(v) -> list[Claim]:
                      f"{v.score:.2f} of all (layer, head) pairs have a sink at position 0 ({metric_name})",
                      {"score": v.score}, elsewhere=f"The planted specimen {POSITIONAL} has one in most heads.")
     else:
-        sink = Claim("start.sink", "The first token is an attention sink", v.score >= 0.3 and v.score >= 5 * uniform,
+        verdict = verdicts.has_sink(v.score, T)
+        sink = Claim("start.sink", "The first token is an attention sink", verdict.holds,
                      f"second-half queries put {v.score:.2f} of their attention on position 0 in layers {lo}–{hi - 1} "
-                     f"(equal attention to every earlier token would give {uniform:.2f})",
+                     f"(equal attention to every earlier token would give {uniform:.2f}) [criterion: {verdict.criterion}]",
                      {"score": v.score, "uniform": uniform},
                      reference=_published_baseline(),
                      elsewhere=f"The planted specimens {POSITIONAL} and {STRUCTURAL} both have a strong one.")
@@ -256,27 +266,31 @@ def intervention(v, label: str, published: pd.DataFrame | None = None) -> list[C
         b = published[(published["intervention"] == "baseline") & (published["domain"] == "all")]
         if len(p) and len(b):
             ref = f"the paper measured {100 * float(p['sink'].iloc[0]) / float(b['sink'].iloc[0]):.1f} % on GPT-2 small"
+    base = verdicts.has_sink(base0, len(v.before.tokens))
     if v.key != 0:
         route = cls.route
         where = STRUCTURAL if route == "structural" else POSITIONAL
-        c = Claim("iv.moves", f"{cls.title} moves the sink to position {v.key}", pct >= 40.0 and after_k >= 0.2,
+        verdict = verdicts.moved(pct, v.key, base, after=after_k)
+        c = Claim("iv.moves", f"{cls.title} moves the sink to position {v.key}", verdict.holds,
                   f"{after_k:.2f} of the attention now goes to position {v.key} ({_pct(pct)} of the baseline sink "
-                  f"at position 0, {base0:.2f}); before: {float(s.loc['before', 'sink']):.2f}",
+                  f"at position 0, {base0:.2f}); before: {float(s.loc['before', 'sink']):.2f} [criterion: "
+                  f"{verdict.criterion}]" if verdict.applies else verdict.numbers,
                   {"pct": pct, "after": after_k, "base": base0}, reference=ref,
-                  elsewhere=f"The {route} route is not what makes this model's sink; open {where} to see it move.")
-    elif label == "a" or label == "baseline":
-        c = Claim("iv.baseline", "The baseline is unchanged", abs(pct - 100) < 1e-6, f"sink {after_k:.2f}")
+                  elsewhere=f"The {route} route is not what makes this model's sink here (at k = {v.key}); open "
+                            f"{where} to see it move.")
+    elif label == "a" or label == "baseline":  # the same run before and after: nothing to verify
+        return []
     elif cls.control:
-        c = Claim("iv.control", f"{cls.title} is a control: the sink stays", 90 <= pct <= 110,
-                  f"{_pct(pct)} of the baseline sink is left ({base0:.2f} → {after_k:.2f})",
-                  {"pct": pct}, reference=ref,
-                  elsewhere="A control that moves the sink means this model's sink uses what the control changed.")
+        c = from_verdict("iv.control", f"{cls.title} is a control: the sink stays", verdicts.kept(pct, base),
+                         {"pct": pct}, reference=ref,
+                         elsewhere="A control that changes the sink means this model's sink uses what the control "
+                                   "changed.")
     else:
-        c = Claim("iv.cuts", f"Cutting {cls.wire} weakens the sink", pct < 50,
-                  f"{_pct(pct)} of the baseline sink is left ({base0:.2f} → {after_k:.2f})",
-                  {"pct": pct}, reference=ref,
-                  elsewhere="This wire is not part of this model's sink; the Compare specimens page shows which "
-                            "wires each model's sink runs through.")
+        layers = (f" in layers {v.layers[0]}–{v.layers[1] - 1}" if v.layers else "")
+        c = from_verdict("iv.cuts", f"Cutting {cls.wire}{layers} weakens the sink", verdicts.cut(pct, base),
+                         {"pct": pct}, reference=ref,
+                         elsewhere=f"This wire{layers} does not carry this model's sink on this prompt; the Compare "
+                                   "specimens page shows which wires each model's sink runs through.")
     return [c]
 
 

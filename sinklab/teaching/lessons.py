@@ -307,6 +307,22 @@ class InterventionView:
     title: str
     description: str
     published: pd.DataFrame | None = None  # the authors' Table 1 (GPT-2 small only), a labelled reference
+    layers: tuple[int, int] | None = None  # the layer range it acted in (None: every layer, or not per layer)
+
+
+def applicable(lm: LoadedModel, n_tokens: int = 40) -> tuple[str, ...]:
+    """The registered interventions that run on this model with their defaults (story order): the Interventions
+    page opens on the first of its default that applies. No forward pass (Intervention.check only)."""
+    from ..interventions import REGISTRY, ordered
+
+    out = []
+    for label in ordered():
+        try:
+            REGISTRY[label]().check(lm.model, min(n_tokens, lm.info.n_positions))
+            out.append(label)
+        except BadInput:
+            continue
+    return tuple(out)
 
 
 def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: Prompt = Prompt(),
@@ -332,7 +348,8 @@ def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: 
                             after=attention_maps(tr, toks, 1, per_head=False), per_layer=pd.concat(frames, ignore_index=True), summary=summ,
                             ce_change=float(ce[1] - ce[0]), key=key, title=titles,
                             description=" ".join(iv.description for iv in ivs),
-                            published=table1() if is_gpt2_small(lm.info) else None)
+                            published=table1() if is_gpt2_small(lm.info) else None,
+                            layers=next((iv.layers for iv in ivs if getattr(iv, "layers", None)), None))
 
 
 # ---------------------------------------------------------------- 6. Across domains
