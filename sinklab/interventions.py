@@ -30,10 +30,11 @@ import numpy as np
 import torch
 
 from . import checks
-from .model import families, layout
-from .analyses.epe import epe, massive_coords
+from .model import families
+from .model.epe import epe, massive_coords
 from .errors import BadInput
 from .model.families import NotApplicable, Traits
+from .model.forward import Edit
 from .model.names import POINTS
 
 REGISTRY: dict[str, type["Intervention"]] = {}  # label -> class, filled by Intervention.__init_subclass__
@@ -198,7 +199,7 @@ def read_docstring(doc: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Intervention:
+class Intervention(Edit):
     """Base class. A subclass is declared in its class statement and its docstring:
 
         @dataclass(frozen=True, kw_only=True)
@@ -317,13 +318,12 @@ class Intervention:
 
     @classmethod
     def family_meaning(cls, t: Traits) -> Meaning:
-        """meaning(t), with what a family's own structure adds to it (Gemma 3: a change to q or k is made before the
-        QK-norm, which rescales what remains)."""
+        """meaning(t), with what a family's own structure adds to it, declared in its family file
+        (Family.meaning_note; Gemma 3: a change to q or k is made before the QK-norm, which rescales what remains)."""
         m = cls.meaning(t)
-        if m.applies and t.qk_norm and cls.points & {"q", "k"}:
-            return Meaning(True, m.text + f" On {t.title} the change is made before the QK-norm (an RMSNorm of each "
-                                          "head's q and k), which rescales what remains.")
-        return m
+        family = families.BY_TYPE.get(t.family)
+        note = family.meaning_note(cls.points, t) if m.applies and family is not None else ""
+        return Meaning(True, m.text + note) if note else m
 
     def check(self, model, n_tokens: int) -> None:
         """Raise BadInput / NotApplicable if this intervention cannot run on `model` with n_tokens tokens."""
@@ -334,7 +334,7 @@ class Intervention:
         m = self.family_meaning(fam.traits())
         if not m.applies:
             raise NotApplicable(f"{self.title} does not apply to {fam.title}: {m.text}")
-        if self.needs_position_embeddings and not fam.rotary and not layout.has_position_embeddings(model):
+        if self.needs_position_embeddings and not fam.rotary and not families.has_position_embeddings(model):
             raise NotApplicable(f"{self.title} is defined through the position embeddings, and this model has "
                                 "none (all zero): it does not apply here")
 
@@ -403,7 +403,7 @@ class ScaleQueryBias(Intervention, label="b", title="No query bias", points={"q"
         return Meaning(True, cls.description)
 
     def apply(self, point, layer, t, model, inputs):
-        w = layout.attn_weights(model, layer)
+        w = families.attn_weights(model, layer)
         if w.b_Q is None:
             return t
         return t - (1.0 - self.alpha) * w.head_bias(w.b_Q)  # [batch, pos, head, d_head] - [head, d_head]
@@ -429,7 +429,7 @@ class RemoveFirstPE(Intervention, label="c", title="Remove first PE", points={"p
 
     def apply(self, point, layer, t, model, inputs):
         t = t.clone()
-        t[:, 0] = layout.pos_embed(model)[1]
+        t[:, 0] = families.pos_embed(model)[1]
         return t
 
 
@@ -505,7 +505,7 @@ class SwapPE(SwapEPE, label="e", title="Swap PE", needs_position_embeddings=Fals
     """
 
     def _directions(self, model):
-        p = layout.pos_embed(model)
+        p = families.pos_embed(model)
         return _unit(p[0]), _unit(p[self.other])
 
 
@@ -628,7 +628,7 @@ class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords",
         if self._needs_epe() and fam.rotary:
             raise NotApplicable(f"{self.title} picks its coordinates from EPE_0, and {fam.title} is a rotary model "
                                 "without position embeddings: pass the coordinates explicitly (coords=...)")
-        if self._needs_epe() and not layout.has_position_embeddings(model):
+        if self._needs_epe() and not families.has_position_embeddings(model):
             raise NotApplicable(f"{self.title} picks its coordinates from EPE_0, and this model has no position "
                                 "embeddings: pass the coordinates explicitly (a planted specimen lists them in "
                                 "its metadata as massive_coords)")
@@ -646,7 +646,7 @@ class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords",
         c = list(self.chosen(model, layer))
         if not c:
             return t
-        w = layout.attn_weights(model, layer)
+        w = families.attn_weights(model, layer)
         removed = (inputs["x"][..., c] @ w.W_K[c]).unflatten(-1, (w.n_head, w.d_head))  # [batch, pos, head, d_head]
         return t - w.to_kv(removed)  # [batch, pos, kv_head, d_head], before any rotation
 
@@ -791,7 +791,7 @@ class InterpolatePE(Intervention, title="Interpolate PE_0 -> PE_1", points={"pos
     alpha: float = param(1.0, "α: 0 = p_1 (intervention c), 1 = p_0 (identity)", 0.0, 2.0, 0.05)
 
     def apply(self, point, layer, t, model, inputs):
-        p1 = layout.pos_embed(model)[1]
+        p1 = families.pos_embed(model)[1]
         t = t.clone()
         t[:, 0] = p1 + self.alpha * (t[:, 0] - p1)
         return t

@@ -7,7 +7,7 @@ from typing import Callable
 
 import pandas as pd
 
-from .model import layout
+from .model import families
 from .published import reference
 from .analyses.effects import summary, sweep
 from .interventions import describe, standard_settings
@@ -27,7 +27,7 @@ def signature_settings(lm: LoadedModel, target: int = 1, factor: float | None = 
     from .interventions import REGISTRY
 
     coords = None
-    if not layout.has_position_embeddings(lm.model) and lm.meta and lm.meta.get("massive_coords"):
+    if not families.has_position_embeddings(lm.model) and lm.meta and lm.meta.get("massive_coords"):
         coords = tuple(lm.meta["massive_coords"])
     out = standard_settings(target=target, factor=factor, seed=seed, coords=coords)
     return {k: v for k, v in out.items() if k == "baseline" or in_signature(REGISTRY[k])}

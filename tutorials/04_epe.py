@@ -32,7 +32,7 @@
 # %%
 import sinklab
 from sinklab import cards, charts, claims, lessons
-from sinklab.model import layout
+from sinklab.model import families, layout
 from sinklab.config import Config
 from sinklab.interventions import NotApplicable
 
@@ -142,7 +142,7 @@ checks.check_massive_from_table(massive_from_table, lm, view, strict=config.solu
 
 # %% [markdown]
 # **2.** Compute EPE_0 yourself from the weights: complete `epe_first(model)` returning
-# MLP⁽¹⁾(p_0) + p_0, with p_0 = `layout.pos_embed(model)[0]` (the first row of the position
+# MLP⁽¹⁾(p_0) + p_0, with p_0 = `families.pos_embed(model)[0]` (the first row of the position
 # embeddings, `model.transformer.wpe.weight`) and the first block's MLP as a function,
 # `layout.mlp(model.transformer.h[0], x)`. It should match `view.coords["value"]`.
 

@@ -121,7 +121,7 @@ print(aligned.finding)
 # (d = `model.config.n_embd`), and it computes x @ weight + bias. Complete
 # `gamma_by_hand(model, layer)`: return γ = W_k b_Q (a vector of length d:
 # `weight[:, d:2d] @ bias[:d]`). sinklab reads the same blocks through
-# `sinklab.model.layout.attn_weights(model, layer)` (`.W_K`, `.b_Q`); the check compares with it.
+# `sinklab.model.families.attn_weights(model, layer)` (`.W_K`, `.b_Q`); the check compares with it.
 
 # %%
 def gamma_by_hand(model, layer):

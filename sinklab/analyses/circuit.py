@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from ..model import layout
+from ..model import families
 from . import metrics
 from .epe import massive_coords
 from ..errors import BadInput
@@ -62,13 +62,13 @@ class CircuitView:
 
 def routes_for(lm) -> list[str]:
     """The routes this model can be drawn with: positional needs position embeddings."""
-    return (["positional"] if layout.has_position_embeddings(lm.model) else []) + ["structural"]
+    return (["positional"] if families.has_position_embeddings(lm.model) else []) + ["structural"]
 
 
 def _coords(lm) -> tuple[int, ...]:
     if lm.meta and lm.meta.get("massive_coords"):
         return tuple(lm.meta["massive_coords"])
-    if not layout.has_position_embeddings(lm.model):
+    if not families.has_position_embeddings(lm.model):
         raise BadInput(f"{lm.info.name} has no position embeddings and no known massive coordinates")
     return massive_coords(lm.model)
 
@@ -111,7 +111,7 @@ def circuit(lm, ids: torch.Tensor, route: str = "positional", cuts: tuple[str, .
     """Measure every wire of `route` on `ids` [pos] with the wires in `cuts` cut (by their interventions)."""
     if route not in ROUTES:
         raise BadInput(f"route must be one of {', '.join(ROUTES)}; got {route!r}")
-    if route == "positional" and not layout.has_position_embeddings(lm.model):
+    if route == "positional" and not families.has_position_embeddings(lm.model):
         raise BadInput(f"{lm.info.name} has no position embeddings: the positional route does not exist here; "
                        "draw the structural route")
     spec = ROUTES[route]

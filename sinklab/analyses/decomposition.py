@@ -30,7 +30,7 @@ def _require(model, what: str, query_bias: bool = False):
 
 def _head_weights(model, layer: int):
     """W_q, W_k [head, d_model, d_head]; b_Q, b_K [head, d_head] (zeros where the family has none)."""
-    w = layout.attn_weights(model, layer)
+    w = families.attn_weights(model, layer)
     return w.heads(w.W_Q), w.heads(w.W_K), w.head_bias(w.b_Q), w.head_bias(w.b_K)
 
 
@@ -47,7 +47,7 @@ def score_terms(trace: Trace, model, layer: int) -> torch.Tensor:
         t2 = (qx @ b_k[None, :, :, None]).expand_as(t1)  # constant along keys
         t3 = (kx @ b_q[None, :, :, None]).transpose(-1, -2).expand_as(t1)  # constant along queries
         t4 = (b_q * b_k).sum(-1)[None, :, None, None].expand_as(t1)
-        return torch.stack([t1, t2, t3, t4]) * layout.attn_scale(model, layer)
+        return torch.stack([t1, t2, t3, t4]) * families.attn_scale(model, layer)
 
 
 def attention_from_terms(terms: torch.Tensor, mask: torch.Tensor, use=(0, 1, 2, 3),

@@ -82,12 +82,16 @@ def start_of(setting: Setting, n_layer: int, rotary: bool = False) -> tuple[int,
     return min((iv.start(n_layer, rotary) for iv in _ivs(setting)), default=(n_layer, 0))
 
 
-def _branches(settings: Mapping[str, Setting], n_layer: int, rotary: bool) -> dict[str, tuple[int, int]]:
+def _branches(settings: Mapping[str, Setting], n_layer: int, rotary: bool,
+              parallel: bool = False) -> dict[str, tuple[int, int]]:
     """{setting: start} for the settings worth resuming from a shared prefix: they act after the first
-    block's attention begins, i.e. at least one half-block is shared with the plain forward."""
+    block's attention begins, i.e. at least one half-block is shared with the plain forward. parallel (a
+    family whose MLP reads the block input): a setting acting at a block's MLP half resumes at its start."""
     out = {}
     for name, s in settings.items():
         st = start_of(s, n_layer, rotary)
+        if parallel and st[1] == 1:
+            st = (st[0], 0)
         if _ivs(s) and (0, 0) < st < (n_layer, 0):
             out[name] = st
     return out
@@ -140,7 +144,7 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
         band_names = {act_name("pattern", l) for l in range(*layers)} | ({"logits"} if ce else set())
         keep = band_names.__contains__
     names = list(settings)
-    branches = _branches(settings, n_layer, fam.rotary) if reuse else {}
+    branches = _branches(settings, n_layer, fam.rotary, fam.parallel) if reuse else {}
     scorer = _Scorer(settings, metric, layers, keys, ce, per_layer)
     n_jobs = len(names) * ids.shape[0]
 

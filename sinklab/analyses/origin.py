@@ -5,7 +5,7 @@ import pandas as pd
 import torch
 
 from .. import checks
-from ..model import families, layout
+from ..model import families
 from ..model.forward import Trace
 
 
@@ -50,7 +50,7 @@ def super_neurons(trace: Trace, model, layers: tuple[int, int] | None = None, to
         first = post[:, 0].mean(0)  # [d_mlp]
         other = (post[:, 1:].abs() * m).sum((0, 1)) / m.sum().clamp(min=1)
         score = first.abs() / (other + 1e-6)
-        w = layout.mlp_out_rows(model, l).detach()  # [d_mlp, d_model]
+        w = families.mlp_out_rows(model, l).detach()  # [d_mlp, d_model]
         for n in torch.argsort(score, descending=True)[:top].tolist():
             row = w[n].float() ** 2
             vals, idx = torch.topk(row, n_coords)
@@ -63,7 +63,7 @@ def super_neurons(trace: Trace, model, layers: tuple[int, int] | None = None, to
 def down_projection(model, layer: int, neuron: int) -> pd.DataFrame:
     """One neuron's down-projection row. Long: coord, weight, abs_weight."""
     checks.layer(layer, families.of(model).n_layer)
-    w = layout.mlp_out_rows(model, layer)  # [d_mlp, d_model]
+    w = families.mlp_out_rows(model, layer)  # [d_mlp, d_model]
     checks.in_range("neuron", neuron, 0, w.shape[0] - 1)
     v = w[neuron].float().cpu()
     return pd.DataFrame({"coord": range(len(v)), "weight": v.numpy(), "abs_weight": v.abs().numpy()})

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from .. import checks
-from ..model import families, layout
+from ..model import families
 from ..errors import BadInput
 from ..interventions import InterpolatePE, ScaleKeyRows
 from ..analyses import bands
@@ -159,7 +159,7 @@ class Job:
 
 # ------------------------------------------------------------------------------------------ settings
 def _coords(lm):
-    if not layout.has_position_embeddings(lm.model) and lm.meta and lm.meta.get("massive_coords"):
+    if not families.has_position_embeddings(lm.model) and lm.meta and lm.meta.get("massive_coords"):
         return tuple(lm.meta["massive_coords"])
     return None
 

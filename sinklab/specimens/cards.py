@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import layout
+from ..model import families
 from ..model.loading import LoadedModel
 from ..published.reference import is_gpt2_small
 
@@ -49,7 +49,7 @@ def card(lm: LoadedModel) -> Card:
     meta = lm.meta or {}
     i = lm.info
     shape = f"{i.n_layer} layers × {i.n_head} heads, d_model {i.d_model}, {i.n_positions} positions"
-    pe = layout.has_position_embeddings(lm.model)
+    pe = families.has_position_embeddings(lm.model)
     if meta.get("kind") == "planted":
         return Card(name=i.name, kind="planted", summary=meta.get("summary", "planted specimen"),
                     tokens="bytes (one token per UTF-8 byte)", sink_route=ROUTES.get(meta.get("route"), "planted"),

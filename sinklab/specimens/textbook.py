@@ -30,7 +30,7 @@ import math
 
 import torch
 
-from ..model import layout
+from ..model import families
 
 ROUTE = "positional"  # the sink route planted (sinklab.analyses.circuit.ROUTES)
 SUMMARY = "Planted GPT-2: sink from the first position embedding → super neurons → massive coords → b_Q·W_k"
@@ -104,7 +104,7 @@ def fill_generic(model, g: torch.Generator, qk_std: float, pos_std: float | None
         else:
             p.copy_(torch.randn(p.shape, generator=g) * STD)
     for layer in range(cfg.n_layer):  # the W_Q | W_K columns at their own scale
-        w = layout.attn_weights(model, layer)  # views: writing them writes the model
+        w = families.attn_weights(model, layer)  # views: writing them writes the model
         w.W_Q.mul_(qk_std / STD)
         w.W_K.mul_(qk_std / STD)
 
@@ -167,7 +167,7 @@ def wire_sink_heads(model, wired: dict[int, dict[int, float]], massive, signs, g
     signs = torch.tensor(signs)
     x_massive = math.sqrt(model.config.n_embd / len(M))  # |x[m]| after ln_1 where the massive values dominate
     for layer, heads in wired.items():
-        w = layout.attn_weights(model, layer)  # views: writing them writes the model
+        w = families.attn_weights(model, layer)  # views: writing them writes the model
         dh = w.d_head
         for h, delta in heads.items():
             u = torch.randn(dh, generator=g)

@@ -49,7 +49,7 @@ import math
 
 import torch
 
-from ..model import layout
+from ..model import families
 from .textbook import fill_generic, gelu_new, gpt2_config, wire_sink_heads
 # conventions both specimens share: vocabulary, positions, the signs of the massive values and each super neuron's
 # share of them, the init scale, the damping of generic writes, the |W_k| rows at the massive coordinates
@@ -112,7 +112,7 @@ def _plant(model, g: torch.Generator) -> None:
 
     # layer 0: uniform causal attention; value = isometric copy of e_t (zero mean per head); out -> N
     h0 = tf.h[0]
-    w = layout.attn_weights(model, 0)  # views: writing them writes the model
+    w = families.attn_weights(model, 0)  # views: writing them writes the model
     for t in (w.W_Q, w.W_K, w.b_Q, w.b_K, w.b_V):
         t.zero_()
     head_means = torch.zeros(d, H)

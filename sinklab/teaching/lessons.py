@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from .. import checks
-from ..model import layout
+from ..model import families, layout
 from ..analyses import decomposition as dc
 from ..analyses import effects, metrics, origin
 from ..inputs.corpora import OZYMANDIAS, load_corpora
@@ -153,7 +153,7 @@ def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, he
     d = every[(every["layer"] == layer) & (every["head"] == head)][["position", "delta", "delta_norm"]]
     d = d.reset_index(drop=True)
     d["token"] = d["position"].map(pd.Series(toks.strings))
-    scale = layout.attn_scale(lm.model.config, layer)
+    scale = families.attn_scale(lm.model.config, layer)
     d["delta_scaled"] = d["delta"] * scale
     g = every.assign(first=every["position"] == 0)
     by_layer = (g[g["first"]].groupby(["layer", "head"])["delta_norm"].max().rename("first").to_frame()
@@ -161,7 +161,7 @@ def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, he
                 .reset_index())
     pooled = dc.delta_pooled(tr, lm.model)
     pooled["delta_norm_scaled"] = pooled["delta_norm"] * pooled["layer"].map(
-        lambda l: layout.attn_scale(lm.model.config, int(l)))
+        lambda l: families.attn_scale(lm.model.config, int(l)))
     allow = layout.allowed(T, tr.mask)[0, 0]  # [query_pos, key_pos]
     every_scores = torch.stack([tr["attn_scores", l][0, head][allow] for l in range(lm.info.n_layer)])
     return DecompositionView(
@@ -234,7 +234,7 @@ def _needs_position_embeddings(lm: LoadedModel, what: str) -> None:
     from ..model import layout
     from ..interventions import NotApplicable
 
-    if not layout.has_position_embeddings(lm.model):
+    if not families.has_position_embeddings(lm.model):
         raise NotApplicable(
             f"{what} are defined through the position embeddings, and {lm.info.name} has none (all zero, a "
             "“NoPE” model): this page does not apply to it. Its sink comes from another route — see Structural "

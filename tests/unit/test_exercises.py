@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from sinklab.model import layout
+from sinklab.model import families, layout
 from sinklab import lessons
 from sinklab.analyses.decomposition import TERMS
 from sinklab.interventions import REGISTRY, make
@@ -196,8 +196,8 @@ WRONG = [
     ("massive_from_table", "signed", lambda c, k=3.0: _massive(c, k, values=lambda f: f["value"])),
     ("massive_from_table", "unsorted", lambda c, k=3.0: _massive(c, k, order=False)),
     ("massive_from_table", "ignores_k", lambda c, k=3.0: _massive(c, 3.0)),
-    ("epe_first", "no_residual", lambda m: layout.mlp(m.transformer.h[0], layout.pos_embed(m)[0])),
-    ("epe_first", "one_indexed", lambda m: layout.mlp(m.transformer.h[0], layout.pos_embed(m)[1]) + layout.pos_embed(m)[1]),
+    ("epe_first", "no_residual", lambda m: layout.mlp(m.transformer.h[0], families.pos_embed(m)[0])),
+    ("epe_first", "one_indexed", lambda m: layout.mlp(m.transformer.h[0], families.pos_embed(m)[1]) + families.pos_embed(m)[1]),
     ("epe_first", "token_embedding", lambda m: layout.mlp(m.transformer.h[0], m.transformer.wte.weight[0])
      + m.transformer.wte.weight[0]),
     ("gamma_by_hand", "transposed", lambda m, l: _gamma(m, l, 1, 0, transposed=True)),
@@ -271,7 +271,7 @@ def test_checks_never_consult_the_reference_solutions():
 
 def test_reference_solutions_use_the_layout_views():
     src = (TUTORIALS / "solutions.py").read_text()
-    assert "layout.pos_embed" in src and "layout.mlp" in src
+    assert "families.pos_embed" in src and "layout.mlp" in src
     # c_attn is sliced by hand only where the exercise is about the packed q | k | v Conv1D (gamma_by_hand)
     tree = ast.parse(src)
     slicing = {f.name for f in tree.body if isinstance(f, ast.FunctionDef) and "c_attn" in ast.get_source_segment(src, f)}
