@@ -37,7 +37,7 @@ from sinklab.config import Config
 from sinklab.interventions import PAPER, REGISTRY, NotApplicable, catalogue, make
 from sinklab.teaching.lessons import Prompt
 from sinklab.analyses.metrics import paper_layers
-from sinklab.published.reference import is_gpt2_small, table1
+from sinklab.published.reference import is_gpt2_small, authors_table1
 
 import checks  # tutorials/checks.py: one check per "Your turn" exercise
 
@@ -47,7 +47,7 @@ config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
 PROMPT = Prompt()  # the paper's Ozymandias sentence, 40 tokens
-PUBLISHED = table1()  # the authors' GPT-2 small numbers: shown only as labelled references
+PUBLISHED = authors_table1()  # the authors' GPT-2 small numbers: shown only as labelled references
 
 
 def run(label, **params):

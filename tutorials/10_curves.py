@@ -121,7 +121,7 @@ checks.check_half_dose(half_dose, view, strict=config.solutions)
 # %%
 plan = ex.Plan(models=(lm.info.name,), experiments=("regimes", "combined", "pathways", "relocation", "cost"),
                seeds=(0,), n=N, domains=("nl",))
-res = ex.run(plan, lm=lm)
+res = ex.run_plan(plan, lm=lm)
 print(f"{len(plan.jobs())} jobs, {len(res.errors)} rows in errors (what did not run, and why)")
 res.tables["regimes"].pivot_table(index="intervention", columns="regime", values="pct_of_baseline", sort=False).round(0)
 

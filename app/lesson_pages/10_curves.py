@@ -11,7 +11,7 @@ import views
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.experiments import EFFICACY
-from sinklab.experiments.jobs import DOSE_CURVES
+from sinklab.experiments.settings import DOSE_CURVES
 from sinklab.experiments.tables import not_run
 from sinklab.interventions import describe
 from sinklab.inputs.corpora import DOMAIN_TITLES, DOMAINS

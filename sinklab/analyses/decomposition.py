@@ -15,7 +15,8 @@ import torch
 
 from .. import checks
 from ..model import families, layout
-from ..model.forward import Trace
+from ..model.forward import Trace, run
+from ..model.names import act_name
 from .metrics import paper_layers
 from .stats import percentiles
 
@@ -149,3 +150,18 @@ def percentiles_authors(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     out.columns = ["p10", "p50", "p90"]
     out["mean"], out["std"] = g.mean(), g.std(ddof=0)
     return out.reset_index()
+
+
+def delta_values(lm, ids: torch.Tensor, batch_size: int = 32) -> pd.DataFrame:
+    """The per-head Δ = b_{Q,h} W_{k,h}^T x_j of every example, layer, head and position, each (example, layer,
+    head) slice shifted so its minimum over positions is 0 (the authors' normalisation): the raw material of
+    their percentile table (the delta experiment pools it). Columns: example, layer, head, position, delta_norm.
+    NotApplicable without a query bias or on rotary models (delta)."""
+    names = {act_name("ln1", l) for l in range(lm.info.n_layer)}
+    frames = []
+    for start in range(0, ids.shape[0], batch_size):
+        tr = run(lm.model, ids[start: start + batch_size], names=names)
+        d = delta(tr, lm.model)[["example", "layer", "head", "position", "delta_norm"]]
+        frames.append(d.assign(example=d["example"] + start).astype(
+            {"example": "int32", "layer": "int16", "head": "int16", "position": "int16", "delta_norm": "float32"}))
+    return pd.concat(frames, ignore_index=True)

@@ -73,9 +73,9 @@ def _pct(x: float) -> str:
 
 def _published_baseline() -> str:
     """The authors' published GPT-2 small baseline sink (all domains), as a labelled reference."""
-    from ..published.reference import table1
+    from ..published.reference import authors_table1
 
-    t = table1()
+    t = authors_table1()
     sink = float(t[(t["domain"] == "all") & (t["intervention"] == "baseline")]["sink"].iloc[0])
     return f"the circuit paper's authors published {sink:.2f} on GPT-2 small"
 

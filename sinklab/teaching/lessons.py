@@ -7,6 +7,7 @@ directly; sinklab.teaching.charts draws them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -14,20 +15,24 @@ import pandas as pd
 import torch
 
 from .. import checks
-from ..model import families, layout
+from .. import experiments as ex
+from ..analyses import circuit, effects, metrics, origin
 from ..analyses import decomposition as dc
-from ..analyses import effects, metrics, origin
-from ..inputs.corpora import OZYMANDIAS, load_corpora
 from ..analyses.epe import epe_coordinates, epe_validation, massive_coords
-from ..errors import BadInput
-from ..model.forward import Trace, run
 from ..analyses.gamma import alignment, gamma_distribution, gamma_table
-from ..interventions import Baseline, Intervention
-from ..model.loading import LoadedModel
-from ..model.names import is_point
-from ..published.reference import is_gpt2_small, table1
 from ..analyses.stats import percentiles
+from ..errors import BadInput
+from ..experiments.catalogue.table1 import table_markdown
+from ..inputs.corpora import OZYMANDIAS, load_corpora
+from ..interventions import AmplifyVariance, Baseline, Intervention, IsolatePosition, NotApplicable
+from ..model import families, layout
+from ..model.forward import Trace, run
+from ..model.loading import BUNDLED_DIR, LoadedModel
+from ..model.names import is_point
 from ..model.tokens import Tokens, tokenize
+from ..published.reference import authors_table1, is_gpt2_small, published_signatures
+from ..published.reference import epe_validation as published_epe_validation
+from . import compare
 
 
 @dataclass(frozen=True)
@@ -188,8 +193,6 @@ class EPEView:
 def epe_lesson(lm: LoadedModel, k_sigma: float = 3.0, ln2: bool = False, n: int = 30, n_tokens: int = 40,
                seed: int = 42) -> EPEView:
     """EPE_0's coordinates (massive ones flagged) and cos(EPE_i, R_i - O_i) over a mixed corpus."""
-    from ..published.reference import epe_validation as published
-
     _needs_position_embeddings(lm, "EPE and its massive coordinates")
     ids, source = mixed_corpus(lm, n, n_tokens, seed)
     tr = run(lm.model, ids, names=["hook_embed", "hook_pos_embed"])
@@ -197,7 +200,7 @@ def epe_lesson(lm: LoadedModel, k_sigma: float = 3.0, ln2: bool = False, n: int 
     return EPEView(coords=epe_coordinates(lm.model, ln2, k_sigma=k_sigma),
                    massive=massive_coords(lm.model, k_sigma=k_sigma, ln2=ln2), validation=val,
                    n_inputs=int(ids.shape[0]), source=source, ln2=ln2,
-                   published=published() if is_gpt2_small(lm.info) and not ln2 else None)
+                   published=published_epe_validation() if is_gpt2_small(lm.info) and not ln2 else None)
 
 
 def mixed_corpus(lm: LoadedModel, n: int = 30, n_tokens: int = 40, seed: int = 42) -> tuple[torch.Tensor, str]:
@@ -231,9 +234,6 @@ def gamma_lesson(lm: LoadedModel, k_sigma: float = 3.0, positions: int = 40) -> 
 
 
 def _needs_position_embeddings(lm: LoadedModel, what: str) -> None:
-    from ..model import layout
-    from ..interventions import NotApplicable
-
     if not families.has_position_embeddings(lm.model):
         raise NotApplicable(
             f"{what} are defined through the position embeddings, and {lm.info.name} has none (all zero, a "
@@ -278,7 +278,7 @@ def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: 
                             after=attention_maps(tr, toks, 1, per_head=False), per_layer=pd.concat(frames, ignore_index=True), summary=summ,
                             ce_change=float(ce[1] - ce[0]), key=key, title=titles,
                             description=" ".join(iv.description for iv in ivs),
-                            published=table1() if is_gpt2_small(lm.info) else None)
+                            published=authors_table1() if is_gpt2_small(lm.info) else None)
 
 
 # ---------------------------------------------------------------- 6. Across domains
@@ -293,13 +293,14 @@ class DomainsView:
 def domains_lesson(lm: LoadedModel, n: int = 20, n_tokens: int = 40, seed: int = 42, target: int = 1,
                    metric: metrics.Metric = "paper",
                    progress: Callable[[str, float], None] | None = None) -> DomainsView:
-    """The Table-1 summary over NL / math / code (and pooled), with the authors' numbers for GPT-2 small."""
-    from ..report import build_report
-
-    rep = build_report(lm, n=n, n_tokens=min(n_tokens, lm.info.n_positions), seed=seed, target=target,
-                       metric=metric, progress=progress)
-    return DomainsView(table=rep.table, sources=rep.sources,
-                       published=table1() if is_gpt2_small(lm.info) else None, markdown=rep.markdown)
+    """The Table-1 summary over NL / math / code (and pooled), with the authors' numbers for GPT-2 small: the
+    table1 experiment (sinklab.experiments) on the loaded model, a blank row with the reason for every
+    intervention that does not apply."""
+    table, sources = compare.signature_table(lm, n=n, n_tokens=min(n_tokens, lm.info.n_positions), target=target,
+                                             seed=seed, metric=metric, progress=progress)
+    published = authors_table1() if is_gpt2_small(lm.info) else None
+    return DomainsView(table=table, sources=sources, published=published,
+                       markdown=table_markdown(table, lm.info.name, sources, metric, published))
 
 
 # ---------------------------------------------------------------- 7. Structural origin
@@ -323,8 +324,6 @@ class OriginView:
 def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5, factor: float = 4.0,
                   layers: tuple[int, int] | None = None, metric: metrics.Metric = "paper") -> OriginView:
     """Attention-output variance per position, super neurons, and the two structural interventions at k."""
-    from ..interventions import AmplifyVariance, IsolatePosition
-
     toks, tr = _trace(lm, prompt)
     checks.position(position, len(toks), low=1)
     neurons = origin.super_neurons(tr, lm.model)
@@ -359,9 +358,6 @@ class CompareView:
 def compare_lesson(lms, n: int = 8, n_tokens: int = 40, target: int = 5, factor: float = 5.0, seed: int = 42,
                    progress: Callable[[str, float], None] | None = None) -> CompareView:
     """The intervention signature of every model in `lms` (LoadedModels), the published ones beside them."""
-    from . import compare
-    from ..published.reference import published_signatures
-
     frames, found, errors = [], {}, {}
     for i, lm in enumerate(lms):
         cb = None if progress is None else (
@@ -402,12 +398,9 @@ def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 3
     """The extension's length curve (sink and each cut's effect, % of the same-length baseline, on running
     text) and its three dose curves (scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1 over
     α in ALPHAS) on the loaded model; mean ± SD across the data seeds (sinklab.experiments)."""
-    from .. import experiments as ex
-    from ..model import families
-
     plan = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=tuple(seeds), n=n,
                    n_tokens=min(n_tokens, lm.info.n_positions), lengths=tuple(lengths), domains=(domain,))
-    res = ex.run(plan, lm=lm, progress=None if progress is None else (
+    res = ex.run_plan(plan, lm=lm, progress=None if progress is None else (
         lambda done, total: progress(f"job {done} of {total}", done / total)))
     return CurvesView(lengths=res.tables["lengths"], lengths_summary=res.summaries["lengths"],
                       dose=res.tables["dose"], dose_summary=res.summaries["dose"], published=dict(res.published),
@@ -417,10 +410,6 @@ def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 3
 
 def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:
     """The training log shipped beside a model (bundled or local directory), or None if it has none."""
-    from pathlib import Path
-
-    from ..model.loading import BUNDLED_DIR
-
     for folder in (BUNDLED_DIR / lm.info.name, Path(lm.info.name)):
         path = folder / "training_log.csv"
         if folder.is_dir() and path.is_file():
@@ -434,8 +423,6 @@ def circuit_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None
     """The route's wires measured on this prompt, with `cuts` cut (sinklab.analyses.circuit.CircuitView).
 
     route None: the model's planted route if known, else positional when it has position embeddings."""
-    from ..analyses import circuit
-
     if route is None:
         planted = (lm.meta or {}).get("route")
         route = planted if planted in circuit.ROUTES else circuit.routes_for(lm)[0]
