@@ -18,6 +18,7 @@ import torch
 from ..model import families
 from . import metrics
 from .epe import massive_coords
+from .gamma import gamma
 from ..errors import BadInput
 from ..model.forward import Trace, run
 from ..interventions import make
@@ -97,7 +98,6 @@ def _massive_ratio(tr: Trace, coords: tuple[int, ...]) -> float:
 
 def _gamma_ratio(model, coords: tuple[int, ...], layers: tuple[int, int]) -> float:
     """Mean |γ| at `coords` over the mean |γ| of all coordinates, averaged over `layers`."""
-    from .gamma import gamma
 
     r = []
     for l in range(*layers):

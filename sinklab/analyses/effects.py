@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from .. import checks
 from . import metrics
 from ..errors import BadInput
-from ..model.forward import run
+from ..model.families import of as family_of
+from ..model.forward import Trace, run
 from ..interventions import Intervention
-from ..model.names import is_point
+from ..model.names import act_name, is_point
 from .stats import mean_se
 
 Setting = Intervention | tuple | None
@@ -60,8 +61,6 @@ def cross_entropy(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 def band_view(trace, band: tuple[int, int]):
     """A Trace holding only the patterns of layers [a, b), renumbered 0..b-a-1, so `metrics` can score a
     trace that recorded only the band (exact: the same tensors, no copy)."""
-    from ..model.forward import Trace
-    from ..model.names import act_name
 
     a, b = band
     cache = {act_name("pattern", i): trace.pattern(a + i) for i in range(b - a)}
@@ -125,8 +124,6 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
     if not settings:
         raise BadInput("no interventions to run")
     checks.one_of("metric", metric, list(metrics.METRICS))
-    from ..model.families import of as family_of
-    from ..model.names import act_name
 
     fam = family_of(model)
     n_layer = fam.n_layer

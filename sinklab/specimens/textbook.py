@@ -31,6 +31,7 @@ import math
 import torch
 
 from ..model import families
+from ..model.bytetok import byte_tokenizer
 
 ROUTE = "positional"  # the sink route planted (sinklab.analyses.circuit.ROUTES)
 SUMMARY = "Planted GPT-2: sink from the first position embedding → super neurons → massive coords → b_Q·W_k"
@@ -182,7 +183,6 @@ def build_textbook():
     """-> (GPT2LMHeadModel in eval mode, byte tokenizer, meta with the planted ground truth)."""
     from transformers import GPT2LMHeadModel
 
-    from ..model.bytetok import byte_tokenizer
 
     model = GPT2LMHeadModel(gpt2_config(D_MODEL, N_LAYER, N_HEAD))
     g = torch.Generator().manual_seed(SEED)

@@ -50,6 +50,7 @@ import math
 import torch
 
 from ..model import families
+from ..model.bytetok import byte_tokenizer
 from .textbook import fill_generic, gelu_new, gpt2_config, wire_sink_heads
 # conventions both specimens share: vocabulary, positions, the signs of the massive values and each super neuron's
 # share of them, the init scale, the damping of generic writes, the |W_k| rows at the massive coordinates
@@ -151,7 +152,6 @@ def build_textbook_structural():
     """-> (GPT2LMHeadModel in eval mode, byte tokenizer, meta with the planted ground truth)."""
     from transformers import GPT2LMHeadModel
 
-    from ..model.bytetok import byte_tokenizer
 
     model = GPT2LMHeadModel(gpt2_config(D_MODEL, N_LAYER, N_HEAD, N_POSITIONS, VOCAB))
     g = torch.Generator().manual_seed(SEED)

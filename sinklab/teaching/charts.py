@@ -11,6 +11,9 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
+from ..experiments import figures
+from ..interventions import REGISTRY, describe
+
 FIRST = "#d62728"  # the first position / the massive coordinates
 OTHER = "#4c78a8"  # everything else
 PUBLISHED = "#ff7f0e"  # the authors' published numbers
@@ -302,8 +305,6 @@ ROLE_COLOURS = {"baseline": "#7f7f7f", "cuts a wire": FIRST, "control": OTHER, "
 
 
 def _role(label: str) -> str:
-    from ..interventions import REGISTRY
-
     cls = REGISTRY.get(label)
     return "baseline" if cls is None else cls.role()  # "baseline" is standard_settings' name for (a)
 
@@ -328,7 +329,6 @@ def domain_bars(table: pd.DataFrame, published: pd.DataFrame | None = None, inte
     df = df.dropna(subset=["sink"])
     df["low"], df["high"] = df["sink"] - df["se"].fillna(0), df["sink"] + df["se"].fillna(0)
     df["role"] = df["intervention"].map(_role)
-    from ..interventions import describe
 
     df["label"] = df["intervention"].map(lambda k: k if k == "baseline" else f"{k}: {describe(k)}")
     domain = ["this model"] + ([PUBLISHED_LABEL] if len(frames) > 1 else [])
@@ -504,7 +504,6 @@ def circuit_diagram(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "") -
 def length_curve(summary: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart:
     """The length experiment (sinklab.experiments): each cut's sink, % of the same-length baseline, vs tokens;
     mean ± SD across data seeds (the report's own figure, one panel per model)."""
-    from ..experiments import figures
 
     return figures.chart("lengths", summary, published)
 
@@ -513,6 +512,5 @@ def dose_curves(summary: pd.DataFrame, published: pd.DataFrame | None = None) ->
     """The dose experiment: the sink vs α for each curve (scale b_Q, scale the W_k rows, interpolate PE_0 toward
     PE_1), mean ± SD across seeds; the extension's published numbers as marks in the colour of their curve,
     shaped by their source (a labelled legend)."""
-    from ..experiments import figures
 
     return figures.chart("dose", summary, published)

@@ -14,6 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..interventions import REGISTRY
+from ..published.reference import authors_table1
+from ..published.reference import massive_coords as published_massive_coords
+from .compare import CUT, KEPT, MOVED, wires_cut
 
 POSITIONAL = "textbook"  # the specimen where the circuit paper's route is planted
 STRUCTURAL = "textbook-structural"  # the specimen where the structural route is planted
@@ -73,7 +76,6 @@ def _pct(x: float) -> str:
 
 def _published_baseline() -> str:
     """The authors' published GPT-2 small baseline sink (all domains), as a labelled reference."""
-    from ..published.reference import authors_table1
 
     t = authors_table1()
     sink = float(t[(t["domain"] == "all") & (t["intervention"] == "baseline")]["sink"].iloc[0])
@@ -164,9 +166,7 @@ def _k_of(coords: pd.DataFrame) -> pd.Series:
 
 
 def _published_massive() -> str:
-    from ..published.reference import massive_coords
-
-    found = massive_coords()
+    found = published_massive_coords()
     return f"the authors found {len(found)} on GPT-2 small: {', '.join(map(str, found))}"
 
 
@@ -313,7 +313,6 @@ def circuit(v) -> list[Claim]:
     """Cutting the chosen wires weakens the sink (✓ when less than compare.CUT % is left); none if nothing is cut.
 
     v: a sinklab.analyses.circuit.CircuitView (lessons.circuit_lesson) with its cuts."""
-    from .compare import CUT
 
     cut = v.edges[v.edges["cut"].astype(bool)]
     if not len(cut):
@@ -331,7 +330,6 @@ def compare(v) -> list[Claim]:
     """The models' sinks run through different wires (none for fewer than two compared models).
 
     v: a lessons.compare_lesson view (its `computed` signature rows)."""
-    from .compare import CUT, wires_cut
 
     cut = wires_cut(v.computed) if len(v.computed) else {}
     if len(cut) < 2:
@@ -376,7 +374,6 @@ def curves(v) -> list[Claim]:
     """The sink at every length; (b)'s cut at every length; the dose curves of b_Q and W_k as dials, PE_0 as a
     switch. v: a lessons.CurvesView. The b_Q claims are left out on a model without a query bias (there (b)
     is a declared no-op: there is nothing to cut or dial)."""
-    from .compare import CUT
 
     out = []
     L = v.lengths_summary
