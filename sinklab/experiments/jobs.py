@@ -10,6 +10,7 @@ table per experiment that measures something of its own, under the experiment's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -50,6 +51,7 @@ class Job:
     key_coords: KeyCoords = KeyCoords()
     experiments: tuple[str, ...] = ()  # the experiments it serves: each may measure something of its own
     factor: float | None = None  # amplify's factor in the signature (None: its default)
+    options: tuple[tuple[str, Any], ...] = ()  # the plan's experiment options (what a measure may read)
 
     def identity(self) -> dict:
         return {"model": self.model, "revision": self.revision or "", "seed": self.seed, "regime": self.regime,
@@ -58,6 +60,10 @@ class Job:
     def label(self) -> str:
         rev = f"@{self.revision}" if self.revision else ""
         return f"{self.model}{rev} seed={self.seed} {self.regime} T={self.n_tokens}"
+
+    def option(self, name: str):
+        """An experiment option of the plan this job came from (Experiment.measure reads its own)."""
+        return dict(self.options)[name]
 
     def model_key(self) -> tuple[str, str | None, str | None, str]:
         """(spec, revision, device, dtype): what sinklab.model.loading.load_cached loads for this job."""

@@ -185,5 +185,5 @@ class Plan:
                     band=self.band, metric=self.metric, source=self.source, target=self.target,
                     keys=tuple(sorted(w["keys"])), ce=w["ce"], batch_size=self.batch_size, device=self.device,
                     dtype=self.dtype, key_coords=self.key_coords, experiments=tuple(w["experiments"]),
-                    factor=self.factor)
+                    factor=self.factor, options=self.options)
                 for (m, rev, s, r, T), w in want.items()]

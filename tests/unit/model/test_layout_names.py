@@ -62,7 +62,7 @@ def test_weight_layout_and_names_are_written_in_one_place():
     import re
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for path in [*(root / "sinklab").rglob("*.py"), *(root / "app").rglob("*.py")]:
         text = path.read_text()
         if path.parent.name != "families" and path.name != "layout.py":
