@@ -8,7 +8,8 @@ The page files live in lesson_pages/, not pages/: a folder named pages/ next to 
 Streamlit to its legacy auto-discovered multipage mode, which then runs a page without this router.
 
 App modules: pages (the page list), state (URL-bound widgets), models (allowlist, model store),
-sidebar (Settings), views (the cached, fair lesson factory), display (helpers), errors (boundary).
+sidebar (Settings), serving (the cached, fair lesson factory: serving/), defaults (the pages' widget defaults and the
+server's warm-up), display (helpers), errors (boundary).
 """
 import streamlit as st
 
@@ -16,7 +17,8 @@ import display
 import errors
 import pages
 import sidebar
-import views
+import defaults
+import serving
 from sinklab.config import Config
 from sinklab.errors import SinklabError
 
@@ -27,7 +29,7 @@ try:
 except SinklabError as e:
     errors.invalid_config(e)
 errors.configure(config)
-views.configure_threads(config)
+serving.configure_threads(config)
 
 page = st.navigation([st.Page(p.file, title=p.title, url_path=p.url_path, default=p.default) for p in pages.PAGES])
 s = None
@@ -37,7 +39,7 @@ if s is None:
     st.stop()
 if config.server:  # a class opening the default link finds every page's default view computed
     with errors.logged("queueing the default views"):
-        views.warm(sidebar.default_settings(config))
+        defaults.warm(sidebar.default_settings(config))
 with errors.boundary(config):
     page.run()
 display.prev_next(pages.by_title(page.title))

@@ -35,6 +35,17 @@ from ..published.reference import epe_validation as published_epe_validation
 from . import compare
 
 
+WAITING = "Running the model…"  # what a page says while a lesson that declares nothing else computes
+
+
+def waiting(message: str):
+    """Declare what a page says while this lesson computes (the app's serving layer reads `fn.waiting`)."""
+    def declare(fn):
+        fn.waiting = message
+        return fn
+    return declare
+
+
 @dataclass(frozen=True)
 class Prompt:
     """A prompt and how to tokenise it (paper convention: no BOS, 40 tokens)."""
@@ -111,6 +122,7 @@ class StartView:
     truncated_from: int | None
 
 
+@waiting("Running the model…")
 def start(lm: LoadedModel, prompt: Prompt = Prompt(), metric: metrics.Metric = "paper") -> StartView:
     """Attention maps per layer and head, the per-head sink grid and the sink metric per layer."""
     toks, tr = _trace(lm, prompt)
@@ -139,6 +151,7 @@ class DecompositionView:
     score_range: tuple[float, float]  # the head's allowed scores over every layer (one colour scale)
 
 
+@waiting("Decomposing the scores…")
 def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, head: int = 0) -> DecompositionView:
     """The four score terms of one head, attention without terms 2 and 4, and Delta across positions."""
     checks.layer(layer, lm.info.n_layer)
@@ -190,6 +203,7 @@ class EPEView:
     published: pd.DataFrame | None  # authors' numbers (GPT-2 small only)
 
 
+@waiting("Computing EPE over the corpus…")
 def epe_lesson(lm: LoadedModel, k_sigma: float = 3.0, ln2: bool = False, n: int = 30, n_tokens: int = 40,
                seed: int = 42) -> EPEView:
     """EPE_0's coordinates (massive ones flagged) and cos(EPE_i, R_i - O_i) over a mixed corpus."""
@@ -223,6 +237,7 @@ class GammaView:
     massive: tuple[int, ...]
 
 
+@waiting("Computing γ and the alignment…")
 def gamma_lesson(lm: LoadedModel, k_sigma: float = 3.0, positions: int = 40) -> GammaView:
     """gamma at the massive coordinates vs baseline, the |gamma| distribution, and the b_Q-EPE alignment."""
     _needs_position_embeddings(lm, "γ at EPE_0's massive coordinates and the b_Q–EPE alignment")
@@ -255,6 +270,7 @@ class InterventionView:
     published: pd.DataFrame | None = None  # the authors' Table 1 (GPT-2 small only), a labelled reference
 
 
+@waiting("Running the model with and without the intervention…")
 def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: Prompt = Prompt(),
                         metric: metrics.Metric = "paper") -> InterventionView:
     """Before/after maps, the sink per layer and the cross-entropy change of one (composed) intervention."""
@@ -290,6 +306,7 @@ class DomainsView:
     markdown: str
 
 
+@waiting("Running every intervention")
 def domains_lesson(lm: LoadedModel, n: int = 20, n_tokens: int = 40, seed: int = 42, target: int = 1,
                    metric: metrics.Metric = "paper",
                    progress: Callable[[str, float], None] | None = None) -> DomainsView:
@@ -321,6 +338,7 @@ class OriginView:
         return t.assign(coords=t["coords"].map(lambda c: ", ".join(map(str, c))))
 
 
+@waiting("Running the structural interventions…")
 def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5, factor: float = 4.0,
                   layers: tuple[int, int] | None = None, metric: metrics.Metric = "paper") -> OriginView:
     """Attention-output variance per position, super neurons, and the two structural interventions at k."""
@@ -355,6 +373,7 @@ class CompareView:
     errors: dict  # model -> why it could not be compared at all
 
 
+@waiting("Running every intervention on every model")
 def compare_lesson(lms, n: int = 8, n_tokens: int = 40, target: int = 5, factor: float = 5.0, seed: int = 42,
                    progress: Callable[[str, float], None] | None = None) -> CompareView:
     """The intervention signature of every model in `lms` (LoadedModels), the published ones beside them."""
@@ -408,6 +427,11 @@ def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 3
                       query_bias=families.of(lm.model).has_query_bias)
 
 
+def curve_lengths(n_positions: int) -> list[int]:
+    """The lengths the Length and dose page offers on a model: CURVE_LENGTHS up to its positions (at least one)."""
+    return [T for T in CURVE_LENGTHS if T <= n_positions] or [n_positions]
+
+
 def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:
     """The training log shipped beside a model (bundled or local directory), or None if it has none."""
     for folder in (BUNDLED_DIR / lm.info.name, Path(lm.info.name)):
@@ -418,6 +442,7 @@ def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:
 
 
 # ---------------------------------------------------------------- the circuit in one picture
+@waiting("Measuring every wire of the route…")
 def circuit_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None = None, cuts: tuple[str, ...] = (),
                    metric: metrics.Metric = "paper"):
     """The route's wires measured on this prompt, with `cuts` cut (sinklab.analyses.circuit.CircuitView).
@@ -427,3 +452,22 @@ def circuit_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None
         planted = (lm.meta or {}).get("route")
         route = planted if planted in circuit.ROUTES else circuit.routes_for(lm)[0]
     return circuit.circuit(lm, encode(lm, prompt).ids, route, tuple(cuts), metric)
+
+
+def circuit_routes(lm: LoadedModel) -> tuple[tuple[str, ...], str]:
+    """(the routes the circuit can be drawn with on this model, the default: its planted route if known)."""
+    routes = tuple(circuit.routes_for(lm))
+    planted = (lm.meta or {}).get("route")
+    return routes, planted if planted in routes else routes[0]
+
+
+# ---------------------------------------------------------------- Structural origin, beside the planted specimen
+@waiting("Running the structural interventions…")
+def origin_beside_planted(lms, prompt: Prompt, position: int, factor: float, metric: metrics.Metric = "paper"):
+    """(origin view of lms[0], the same demonstration on lms[1]) as ONE call: the Structural origin page shows the
+    structural route on textbook-structural next to a model that lacks it. k is clamped to the second model's
+    prompt length."""
+    here, planted = lms
+    first = origin_lesson(here, prompt, position=position, factor=factor, metric=metric)
+    k = min(position, max(1, len(encode(planted, prompt)) - 1))
+    return first, origin_lesson(planted, prompt, position=k, factor=factor, metric=metric)
