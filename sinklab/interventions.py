@@ -2,7 +2,7 @@
 
 Labels a-j follow the circuit paper (see ../shared/spec/circuit.md); `transplant`,
 `isolate` and `amplify` come from the draft paper and the structural-origin paper.
-Layer ranges are 0-indexed, [start, stop). Positions are 0-indexed (position 1 = index 0).
+Layer ranges are 0-indexed, [start, stop). Positions are 0-indexed (the papers' "position 1" is position 0).
 
 Every family (sinklab.model.families) runs every intervention through the same points; what it MEANS there
 is declared by each class's `meaning(traits)` and tabulated by `meanings()`: (b) is a declared no-op

@@ -48,7 +48,7 @@ from sinklab.config import Config
 from sinklab.interventions import REGISTRY
 from sinklab.teaching.lessons import Prompt
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
@@ -90,7 +90,7 @@ view.edges[["source", "target", "label", "intervention"]]
 def cut_each(lm, route):
     """One row per cuttable wire of `route`: its intervention, and the sink before and after the cut."""
     rows = []
-    for wire, source, target, label, kwargs in circuit.ROUTES[route]["wires"]:
+    for wire, source, target, label, kwargs in circuit.WIRING[route]["wires"]:
         if label is None:
             continue
         cut = lessons.circuit_lesson(lm, PROMPT, route=route, cuts=(wire,))
@@ -123,7 +123,7 @@ charts.circuit_diagram(cut_view.nodes, cut_view.edges,
 # on the specimen where it is planted, cut wire by wire in the same way.
 
 # %%
-OTHER_ROUTE = next(r for r in circuit.ROUTES if r != view.route)
+OTHER_ROUTE = next(r for r in circuit.WIRING if r != view.route)
 OTHER = {"positional": claims.POSITIONAL, "structural": claims.STRUCTURAL}[OTHER_ROUTE]
 other_lm = lm if lm.info.name == OTHER else sinklab.load_model(OTHER)
 other_view = lessons.circuit_lesson(other_lm, PROMPT, route=OTHER_ROUTE)
@@ -160,7 +160,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import score_lead  # noqa: F811
 
 # %%
-checks.check_score_lead(score_lead, lm, PROMPT, strict=config.solutions)
+feedback.check_score_lead(score_lead, lm, PROMPT, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found
@@ -201,7 +201,7 @@ print(f"Interventions that cut the sink on both: {sorted(mine & theirs) or 'none
 # Checks (hidden in the rendered notebook). The planted specimens' answer is known (lm.meta): on the route
 # planted in them, every cuttable wire carries the sink, except that head-wise RMSNorm only matters where the
 # sink is made by the variance discrepancy (the structural route).
-assert 0 <= view.sink_before <= 1 and len(table) == sum(iv is not None for *_, iv, _ in circuit.ROUTES[view.route]["wires"])
+assert 0 <= view.sink_before <= 1 and len(table) == sum(iv is not None for *_, iv, _ in circuit.WIRING[view.route]["wires"])
 for model, v, t in [(lm, view, table), (other_lm, other_view, other_table)]:
     meta = model.meta or {}
     if meta.get("kind") == "planted" and v.route == meta["route"]:

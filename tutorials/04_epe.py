@@ -36,7 +36,7 @@ from sinklab.model import families, layout
 from sinklab.config import Config
 from sinklab.interventions import NotApplicable
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
@@ -138,7 +138,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import massive_from_table  # noqa: F811
 
 # %%
-checks.check_massive_from_table(massive_from_table, lm, view, strict=config.solutions)
+feedback.check_massive_from_table(massive_from_table, lm, view, strict=config.solutions)
 
 # %% [markdown]
 # **2.** Compute EPE_0 yourself from the weights: complete `epe_first(model)` returning
@@ -156,7 +156,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import epe_first  # noqa: F811
 
 # %%
-checks.check_epe_first(epe_first, lm, strict=config.solutions)
+feedback.check_epe_first(epe_first, lm, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

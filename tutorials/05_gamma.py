@@ -34,7 +34,7 @@ from sinklab.config import Config
 from sinklab.interventions import NotApplicable
 from sinklab.published.reference import is_gpt2_small
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
@@ -134,7 +134,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import gamma_by_hand  # noqa: F811
 
 # %%
-checks.check_gamma_by_hand(gamma_by_hand, lm, strict=config.solutions)
+feedback.check_gamma_by_hand(gamma_by_hand, lm, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

@@ -39,7 +39,7 @@ from sinklab.teaching.lessons import Prompt
 from sinklab.analyses.metrics import paper_layers
 from sinklab.published.reference import is_gpt2_small, authors_table1
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
@@ -205,7 +205,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import is_circuit_wire  # noqa: F811
 
 # %%
-checks.check_is_circuit_wire(is_circuit_wire, lm, PROMPT, strict=config.solutions)
+feedback.check_is_circuit_wire(is_circuit_wire, lm, PROMPT, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

@@ -31,7 +31,7 @@ import sinklab
 from sinklab import cards, charts, claims, lessons
 from sinklab.config import Config
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
@@ -126,7 +126,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import circuit_wires  # noqa: F811
 
 # %%
-checks.check_circuit_wires(circuit_wires, view, strict=config.solutions)
+feedback.check_circuit_wires(circuit_wires, view, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

@@ -37,7 +37,7 @@ from sinklab.config import Config
 from sinklab.experiments import figures
 from sinklab.experiments.tables import not_run
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
 # it can be loaded, else the offline "textbook"); $SINKLAB_SOLUTIONS=1 fills in the exercises' solutions.
@@ -106,7 +106,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import half_dose  # noqa: F811
 
 # %%
-checks.check_half_dose(half_dose, view, strict=config.solutions)
+feedback.check_half_dose(half_dose, view, strict=config.solutions)
 
 # %% [markdown]
 # ## The rest of the extension, from the library and the command line

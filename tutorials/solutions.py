@@ -7,7 +7,7 @@ CI does this), replaces it with the function of the same name from here:
     if config.solutions:
         from solutions import first_token_share
 
-Try the exercise first: `checks.py` tells you whether your answer is right, and if not, often why.
+Try the exercise first: `feedback.py` tells you whether your answer is right, and if not, often why.
 The checks compare your answer with sinklab's own computations, never with this file.
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ import state
 from serving import quick, view
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from sinklab.analyses.circuit import ROUTES
+from sinklab.analyses.circuit import WIRING
 from sinklab.interventions import REGISTRY
 
 ROUTE_LABELS = {"positional": "positional (the circuit paper: position embedding → EPE_0)",
@@ -45,7 +45,7 @@ else:
     route = routes[0]
     st.caption(f"Route: {ROUTE_LABELS.get(route, route)} (the only one this model has).")
 
-wires = [w for w in ROUTES[route]["wires"] if w[3]]  # (id, source, target, intervention, kwargs): cuttable
+wires = [w for w in WIRING[route]["wires"] if w[3]]  # (id, source, target, intervention, kwargs): cuttable
 st.markdown("**Cut a wire**")
 cuts = []
 for wire, source, target, iv, _ in wires:

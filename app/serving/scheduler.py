@@ -87,7 +87,7 @@ class Scheduler:
             self._dispatch()
             return job
 
-    def run(self, key: Hashable, fn: Callable[[Job], Any], session: str = LOCAL) -> Any:
+    def result(self, key: Hashable, fn: Callable[[Job], Any], session: str = LOCAL) -> Any:
         """submit + wait (for callers without a page to update: tests, scripts)."""
         hit, value = self.cached(key)
         if hit:

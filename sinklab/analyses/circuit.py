@@ -24,7 +24,7 @@ from ..model.forward import Trace, run
 from ..interventions import make
 
 # wire id -> (label, the intervention that cuts it), per route; edges run source -> target
-ROUTES = {
+WIRING = {
     "positional": {
         "nodes": ["p_0", "first MLP", "EPE_0 massive coords", "keys at position 0", "score lead Δ_0", "sink"],
         "wires": [
@@ -109,12 +109,12 @@ def _gamma_ratio(model, coords: tuple[int, ...], layers: tuple[int, int]) -> flo
 def circuit(lm, ids: torch.Tensor, route: str = "positional", cuts: tuple[str, ...] = (),
             metric: metrics.Metric = "paper") -> CircuitView:
     """Measure every wire of `route` on `ids` [pos] with the wires in `cuts` cut (by their interventions)."""
-    if route not in ROUTES:
-        raise BadInput(f"route must be one of {', '.join(ROUTES)}; got {route!r}")
+    if route not in WIRING:
+        raise BadInput(f"route must be one of {', '.join(WIRING)}; got {route!r}")
     if route == "positional" and not families.has_position_embeddings(lm.model):
         raise BadInput(f"{lm.info.name} has no position embeddings: the positional route does not exist here; "
                        "draw the structural route")
-    spec = ROUTES[route]
+    spec = WIRING[route]
     cuttable = {w: (iv, kw) for w, _, _, iv, kw in spec["wires"] if iv}
     bad = set(cuts) - set(cuttable)
     if bad:

@@ -15,7 +15,6 @@ from ..model.families import of as family_of
 from ..model.forward import Trace, run
 from ..interventions import Intervention
 from ..model.names import act_name, is_point
-from .stats import mean_se
 
 Setting = Intervention | tuple | None
 
@@ -102,7 +101,7 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
           per_layer: bool = True, reuse: bool = True) -> Sweep:
     """Every setting on every input of `ids` [n, pos] (all of equal length), in batches mixing settings.
 
-    The sink is measured at position 1 (`first`) and at the setting's target position (`target`,
+    The sink is measured at position 0 (`first`) and at the setting's target position (`target`,
     e.g. where a transplant moves the sink). `ce` is the next-token cross-entropy. Settings that do
     not apply to this model or length are left out and listed in `Sweep.skipped` with the reason.
 
@@ -241,30 +240,3 @@ class _Scorer:
         else:
             layers_df = pd.DataFrame(columns=["intervention", "key", "layer", "value"])
         return Sweep(examples=examples, layers=layers_df, skipped=skipped)
-
-
-def summary(sw: Sweep, baseline: str = "baseline") -> pd.DataFrame:
-    """Per intervention: key, mean ± se of the sink at its key, % of the baseline sink, CE change.
-
-    pct_of_baseline compares with the baseline's sink at position 1; baseline_at_key is the baseline's
-    sink at the same key (to see a sink move).
-    """
-    ex = sw.examples
-    if baseline not in set(ex["intervention"]):
-        raise BadInput(f"the sweep has no {baseline!r} setting to compare with")
-    base = ex[ex["intervention"] == baseline].set_index("example")
-    out = mean_se(ex, "intervention", "target").rename(columns={"mean": "sink", "se": "se"})
-    out = out.set_index("intervention").loc[list(dict.fromkeys(ex["intervention"]))].reset_index()
-    keys = ex.groupby("intervention")["key"].first()
-    out["key"] = out["intervention"].map(keys)
-    base_first = base["first"].mean()
-    out["pct_of_baseline"] = 100 * out["sink"] / base_first if base_first else float("nan")
-    out["first"] = out["intervention"].map(ex.groupby("intervention")["first"].mean())
-    ce_delta = ex.assign(ce_change=ex["ce"].values - base.loc[ex["example"], "ce"].values)
-    out["ce"] = out["intervention"].map(ex.groupby("intervention")["ce"].mean())
-    out["ce_change"] = out["intervention"].map(ce_delta.groupby("intervention")["ce_change"].mean())
-    out["note"] = ""
-    if sw.skipped:  # a blank row with the reason for every setting that could not run
-        blank = pd.DataFrame({"intervention": list(sw.skipped), "key": pd.NA, "n": 0, "note": list(sw.skipped.values())})
-        out = pd.concat([out, blank], ignore_index=True)
-    return out[["intervention", "key", "n", "sink", "se", "pct_of_baseline", "first", "ce", "ce_change", "note"]]

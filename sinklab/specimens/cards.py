@@ -8,7 +8,7 @@ from ..model import families
 from ..model.loading import LoadedModel
 from ..published.reference import is_gpt2_small
 
-ROUTES = {
+ROUTE_SUMMARIES = {  # a planted specimen's route (sinklab.interventions.ROUTES), for its card
     "positional": "planted through the first position embedding: p_0 → first MLP's super neurons → massive "
                   "coordinates of EPE_0 → aligned b_Q·W_k (the circuit paper's route)",
     "structural": "planted through value aggregation: position 0's single-value attention output → super "
@@ -52,7 +52,8 @@ def card(lm: LoadedModel) -> Card:
     pe = families.has_position_embeddings(lm.model)
     if meta.get("kind") == "planted":
         return Card(name=i.name, kind="planted", summary=meta.get("summary", "planted specimen"),
-                    tokens="bytes (one token per UTF-8 byte)", sink_route=ROUTES.get(meta.get("route"), "planted"),
+                    tokens="bytes (one token per UTF-8 byte)",
+                    sink_route=ROUTE_SUMMARIES.get(meta.get("route"), "planted"),
                     predictions_meaningful=False, position_embeddings=pe, shape=shape)
     if meta.get("kind") == "trained":
         return Card(name=i.name, kind="trained", summary=meta.get("summary", "trained by sinklab"),

@@ -56,7 +56,7 @@ from .textbook import fill_generic, gelu_new, gpt2_config, wire_sink_heads
 # share of them, the init scale, the damping of generic writes, the |W_k| rows at the massive coordinates
 from .textbook import DORMANT, KAPPA, N_POSITIONS, SIGNS, STD, SUPER_ROWS, VOCAB  # noqa: E402
 
-ROUTE = "structural"  # the sink route planted (sinklab.analyses.circuit.ROUTES)
+ROUTE = "structural"  # the sink route planted (sinklab.analyses.circuit.WIRING)
 SUMMARY = "Planted NoPE GPT-2: sink from value aggregation → super neurons → massive coords"
 SEED = 20250214
 N_LAYER, N_HEAD, D_MODEL = 6, 4, 128  # layers, heads, residual width

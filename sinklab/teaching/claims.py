@@ -18,6 +18,8 @@ from ..published.reference import authors_table1
 from ..published.reference import massive_coords as published_massive_coords
 from .compare import CUT, KEPT, MOVED, wires_cut
 
+SINK_LEVEL = 0.3  # a sink: at least this much of the attention on the key ...
+OVER_UNIFORM = 5  # ... and this many times what equal attention to every earlier token would give
 POSITIONAL = "textbook"  # the specimen where the circuit paper's route is planted
 STRUCTURAL = "textbook-structural"  # the specimen where the structural route is planted
 
@@ -82,10 +84,15 @@ def _published_baseline() -> str:
     return f"the circuit paper's authors published {sink:.2f} on GPT-2 small"
 
 
-# ---------------------------------------------------------------- 1. Start
+# ---------------------------------------------------------------- Start
 def _uniform(T: int) -> float:
     """The paper metric if every second-half query spread its attention evenly over the keys it sees."""
     return float(np.mean([1.0 / (i + 1) for i in range(T // 2, T)]))
+
+
+def _is_sink(x: float, T: int) -> bool:
+    """The sink rule every page uses: SINK_LEVEL of the attention, OVER_UNIFORM times the uniform share."""
+    return x >= SINK_LEVEL and x >= OVER_UNIFORM * _uniform(T)
 
 
 def start(v) -> list[Claim]:
@@ -98,11 +105,11 @@ def start(v) -> list[Claim]:
     uniform = _uniform(T)
     metric_name = {"paper": "paper metric", "gu": "share of heads with a sink (Gu ε = 0.3)", "mass": "mass"}[v.metric]
     if v.metric == "gu":
-        sink = Claim("start.sink", "The first token is a sink in many heads", v.score >= 0.3,
+        sink = Claim("start.sink", "The first token is a sink in many heads", v.score >= SINK_LEVEL,
                      f"{v.score:.2f} of all (layer, head) pairs have a sink at position 0 ({metric_name})",
                      {"score": v.score}, elsewhere=f"The planted specimen {POSITIONAL} has one in most heads.")
     else:
-        sink = Claim("start.sink", "The first token is an attention sink", v.score >= 0.3 and v.score >= 5 * uniform,
+        sink = Claim("start.sink", "The first token is an attention sink", _is_sink(v.score, T),
                      f"second-half queries put {v.score:.2f} of their attention on position 0 in layers {lo}–{hi - 1} "
                      f"(equal attention to every earlier token would give {uniform:.2f})",
                      {"score": v.score, "uniform": uniform},
@@ -120,7 +127,7 @@ def start_try(v) -> TryThis:
                    "bright? Then switch on “Prepend <|endoftext|>”: which token is the sink now?", start(v)[0])
 
 
-# ---------------------------------------------------------------- 2. Decomposition
+# ---------------------------------------------------------------- Decomposition
 def decomposition(v) -> list[Claim]:
     """Terms 2 and 4 cancel; Δ is largest at position 0 (this head, and pooled over the metric's layers)."""
     exact = Claim("dec.exact", "Terms 2 and 4 cancel in the softmax: attention from terms 1 + 3 alone is the model's",
@@ -158,7 +165,7 @@ def decomposition_try(v) -> TryThis:
                    "others? Does the same happen in every head?", premise)
 
 
-# ---------------------------------------------------------------- 3. EPE
+# ---------------------------------------------------------------- EPE
 def _k_of(coords: pd.DataFrame) -> pd.Series:
     """For each coordinate, the kσ at which it stops being massive: (|v| - mean) / std."""
     a = coords["abs_value"]
@@ -204,7 +211,7 @@ def epe_try(v) -> TryThis:
                    "how clear-cut is “massive”? Switch on ln_2: do the same coordinates stand out?", premise)
 
 
-# ---------------------------------------------------------------- 4. gamma
+# ---------------------------------------------------------------- γ and alignment
 def gamma(v) -> list[Claim]:
     """|γ| is large at the massive coordinates; b_Q aligns with the first position's key."""
     t = v.table
@@ -236,7 +243,7 @@ def gamma_try(v) -> TryThis:
                    "only there with the layer range. How much of the sink goes away?", premise)
 
 
-# ---------------------------------------------------------------- 5. Interventions
+# ---------------------------------------------------------------- Interventions
 def intervention(v, label: str, published: pd.DataFrame | None = None) -> list[Claim]:
     """What this intervention did to the sink, against what the account it tests predicts."""
     cls = REGISTRY[label]
@@ -253,20 +260,25 @@ def intervention(v, label: str, published: pd.DataFrame | None = None) -> list[C
     if v.key != 0:
         route = cls.route
         where = STRUCTURAL if route == "structural" else POSITIONAL
-        c = Claim("iv.moves", f"{cls.title} moves the sink to position {v.key}", pct >= 40.0 and after_k >= 0.2,
+        c = Claim("iv.moves", f"{cls.title} moves the sink to position {v.key}", pct >= MOVED and after_k >= 0.2,
                   f"{after_k:.2f} of the attention now goes to position {v.key} ({_pct(pct)} of the baseline sink "
                   f"at position 0, {base0:.2f}); before: {float(s.loc['before', 'sink']):.2f}",
                   {"pct": pct, "after": after_k, "base": base0}, reference=ref,
                   elsewhere=f"The {route} route is not what makes this model's sink; open {where} to see it move.")
-    elif label == "a" or label == "baseline":
-        c = Claim("iv.baseline", "The baseline is unchanged", abs(pct - 100) < 1e-6, f"sink {after_k:.2f}")
+    elif label == "a" or label == "baseline":  # nothing is cut: what is there to cut?
+        T = len(v.before.tokens)
+        c = Claim("iv.baseline", "Without an intervention the first token is a sink: there is something to cut",
+                  _is_sink(base0, T),
+                  f"{base0:.2f} of the attention goes to position 0 (equal attention to every earlier token would give "
+                  f"{_uniform(T):.2f})", {"sink": base0},
+                  elsewhere=f"The planted specimens {POSITIONAL} and {STRUCTURAL} both have a strong one.")
     elif cls.control:
-        c = Claim("iv.control", f"{cls.title} is a control: the sink stays", 90 <= pct <= 110,
+        c = Claim("iv.control", f"{cls.title} is a control: the sink stays", KEPT <= pct <= 200 - KEPT,
                   f"{_pct(pct)} of the baseline sink is left ({base0:.2f} → {after_k:.2f})",
                   {"pct": pct}, reference=ref,
                   elsewhere="A control that moves the sink means this model's sink uses what the control changed.")
     else:
-        c = Claim("iv.cuts", f"Cutting {cls.wire} weakens the sink", pct < 50,
+        c = Claim("iv.cuts", f"Cutting {cls.wire} weakens the sink", pct < CUT,
                   f"{_pct(pct)} of the baseline sink is left ({base0:.2f} → {after_k:.2f})",
                   {"pct": pct}, reference=ref,
                   elsewhere="This wire is not part of this model's sink; the Compare specimens page shows which "
@@ -279,7 +291,7 @@ def intervention_try(label: str, claim: Claim) -> TryThis:
     return TryThis(REGISTRY[label].try_this or "Change the parameters and watch the sink.", claim)
 
 
-# ---------------------------------------------------------------- 6. Across domains
+# ---------------------------------------------------------------- Across domains
 def domains(v, n_asked: int) -> list[Claim]:
     """Enough inputs; the ranking of interventions is the same in every domain; (i) beats its control (j)."""
     t = v.table[(v.table["domain"] != "all") & (v.table["note"].fillna("") == "")]
@@ -379,7 +391,7 @@ def curves(v) -> list[Claim]:
     L = v.lengths_summary
     if L is not None and not L.empty:
         base = L[L["intervention"] == "baseline"].set_index("n_tokens")["sink_mean"].sort_index()
-        short = [int(T) for T, x in base.items() if not (x >= 0.3 and x >= 5 * _uniform(int(T)))]
+        short = [int(T) for T, x in base.items() if not _is_sink(x, int(T))]
         out.append(Claim("curves.sink", "The first token is a sink at every length", not short,
                          "baseline sink " + ", ".join(f"{x:.2f} at {int(T)}" for T, x in base.items())
                          + (f"; below the sink rule at {', '.join(map(str, short))} tokens" if short else ""),
@@ -395,7 +407,7 @@ def curves(v) -> list[Claim]:
                                        f"and {STRUCTURAL} it does."))
     def weak(c: pd.Series) -> str:  # a curve needs a sink at α = 1 to say anything about it
         s1 = float(c.loc[1.0])
-        return "" if s1 >= 0.3 and s1 >= 5 * _uniform(v.n_tokens) else f" (at α = 1 the sink is only {s1:.2f}: too weak"\
+        return "" if _is_sink(s1, v.n_tokens) else f" (at α = 1 the sink is only {s1:.2f}: too weak"\
             " to call a sink)"
 
     for curve, what in (("b", "b_Q"), ("scale_wk", "the massive rows of W_k")):
@@ -429,7 +441,7 @@ def curves_try(v) -> TryThis:
                    "the W_k curve? Then add longer lengths: does cutting b_Q work as well on long inputs?", premise)
 
 
-# ---------------------------------------------------------------- 7. Structural origin
+# ---------------------------------------------------------------- Structural origin
 def origin(v) -> list[Claim]:
     """Variance discrepancy at position 0 (in which layers), a super neuron, and the two moves."""
     st = v.stats

@@ -109,7 +109,7 @@ def attention_maps(trace: Trace, toks: Tokens, example: int = 0, per_head: bool 
     return AttentionMaps(mean=A.mean(1), heads=A if per_head else None, tokens=tuple(toks.strings))
 
 
-# ---------------------------------------------------------------- 1. Start
+# ---------------------------------------------------------------- Start
 @dataclass(frozen=True)
 class StartView:
     tokens: pd.DataFrame  # position, token
@@ -133,7 +133,7 @@ def start(lm: LoadedModel, prompt: Prompt = Prompt(), metric: metrics.Metric = "
                      truncated_from=toks.truncated_from)
 
 
-# ---------------------------------------------------------------- 2. Decomposition
+# ---------------------------------------------------------------- Decomposition
 @dataclass(frozen=True)
 class DecompositionView:
     terms: pd.DataFrame  # query, key, term, value for the chosen head
@@ -191,7 +191,7 @@ def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, he
         score_range=(float(every_scores.min()), float(every_scores.max())))
 
 
-# ---------------------------------------------------------------- 3. EPE
+# ---------------------------------------------------------------- EPE
 @dataclass(frozen=True)
 class EPEView:
     coords: pd.DataFrame  # coord, value, abs_value, massive, threshold
@@ -227,7 +227,7 @@ def mixed_corpus(lm: LoadedModel, n: int = 30, n_tokens: int = 40, seed: int = 4
     return ids, "; ".join(f"{d}: {c.source}" for d, c in corpora.items())
 
 
-# ---------------------------------------------------------------- 4. gamma and alignment
+# ---------------------------------------------------------------- γ and alignment
 @dataclass(frozen=True)
 class GammaView:
     table: pd.DataFrame  # layer, coord, abs_gamma, baseline_mean, baseline_std, baseline_upper, exceeds
@@ -256,7 +256,7 @@ def _needs_position_embeddings(lm: LoadedModel, what: str) -> None:
             "origin — and the positional route is shown on the textbook specimen.")
 
 
-# ---------------------------------------------------------------- 5. Interventions
+# ---------------------------------------------------------------- Interventions
 @dataclass(frozen=True)
 class InterventionView:
     before: AttentionMaps  # head average only
@@ -297,7 +297,7 @@ def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: 
                             published=authors_table1() if is_gpt2_small(lm.info) else None)
 
 
-# ---------------------------------------------------------------- 6. Across domains
+# ---------------------------------------------------------------- Across domains
 @dataclass(frozen=True)
 class DomainsView:
     table: pd.DataFrame  # domain, intervention, title, key, n, sink, se, pct_of_baseline, first, ce, ce_change
@@ -320,7 +320,7 @@ def domains_lesson(lm: LoadedModel, n: int = 20, n_tokens: int = 40, seed: int =
                        markdown=table_markdown(table, lm.info.name, sources, metric, published))
 
 
-# ---------------------------------------------------------------- 7. Structural origin
+# ---------------------------------------------------------------- Structural origin
 @dataclass(frozen=True)
 class OriginView:
     stats: pd.DataFrame  # layer, position, variance, norm, z_variance, first
@@ -364,7 +364,7 @@ def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5,
 
 
 
-# ---------------------------------------------------------------- 8. Compare specimens
+# ---------------------------------------------------------------- Compare specimens
 @dataclass(frozen=True)
 class CompareView:
     computed: pd.DataFrame  # model, intervention, title, key, n, sink, pct_of_baseline, note
@@ -394,7 +394,7 @@ def compare_lesson(lms, n: int = 8, n_tokens: int = 40, target: int = 5, factor:
     return CompareView(computed=computed, published=published_signatures(), findings=found, errors=errors)
 
 
-# ---------------------------------------------------------------- 10. Length and dose
+# ---------------------------------------------------------------- Length and dose
 CURVE_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)  # lengths the page offers (bounded by the model's positions)
 
 
@@ -441,7 +441,7 @@ def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:
     return None
 
 
-# ---------------------------------------------------------------- the circuit in one picture
+# ---------------------------------------------------------------- The circuit in one picture
 @waiting("Measuring every wire of the route…")
 def circuit_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None = None, cuts: tuple[str, ...] = (),
                    metric: metrics.Metric = "paper"):
@@ -450,7 +450,7 @@ def circuit_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None
     route None: the model's planted route if known, else positional when it has position embeddings."""
     if route is None:
         planted = (lm.meta or {}).get("route")
-        route = planted if planted in circuit.ROUTES else circuit.routes_for(lm)[0]
+        route = planted if planted in circuit.WIRING else circuit.routes_for(lm)[0]
     return circuit.circuit(lm, encode(lm, prompt).ids, route, tuple(cuts), metric)
 
 
@@ -461,7 +461,7 @@ def circuit_routes(lm: LoadedModel) -> tuple[tuple[str, ...], str]:
     return routes, planted if planted in routes else routes[0]
 
 
-# ---------------------------------------------------------------- Structural origin, beside the planted specimen
+# ---------------------------------------------------------------- Structural origin: beside the planted specimen
 @waiting("Running the structural interventions…")
 def origin_beside_planted(lms, prompt: Prompt, position: int, factor: float, metric: metrics.Metric = "paper"):
     """(origin view of lms[0], the same demonstration on lms[1]) as ONE call: the Structural origin page shows the

@@ -73,7 +73,7 @@ def test_ten_concurrent_sessions_get_exactly_the_sequential_results():
         key, task = serving.request(lessons.intervention_lesson, "textbook", CONFIG, setting=settings[i],
                                   prompt=prompt, metric="paper")
         start.wait()
-        return sched.run(key, task, session=f"session-{i}")
+        return sched.result(key, task, session=f"session-{i}")
 
     with ThreadPoolExecutor(len(settings)) as pool:
         results = list(pool.map(session, range(len(settings))))
@@ -98,7 +98,7 @@ def test_identical_requests_from_many_sessions_are_computed_once():
     gate.set()
     assert [j.future.result(30) for j in jobs] == [("result", 7)] * 5
     assert calls == [7]
-    assert sched.run(key, task, "s9") == ("result", 7) and calls == [7], "then served from the cache"
+    assert sched.result(key, task, "s9") == ("result", 7) and calls == [7], "then served from the cache"
 
 
 def _gated(order, name, gate=None):
@@ -184,7 +184,7 @@ def test_errors_reach_every_waiter_and_are_not_cached():
     sched = scheduler.Scheduler(workers=1)
     for _ in range(2):
         with pytest.raises(ValueError):
-            sched.run("k", failing, "A")
+            sched.result("k", failing, "A")
     assert len(attempts) == 2 and "k" not in sched.cache
 
 

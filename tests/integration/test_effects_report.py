@@ -33,8 +33,11 @@ def test_sweep_mixed_batches_equal_separate_runs(textbook, ids):
 
 
 def test_summary_relative_to_baseline(textbook, ids):
+    """The one summary of a sweep's rows (sinklab.experiments.tables.summarise): % of the baseline, paired CE."""
+    from sinklab.experiments.tables import summarise
+
     sw = effects.sweep(textbook.model, ids, {"baseline": None, "b": make("b")})
-    s = effects.summary(sw).set_index("intervention")
+    s = summarise(sw.examples.rename(columns={"intervention": "setting"}), group=[]).set_index("setting")
     assert s.loc["baseline", "pct_of_baseline"] == pytest.approx(100.0)
     assert s.loc["baseline", "ce_change"] == 0.0
     assert s.loc["b", "pct_of_baseline"] < 50  # the planted circuit needs b_Q

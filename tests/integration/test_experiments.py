@@ -709,7 +709,7 @@ def _contract():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "unit" / "test_chart_contract.py"
+    path = Path(__file__).resolve().parents[1] / "unit" / "teaching" / "test_chart_contract.py"
     spec = importlib.util.spec_from_file_location("chart_contract", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

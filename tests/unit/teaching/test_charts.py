@@ -83,7 +83,7 @@ def test_epe_charts(views):
     assert "massive" in t and charts.FIRST in t and "threshold" in t
     assert has_title(spec(charts.epe_validation(v.validation)))
     t = text(charts.epe_validation(v.validation, published=published_epe()))
-    assert charts.PUBLISHED_LABEL in t and charts.PUBLISHED in t
+    assert charts.PUBLISHED_LABEL in t and charts.PUBLISHED_COLOUR in t
 
 
 def test_gamma_charts(views):

@@ -1,11 +1,11 @@
 """Checks for the tutorials' "Your turn" exercises (tutorials/NN_*.py): one function per exercise.
 
-    import checks
-    checks.check_first_token_share(first_token_share, lm, view)
+    import feedback
+    feedback.check_first_token_share(first_token_share, lm, view)
 
 A check calls your function, compares its answer with what sinklab computes itself (the sink
 metric of `sinklab.analyses.metrics`, EPE and its massive coordinates from `sinklab.analyses.epe`, gamma from
-`sinklab.analyses.gamma`, weights read through `sinklab.model.layout`, the tables of the `sinklab.teaching.lessons`
+`sinklab.analyses.gamma`, weights read through `sinklab.model.families`, the tables of the `sinklab.teaching.lessons`
 views), never with the reference solutions, and when the two differ it tries to recognise a
 common mistake (a 1-indexed position, the wrong layer, a forgotten term...) to give a specific hint.
 
