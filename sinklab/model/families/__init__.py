@@ -11,7 +11,8 @@ window, and whether attention and MLP run in parallel. forward.py runs one loop 
 below (attn_weights, pos_embed, has_position_embeddings, attn_scale, ...) look the adapter up.
 
 One file per family (gpt2.py, gpt_neo.py, opt.py, llama.py, qwen2.py, gemma3.py, gpt_neox.py): defining its class
-registers it (base.py). A new family is one new file, imported below or by the program that uses it.
+registers it (base.py). A new family is one new file in this folder (loaded with the others, after them), or in any
+module the program imports.
 
 Family      model_type   positions                 q/k/v bias      norm       MLP       scale         notes
 GPT-2       gpt2         learned, offset 0         yes             LayerNorm  GELU      1/sqrt(d_h)   every size, distilgpt2
@@ -32,6 +33,9 @@ So: all of it on GPT-2 and OPT; EPE and the decomposition on GPT-Neo; none of it
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import torch
 
 from ...errors import BadInput
@@ -45,6 +49,9 @@ from .llama import Rotary
 from .qwen2 import Qwen2
 from .gemma3 import Gemma3
 from .gpt_neox import GPTNeoX
+
+for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+    importlib.import_module(f"{__name__}.{_module}")  # a family file dropped in this folder registers itself
 
 __all__ = ["Family", "LinearFamily", "Traits", "NotApplicable", "register", "unregister", "of", "family_class",
            "random_model", "BY_TYPE", "FAMILIES", "SUPPORTED", "HF_CLASSES", "CONFIGS", "TYPICAL", "SMALL",

@@ -129,3 +129,19 @@ def test_a_table_its_declaration_does_not_describe_fails_loudly():
     finally:
         unregister("t_loose")
     assert cls.name == "t_loose" and torch.get_num_threads() == 1
+
+
+def test_a_file_dropped_in_the_catalogue_is_an_experiment(tmp_path):
+    """In a copy of the package: experiment_widths.py copied into experiments/catalogue/ is loaded with the others."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    shutil.copytree(root / "sinklab", tmp_path / "sinklab", ignore=shutil.ignore_patterns("bundled", "*.pyc"))
+    shutil.copy(Path(__file__).with_name("experiment_widths.py"), tmp_path / "sinklab" / "experiments" / "catalogue")
+    out = subprocess.run([sys.executable, "-c", "import sinklab.experiments as ex; print(list(ex.REGISTRY))"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == str([*BUILT_IN, "widths"])

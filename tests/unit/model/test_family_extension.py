@@ -85,3 +85,19 @@ def test_a_family_must_say_where_its_weights_live():
         type("Bare", (Family,), dict(model_type="t_bare", hf_class="X", config_class="XConfig", small={},
                                      typical=Traits("t_bare", "T", "learned", 0, query_bias=True, scaled=True)))
     assert "t_bare" not in families.BY_TYPE
+
+
+def test_a_file_dropped_in_the_families_folder_is_a_family(tmp_path):
+    """In a copy of the package: family_phi.py copied into model/families/ is loaded with the others."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    shutil.copytree(root / "sinklab", tmp_path / "sinklab", ignore=shutil.ignore_patterns("bundled", "*.pyc"))
+    shutil.copy(Path(__file__).with_name("family_phi.py"), tmp_path / "sinklab" / "model" / "families")
+    out = subprocess.run([sys.executable, "-c", "from sinklab.model import families; print(families.SUPPORTED[-1])"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "phi"
