@@ -85,3 +85,15 @@ def test_no_import_hides_in_a_function():
 def test_every_layer_says_what_it_is(package):
     doc = ast.get_docstring(ast.parse((ROOT / "sinklab" / package / "__init__.py").read_text()))
     assert doc and len(doc) > 60, f"sinklab/{package}/__init__.py: a docstring saying what the layer holds"
+
+
+def test_the_architecture_document_is_current():
+    """docs/architecture.md's layer diagram and module table are what scripts/architecture.py draws from the
+    import graph now (regenerate: python scripts/architecture.py)."""
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "architecture.py"), "--check"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = (ROOT / "docs" / "architecture.md").read_text()
+    for heading in ("an intervention: 1 file", "an experiment: 1 file", "a model family: 1 file",
+                    "a page and its notebook"):
+        assert heading in doc, heading
