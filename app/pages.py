@@ -1,17 +1,24 @@
-"""The app's pages in story order: the ONE list the router, the prev/next links and the tests read.
+"""The app's pages in story order: the ONE list the router, the prev/next links and the tests read, made from the
+page files themselves.
+
+A page is a file lesson_pages/<number>_<topic>.py whose heading is `st.title("<title>: ...")`: its number orders
+the story, its topic is its URL path (/<topic>), and the title before the colon names it in the navigation. Adding
+a page is adding its file (docs/architecture.md, "Add a page and its notebook").
 
 Pure data (no Streamlit, no torch), so tests and tools can import it cheaply:
 
     import sys; sys.path.insert(0, "app"); from pages import PAGES
 
-Each page's heading (its st.title) starts with "<title>:"; the first page is the default (served at "/").
+The first page is the default (served at "/").
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from pathlib import Path
 
 APP_DIR = Path(__file__).resolve().parent
+PAGE_DIR = APP_DIR / "lesson_pages"
 
 
 @dataclass(frozen=True)
@@ -39,18 +46,25 @@ class Page:
         return "" if self.default else self.url_path
 
 
-PAGES: tuple[Page, ...] = (
-    Page(1, "Start", "start", "lesson_pages/1_start.py"),
-    Page(2, "The circuit in one picture", "circuit", "lesson_pages/2_circuit.py"),
-    Page(3, "Decomposition", "decomposition", "lesson_pages/3_decomposition.py"),
-    Page(4, "EPE", "epe", "lesson_pages/4_epe.py"),
-    Page(5, "γ and alignment", "gamma", "lesson_pages/5_gamma.py"),
-    Page(6, "Interventions", "interventions", "lesson_pages/6_interventions.py"),
-    Page(7, "Across domains", "domains", "lesson_pages/7_domains.py"),
-    Page(8, "Structural origin", "origin", "lesson_pages/8_origin.py"),
-    Page(9, "Compare specimens", "compare", "lesson_pages/9_compare.py"),
-    Page(10, "Length and dose", "curves", "lesson_pages/10_curves.py"),
-)
+def heading_title(path: Path) -> str:
+    """The title a page file gives itself: its heading, st.title("<title>: ..."), up to the colon."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "title" and node.args
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+            return node.args[0].value.split(":")[0].strip()
+    raise ValueError(f"{path.name} has no heading st.title(\"<title>: ...\")")
+
+
+def scan(folder: Path = PAGE_DIR) -> tuple[Page, ...]:
+    """Every page file of `folder` (<number>_<topic>.py) as a Page, in story order."""
+    found = []
+    for path in folder.glob("[0-9]*_*.py"):
+        number, topic = path.stem.split("_", 1)
+        found.append(Page(int(number), heading_title(path), topic, f"{folder.name}/{path.name}"))
+    return tuple(sorted(found, key=lambda p: p.number))
+
+
+PAGES: tuple[Page, ...] = scan()
 
 
 def by_url(url_path: str) -> Page:

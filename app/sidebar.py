@@ -15,7 +15,7 @@ import display
 import errors
 import models
 import state
-import views
+import serving
 from sinklab import lessons
 from sinklab.model.loading import describe
 from sinklab.specimens import cards
@@ -101,7 +101,7 @@ def make_settings(config: Config, model: str, lm: LoadedModel, prompt_key: str =
     probe = Settings(config, model, lm.info, (lm.meta or {}).get("summary"), prompt_key, text, n, bos, metric,
                      n, None, None)
     try:
-        toks = views.quick(lessons.encode, probe, prompt=probe.prompt)
+        toks = serving.quick(lessons.encode, probe, prompt=probe.prompt)
         used, orig = len(toks), toks.truncated_from
     except SinklabError as e:
         err = errors.public_message(e, config)

@@ -8,7 +8,8 @@ The page files live in lesson_pages/, not pages/: a folder named pages/ next to 
 Streamlit to its legacy auto-discovered multipage mode, which then runs a page without this router.
 
 App modules: pages (the page list), state (URL-bound widgets), models (allowlist, model store),
-sidebar (Settings), views (the cached, fair lesson factory), display (helpers), errors (boundary).
+sidebar (Settings), serving (the cached, fair lesson factory: serving/), defaults (the pages' widget defaults and the
+server's warm-up), display (helpers), errors (boundary).
 """
 import streamlit as st
 
@@ -16,8 +17,9 @@ import display
 import errors
 import pages
 import sidebar
+import defaults
+import serving
 import state
-import views
 from sinklab.config import Config
 from sinklab.errors import SinklabError
 
@@ -28,7 +30,8 @@ try:
 except SinklabError as e:
     errors.invalid_config(e)
 errors.configure(config)
-views.configure_threads(config)
+serving.configure_threads(config)
+
 
 def _start_alias() -> None:
     """/start (the first page's url_path) serves the first page, which Streamlit serves at "/"."""
@@ -47,7 +50,7 @@ if s is None:
     st.stop()
 if config.server:  # a class opening the default link finds every page's default view computed
     with errors.logged("queueing the default views"):
-        views.warm(sidebar.default_settings(config))
+        defaults.warm(sidebar.default_settings(config))
 link_notice = st.container()
 finished = False
 with errors.boundary(config):

@@ -217,13 +217,13 @@ def compare_engines(args) -> None:
                    seeds=(0, 1), n=args.sweep_n, n_tokens=32, lengths=(16, 32, 64), domains=("nl", "math", "code"))
     jobs = plan.jobs()
     t0 = time.perf_counter()
-    local = ex.run(plan, engine=make_engine("local", threads=args.threads))
+    local = ex.run_plan(plan, engine=make_engine("local", threads=args.threads))
     t_local = time.perf_counter() - t0
     t0 = time.perf_counter()
     eng = make_engine("dask", workers=2, threads=1, processes=True)
     t_start = time.perf_counter() - t0
     t0 = time.perf_counter()
-    dask = ex.run(plan, engine=eng)
+    dask = ex.run_plan(plan, engine=eng)
     t_dask = time.perf_counter() - t0
     eng.close()
     for name in local.tables:

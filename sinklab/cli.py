@@ -13,9 +13,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 
-from .errors import SinklabError
+from huggingface_hub import constants
+from tqdm import tqdm
+
+from .config import Config
+from .errors import BadInput, SinklabError
+from . import experiments
+from .experiments import REGISTRY, Plan
+from .experiments.engine import ENGINES, make_engine
+from .experiments.experiment import options as experiment_options
+from .experiments.jobs import DTYPES
+from .experiments.output import markdown
+from .experiments.plan import EXPERIMENTS
+from .experiments.tables import not_run
 
 
 def _list(text: str | None) -> list[str]:
@@ -24,8 +37,6 @@ def _list(text: str | None) -> list[str]:
 
 def _numbers(text: str | None, what: str, kind: type = float) -> tuple | None:
     """'0,0.5,1' -> (0.0, 0.5, 1.0) (kind int: integers); None for a flag not given."""
-    from .errors import BadInput
-
     if text is None:
         return None
     out = []
@@ -39,10 +50,8 @@ def _numbers(text: str | None, what: str, kind: type = float) -> tuple | None:
 
 
 def parser() -> argparse.ArgumentParser:
-    from .experiments.jobs import DTYPES
-    from .experiments.plan import ALPHAS, COMBOS, EFFICACY, EXPERIMENTS, LENGTHS
-    from .inputs.regimes import REGIMES
-
+    """`sinklab report`'s arguments: the plan's own, then every registered experiment's options (their flags,
+    help and defaults declared by the experiments), then the engine's."""
     ap = argparse.ArgumentParser(prog="sinklab", description="Measure and break attention sinks in transformer LMs.")
     sub = ap.add_subparsers(dest="command", required=True)
     rp = sub.add_parser("report", help="run every intervention over the NL / math / code corpora, and experiments",
@@ -66,17 +75,9 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--experiments", default="table1",
                     help=f"comma list of {', '.join(EXPERIMENTS)}, or all (default table1)")
     rp.add_argument("--domains", default=None, help="domains of the domain experiments (default nl,math,code)")
-    rp.add_argument("--lengths", default=None, help=f"lengths experiment (default {','.join(map(str, LENGTHS))})")
-    rp.add_argument("--length-regime", default="text", help="content regime of the lengths experiment (default text)")
-    rp.add_argument("--regimes", default=None, help=f"regimes experiment (default {','.join(REGIMES)})")
-    rp.add_argument("--interventions", default=None,
-                    help=f"labels for lengths / regimes / emergence (default {','.join(EFFICACY)})")
-    rp.add_argument("--combos", default=None, help=f"combined experiment (default {','.join(COMBOS)}; join with ∧ or +)")
-    rp.add_argument("--alphas", default=None, help=f"dose grid (default {','.join(f'{a:g}' for a in ALPHAS)})")
-    rp.add_argument("--targets", default=None, help="relocation targets (default 1)")
-    rp.add_argument("--revisions", default=None,
-                    help="emergence checkpoints: revision names of --model on the hub, or checkpoint directories "
-                         "(of one --model only)")
+    for o in experiment_options().values():
+        default = f" (default {o.shown_default()})" if o.shown_default() else ""
+        rp.add_argument(o.flag, dest=o.name, default=None, help=o.help + default)
     rp.add_argument("--coords", default=None,
                     help="(i), (j), b∧i, scale_wk: explicit W_k coordinates, e.g. 138,378,447 (needed on models "
                          "without position embeddings: Llama, Qwen2)")
@@ -91,7 +92,7 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--j-seed", type=int, default=0, help="(j): seed of the random draw (default 0; the extension: 42)")
     rp.add_argument("--dtype", choices=list(DTYPES), default="float32",
                     help="weights' dtype (default float32; float16 / bfloat16 are for GPUs)")
-    rp.add_argument("--engine", choices=["local", "dask"], default="local",
+    rp.add_argument("--engine", choices=list(ENGINES), default="local",
                     help="local: in this process (default); dask: Dask distributed")
     rp.add_argument("--address", default=None, help="Dask scheduler address, e.g. tcp://host:8786 (default: a "
                                                     "LocalCluster on this machine)")
@@ -105,40 +106,26 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def plan_from(args, config=None):
+def plan_from(args, config=None) -> Plan:
     """The Plan of parsed arguments; config (a sinklab.config.Config) gives the defaults flags leave open."""
-    from .config import Config
-    from .experiments.plan import EXPERIMENTS, Plan
-
     config = config or Config()
     models = [m for spec in (args.model or [config.model or "textbook"]) for m in _list(spec)]
     exps = _list(args.experiments)
-    if exps == ["all"]:
-        exps = [e for e in EXPERIMENTS if e != "emergence" or args.revisions]
+    declared = experiment_options()
+    given = {name: o.parse(getattr(args, name)) for name, o in declared.items()
+             if getattr(args, name, None) is not None}
+    if exps == ["all"]:  # every experiment whose required options are given
+        exps = [e for e, exp in REGISTRY.items() if all(given.get(r) for r in exp.required)]
     kw = {}
     if args.domains:
         kw["domains"] = tuple(_list(args.domains))
-    if args.lengths:
-        kw["lengths"] = tuple(_list(args.lengths))
-    if args.regimes:
-        kw["regimes"] = tuple(_list(args.regimes))
-    if args.interventions:
-        kw["interventions"] = tuple(_list(args.interventions))
-    if args.combos:
-        kw["combos"] = tuple(c.replace("+", "∧") for c in _list(args.combos))
-    if args.alphas:
-        kw["alphas"] = _numbers(args.alphas, "alphas")
-    if args.targets:
-        kw["targets"] = tuple(_list(args.targets))
-    if args.revisions:
-        kw["revisions"] = tuple(_list(args.revisions))
     seeds = tuple(_list(args.seeds)) if args.seeds else (args.seed,)
     source = args.source or ("offline" if config.offline else "auto")
     return Plan(models=tuple(models), experiments=tuple(exps), seeds=seeds, n=args.n, n_tokens=args.tokens,
                 band=args.band, metric=args.metric, source=source, target=args.target,
-                length_regime=args.length_regime, batch_size=args.batch_size, device=args.device, dtype=args.dtype,
+                batch_size=args.batch_size, device=args.device, dtype=args.dtype,
                 coords=_numbers(args.coords, "--coords", int), i_top=args.i_top, i_k_sigma=args.i_ksigma,
-                j_per_layer=args.j_per_layer, j_seed=args.j_seed, **kw)
+                j_per_layer=args.j_per_layer, j_seed=args.j_seed, **kw, **given)
 
 
 @contextlib.contextmanager
@@ -149,10 +136,6 @@ def _offline(on: bool):
     if not on:
         yield
         return
-    import os
-
-    from huggingface_hub import constants
-
     before_env, before = os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE
     os.environ["HF_HUB_OFFLINE"] = "1"  # inherited by a LocalCluster's worker processes
     constants.HF_HUB_OFFLINE = True
@@ -167,20 +150,11 @@ def _offline(on: bool):
 
 
 def report(args, config=None) -> int:
-    from tqdm import tqdm
-
-    from . import experiments
-    from .config import Config
-    from .experiments.engine import make_engine
-    from .experiments.tables import not_run
-
     config = config or Config()
     plan = plan_from(args, config)
     formats = () if args.formats.strip().lower() == "none" else tuple(_list(args.formats))
     for f in formats:
         if f not in ("png", "svg"):
-            from .errors import BadInput
-
             raise BadInput(f"figure formats are png and svg (or none); got {f!r}")
     jobs = plan.jobs()
     threads = args.threads if args.threads is not None else config.threads
@@ -201,7 +175,7 @@ def report(args, config=None) -> int:
     out = experiments.write(res, args.out, formats=formats)
     computed = any(len(t) for t in res.tables.values())
     if computed:
-        print(experiments.output.markdown(res))
+        print(markdown(res))
     if len(res.errors):  # one line per (model, reason), not per job and setting
         for r in not_run(res.errors, models=True).itertuples():
             print(f"sinklab: not run on {r.model}: {r.what} (T = {r.lengths}): {r.why}", file=sys.stderr)
@@ -216,8 +190,6 @@ def report(args, config=None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import Config
-
     args = parser().parse_args(argv)
     try:
         return report(args, Config.load())  # configuration is read once, here

@@ -2,7 +2,7 @@
 
 Labels a-j follow the circuit paper (see ../shared/spec/circuit.md); `transplant`,
 `isolate` and `amplify` come from the draft paper and the structural-origin paper.
-Layer ranges are 0-indexed, [start, stop). Positions are 0-indexed (position 1 = index 0).
+Layer ranges are 0-indexed, [start, stop). Positions are 0-indexed (the papers' "position 1" is position 0).
 
 Every family (sinklab.model.families) runs every intervention through the same points; what it MEANS there
 is declared by each class's `meaning(traits)` and tabulated by `meanings()`: (b) is a declared no-op
@@ -30,11 +30,12 @@ import numpy as np
 import torch
 
 from . import checks
-from .model import families, layout
-from .analyses.epe import epe, massive_coords
+from .model import families, finder
+from .model.epe import epe, massive_coords
 from .errors import BadInput
 from .model.families import NotApplicable, Traits
-from .model.names import POINTS
+from .model.forward import Edit, run
+from .model.names import POINTS, act_name
 
 REGISTRY: dict[str, type["Intervention"]] = {}  # label -> class, filled by Intervention.__init_subclass__
 PAPER = tuple("abcdefghij")  # the ten interventions of the circuit paper, in order
@@ -199,7 +200,7 @@ def read_docstring(doc: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Intervention:
+class Intervention(Edit):
     """Base class. A subclass is declared in its class statement and its docstring:
 
         @dataclass(frozen=True, kw_only=True)
@@ -318,13 +319,12 @@ class Intervention:
 
     @classmethod
     def family_meaning(cls, t: Traits) -> Meaning:
-        """meaning(t), with what a family's own structure adds to it (Gemma 3: a change to q or k is made before the
-        QK-norm, which rescales what remains)."""
+        """meaning(t), with what a family's own structure adds to it, declared in its family file
+        (Family.meaning_note; Gemma 3: a change to q or k is made before the QK-norm, which rescales what remains)."""
         m = cls.meaning(t)
-        if m.applies and t.qk_norm and cls.points & {"q", "k"}:
-            return Meaning(True, m.text + f" On {t.title} the change is made before the QK-norm (an RMSNorm of each "
-                                          "head's q and k), which rescales what remains.")
-        return m
+        family = families.BY_TYPE.get(t.family)
+        note = family.meaning_note(cls.points, t) if m.applies and family is not None else ""
+        return Meaning(True, m.text + note) if note else m
 
     def check(self, model, n_tokens: int) -> None:
         """Raise BadInput / NotApplicable if this intervention cannot run on `model` with n_tokens tokens."""
@@ -335,7 +335,7 @@ class Intervention:
         m = self.family_meaning(fam.traits())
         if not m.applies:
             raise NotApplicable(f"{self.title} does not apply to {fam.title}: {m.text}")
-        if self.needs_position_embeddings and not fam.rotary and not layout.has_position_embeddings(model):
+        if self.needs_position_embeddings and not fam.rotary and not families.has_position_embeddings(model):
             raise NotApplicable(f"{self.title} is defined through the position embeddings, and this model has "
                                 "none (all zero): it does not apply here")
 
@@ -408,7 +408,7 @@ class ScaleQueryBias(Intervention, label="b", title="No query bias", points={"q"
         return Meaning(True, cls.description)
 
     def apply(self, point, layer, t, model, inputs):
-        w = layout.attn_weights(model, layer)
+        w = families.attn_weights(model, layer)
         if w.b_Q is None:
             return t
         return t - (1.0 - self.alpha) * w.head_bias(w.b_Q)  # [batch, pos, head, d_head] - [head, d_head]
@@ -435,7 +435,7 @@ class RemoveFirstPE(Intervention, label="c", title="Remove first PE", points={"p
 
     def apply(self, point, layer, t, model, inputs):
         t = t.clone()
-        t[:, 0] = layout.pos_embed(model)[1]
+        t[:, 0] = families.pos_embed(model)[1]
         return t
 
 
@@ -511,7 +511,7 @@ class SwapPE(SwapEPE, label="e", title="Swap PE", needs_position_embeddings=True
     """
 
     def _directions(self, model):
-        p = layout.pos_embed(model)
+        p = families.pos_embed(model)
         return _unit(p[0]), _unit(p[self.other])
 
 
@@ -634,7 +634,7 @@ class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords",
         if self._needs_epe() and fam.rotary:
             raise NotApplicable(f"{self.title} picks its coordinates from EPE_0, and {fam.title} is a rotary model "
                                 "without position embeddings: pass the coordinates explicitly (coords=...)")
-        if self._needs_epe() and not layout.has_position_embeddings(model):
+        if self._needs_epe() and not families.has_position_embeddings(model):
             raise NotApplicable(f"{self.title} picks its coordinates from EPE_0, and this model has no position "
                                 "embeddings: pass the coordinates explicitly (a planted specimen lists them in "
                                 "its metadata as massive_coords)")
@@ -652,7 +652,7 @@ class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords",
         c = list(self.chosen(model, layer))
         if not c:
             return t
-        w = layout.attn_weights(model, layer)
+        w = families.attn_weights(model, layer)
         removed = (inputs["x"][..., c] @ w.W_K[c]).unflatten(-1, (w.n_head, w.d_head))  # [batch, pos, head, d_head]
         return t - w.to_kv(removed)  # [batch, pos, kv_head, d_head], before any rotation
 
@@ -772,9 +772,6 @@ def _last_neuron(ctx: Context) -> int:
 
 def _layer_output(model, ids: torch.Tensor, mask: torch.Tensor, layer: int, names: tuple[str, ...]) -> dict:
     """A plain forward of the inputs up to block `layer` (inclusive), keeping `names` of that layer."""
-    from .model.forward import run
-    from .model.names import act_name
-
     keep = [act_name(n, layer) for n in names]
     tr = run(model, ids, mask, names=keep, stop_at_layer=layer + 1)
     return {n: tr[n, layer] for n in names}
@@ -844,10 +841,8 @@ class ZeroNeurons(_OneLayer, label="zero_neurons", title="Zero super neurons", p
         """Per example, the zeroed units (the given neurons, or the finder's on these inputs)."""
         if self.neurons is not None:
             return [self.neurons] * ids.shape[0]
-        from .analyses import origin
-
         out = _layer_output(model, ids, mask, self.layer, ("post", "mlp_out"))
-        return origin.found_neurons(out["post"], out["mlp_out"], mask.to(out["post"].device), self._rows(model),
+        return finder.found_neurons(out["post"], out["mlp_out"], mask.to(out["post"].device), self._rows(model),
                                     self.top)
 
     def check_inputs(self, model, ids, mask):
@@ -861,10 +856,8 @@ class ZeroNeurons(_OneLayer, label="zero_neurons", title="Zero super neurons", p
         if self.neurons is not None:
             t[:, :, list(self.neurons)] = 0
             return t
-        from .analyses import origin
-
         fam = families.of(model)
-        found = origin.found_neurons(t, fam.mlp_out(self.layer, t), inputs["mask"], self._rows(model), self.top)
+        found = finder.found_neurons(t, fam.mlp_out(self.layer, t), inputs["mask"], self._rows(model), self.top)
         for e, ns in enumerate(found):
             t[e, :, list(ns)] = 0
         return t
@@ -897,19 +890,15 @@ class ZeroRandomNeurons(_OneLayer, label="zero_random_neurons", title="Zero rand
 
     def chosen(self, model, ids, mask) -> list[tuple[int, ...]]:
         """Per example, the zeroed units (never one the finder flags on these inputs)."""
-        from .analyses import origin
-
         out = _layer_output(model, ids, mask, self.layer, ("post", "mlp_out"))
         rows = families.of(model).mlp_out_rows(self.layer).detach()
-        flags = origin.super_mask(out["post"], out["mlp_out"], mask.to(out["post"].device), rows)
+        flags = finder.super_mask(out["post"], out["mlp_out"], mask.to(out["post"].device), rows)
         return [self.drawn(rows.shape[0], set(torch.nonzero(f).flatten().tolist())) for f in flags]
 
     def apply(self, point, layer, t, model, inputs):
-        from .analyses import origin
-
         fam = families.of(model)
         rows = fam.mlp_out_rows(self.layer).detach()
-        flags = origin.super_mask(t, fam.mlp_out(self.layer, t), inputs["mask"], rows)
+        flags = finder.super_mask(t, fam.mlp_out(self.layer, t), inputs["mask"], rows)
         t = t.clone()  # [batch, pos, d_mlp]
         for e in range(t.shape[0]):
             t[e, :, list(self.drawn(rows.shape[0], set(torch.nonzero(flags[e]).flatten().tolist())))] = 0
@@ -936,19 +925,15 @@ class ZeroMassive(_OneLayer, label="zero_massive", title="Zero massive coordinat
         """Per example, the zeroed coordinates (the given ones, or those the massive rule flags after the block)."""
         if self.coords is not None:
             return [self.coords] * ids.shape[0]
-        from .analyses import origin
-
         r = _layer_output(model, ids, mask, self.layer, ("resid_post",))["resid_post"]
-        flags = origin.massive_mask(r, mask.to(r.device))
+        flags = finder.massive_mask(r, mask.to(r.device))
         return [tuple(torch.nonzero(f).flatten().tolist()) for f in flags]
 
     def check_inputs(self, model, ids, mask):
         if self.coords is None and not all(self.chosen(model, ids, mask)):
-            from .analyses import origin
-
-            raise NotApplicable(f"{self.title}: no coordinate of position 0 is massive after block {self.layer} on "
-                                f"this input (none >= mean + {origin.K_SIGMA:g}σ, >= {origin.MIN_RATIO:g}× the median "
-                                f"and >= {origin.MIN_OTHERS:g}× the other positions'); pass coords=... to zero "
+                raise NotApplicable(f"{self.title}: no coordinate of position 0 is massive after block {self.layer} on "
+                                f"this input (none >= mean + {finder.K_SIGMA:g}σ, >= {finder.MIN_RATIO:g}× the median "
+                                f"and >= {finder.MIN_OTHERS:g}× the other positions'); pass coords=... to zero "
                                 "chosen ones")
 
     def apply(self, point, layer, t, model, inputs):
@@ -956,9 +941,7 @@ class ZeroMassive(_OneLayer, label="zero_massive", title="Zero massive coordinat
         if self.coords is not None:
             t[:, 0, list(self.coords)] = 0
             return t
-        from .analyses import origin
-
-        for e, f in enumerate(origin.massive_mask(t, inputs["mask"])):
+        for e, f in enumerate(finder.massive_mask(t, inputs["mask"])):
             t[e, 0, f] = 0
         return t
 
@@ -999,7 +982,7 @@ class InterpolatePE(Intervention, title="Interpolate PE_0 -> PE_1", points={"pos
     alpha: float = param(1.0, "α: 0 = p_1 (intervention c), 1 = p_0 (identity)", 0.0, 2.0, 0.05)
 
     def apply(self, point, layer, t, model, inputs):
-        p1 = layout.pos_embed(model)[1]
+        p1 = families.pos_embed(model)[1]
         t = t.clone()
         t[:, 0] = p1 + self.alpha * (t[:, 0] - p1)
         return t

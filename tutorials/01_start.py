@@ -39,7 +39,7 @@ from sinklab.config import Config
 from sinklab.inputs.corpora import example_prompts
 from sinklab.teaching.lessons import Prompt
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
@@ -201,7 +201,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import first_token_share  # noqa: F811
 
 # %%
-checks.check_first_token_share(first_token_share, lm, view, strict=config.solutions)
+feedback.check_first_token_share(first_token_share, lm, view, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

@@ -48,7 +48,7 @@ from sinklab.config import Config
 from sinklab.interventions import REGISTRY
 from sinklab.teaching.lessons import Prompt
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
@@ -156,7 +156,7 @@ charts.circuit_diagram(cut_view.nodes, cut_view.edges,
 # on the specimen where it is planted, cut wire by wire in the same way.
 
 # %%
-OTHER_ROUTE = next(r for r in circuit.ROUTES if r != view.route)
+OTHER_ROUTE = next(r for r in circuit.WIRING if r != view.route)
 OTHER = {"positional": claims.POSITIONAL, "structural": claims.STRUCTURAL}[OTHER_ROUTE]
 other_lm = lm if lm.info.name == OTHER else sinklab.load_model(OTHER)
 other_view = lessons.circuit_lesson(other_lm, PROMPT, route=OTHER_ROUTE)
@@ -209,7 +209,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import score_lead  # noqa: F811
 
 # %%
-checks.check_score_lead(score_lead, lm, PROMPT, strict=config.solutions)
+feedback.check_score_lead(score_lead, lm, PROMPT, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

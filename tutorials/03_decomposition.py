@@ -45,7 +45,7 @@ from sinklab.config import Config
 from sinklab.interventions import NotApplicable
 from sinklab.teaching.lessons import Prompt
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
@@ -195,7 +195,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import attention_from_terms_1_and_3  # noqa: F811
 
 # %%
-checks.check_attention_from_terms_1_and_3(attention_from_terms_1_and_3, view, strict=config.solutions)
+feedback.check_attention_from_terms_1_and_3(attention_from_terms_1_and_3, view, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

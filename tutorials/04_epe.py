@@ -32,12 +32,12 @@
 # %%
 import sinklab
 from sinklab import cards, charts, claims, lessons
-from sinklab.model import layout
+from sinklab.model import families, layout
 from sinklab.config import Config
 from sinklab.interventions import NotApplicable
 from sinklab.teaching.lessons import Prompt
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
@@ -172,11 +172,11 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import massive_from_table  # noqa: F811
 
 # %%
-checks.check_massive_from_table(massive_from_table, lm, view, strict=config.solutions)
+feedback.check_massive_from_table(massive_from_table, lm, view, strict=config.solutions)
 
 # %% [markdown]
 # **2.** Compute EPE_0 yourself from the weights: complete `epe_first(model)` returning
-# MLP⁽¹⁾(p_0) + p_0, with p_0 = `layout.pos_embed(model)[0]` (the first row of the position
+# MLP⁽¹⁾(p_0) + p_0, with p_0 = `families.pos_embed(model)[0]` (the first row of the position
 # embeddings, `model.transformer.wpe.weight`) and the first block's MLP as a function,
 # `layout.mlp(model.transformer.h[0], x)`. It should match `view.coords["value"]`.
 
@@ -190,7 +190,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import epe_first  # noqa: F811
 
 # %%
-checks.check_epe_first(epe_first, lm, strict=config.solutions)
+feedback.check_epe_first(epe_first, lm, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

@@ -35,7 +35,7 @@ from sinklab.interventions import NotApplicable
 from sinklab.published.reference import is_gpt2_small
 from sinklab.teaching.lessons import Prompt
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
@@ -149,7 +149,7 @@ course.Checkpoint(f"On {lm.info.name}, in how many of its {lm.info.n_layer} laye
 # (d = `model.config.n_embd`), and it computes x @ weight + bias. Complete
 # `gamma_by_hand(model, layer)`: return γ = W_k b_Q (a vector of length d:
 # `weight[:, d:2d] @ bias[:d]`). sinklab reads the same blocks through
-# `sinklab.model.layout.attn_weights(model, layer)` (`.W_K`, `.b_Q`); the check compares with it.
+# `sinklab.model.families.attn_weights(model, layer)` (`.W_K`, `.b_Q`); the check compares with it.
 
 # %%
 def gamma_by_hand(model, layer):
@@ -162,7 +162,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import gamma_by_hand  # noqa: F811
 
 # %%
-checks.check_gamma_by_hand(gamma_by_hand, lm, strict=config.solutions)
+feedback.check_gamma_by_hand(gamma_by_hand, lm, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

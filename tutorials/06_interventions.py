@@ -41,9 +41,9 @@ from sinklab.config import Config
 from sinklab.interventions import PAPER, REGISTRY, NotApplicable, catalogue, make
 from sinklab.teaching.lessons import Prompt
 from sinklab.analyses.metrics import paper_layers
-from sinklab.published.reference import is_gpt2_small, table1
+from sinklab.published.reference import is_gpt2_small, authors_table1
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
@@ -53,7 +53,7 @@ lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
 course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
 PROMPT = Prompt()  # the paper's Ozymandias sentence, 40 tokens
-PUBLISHED = table1()  # the authors' GPT-2 small numbers: shown only as labelled references
+PUBLISHED = authors_table1()  # the authors' GPT-2 small numbers: shown only as labelled references
 NOOPS = course.declared_noops(lm)  # {label: why}: runs on this model but is declared to change nothing
 
 
@@ -298,7 +298,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import is_circuit_wire  # noqa: F811
 
 # %%
-checks.check_is_circuit_wire(is_circuit_wire, lm, PROMPT, strict=config.solutions)
+feedback.check_is_circuit_wire(is_circuit_wire, lm, PROMPT, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

@@ -32,7 +32,7 @@ from sinklab import cards, charts, claims, lessons
 from sinklab.config import Config
 from sinklab.interventions import PAPER
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
@@ -157,7 +157,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import circuit_wires  # noqa: F811
 
 # %%
-checks.check_circuit_wires(circuit_wires, view, strict=config.solutions)
+feedback.check_circuit_wires(circuit_wires, view, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

@@ -48,7 +48,7 @@ from sinklab.interventions import NotApplicable, make
 from sinklab.model import layout
 from sinklab.teaching.lessons import Prompt
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
@@ -308,7 +308,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import variance_ratio  # noqa: F811
 
 # %%
-checks.check_variance_ratio(variance_ratio, lm, view, strict=config.solutions)
+feedback.check_variance_ratio(variance_ratio, lm, view, strict=config.solutions)
 
 # %% [markdown]
 # **2.** Complete `top_written_coords(row, n)`: from a down-projection table such as
@@ -325,7 +325,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import top_written_coords  # noqa: F811
 
 # %%
-checks.check_top_written_coords(top_written_coords, lm, view, strict=config.solutions)
+feedback.check_top_written_coords(top_written_coords, lm, view, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

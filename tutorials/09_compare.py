@@ -38,7 +38,7 @@ from sinklab.teaching.compare import CUT, wires_cut  # an intervention leaving l
 from sinklab.config import Config
 from sinklab.interventions import PAPER
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 config = Config.load()
@@ -141,7 +141,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import sink_wires  # noqa: F811
 
 # %%
-checks.check_sink_wires(sink_wires, view, strict=config.solutions)
+feedback.check_sink_wires(sink_wires, view, strict=config.solutions)
 
 # %% [markdown]
 # ## What we found

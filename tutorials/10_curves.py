@@ -40,7 +40,7 @@ from sinklab.experiments import figures
 from sinklab.experiments.tables import not_run
 from sinklab.teaching.lessons import Prompt
 
-import checks  # tutorials/checks.py: one check per "Your turn" exercise
+import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
 import course  # tutorials/course.py: offline charts, predict-then-reveal, the checkpoint
 
 # Settings are read once, here (sinklab.config): $SINKLAB_MODEL picks the model (unset: GPT-2 small if
@@ -175,7 +175,7 @@ if config.solutions:  # SINKLAB_SOLUTIONS=1 (as in CI): use the reference soluti
     from solutions import half_dose  # noqa: F811
 
 # %%
-checks.check_half_dose(half_dose, exercise_view, strict=config.solutions)
+feedback.check_half_dose(half_dose, exercise_view, strict=config.solutions)
 
 # %% [markdown]
 # ## The rest of the extension, from the library and the command line
@@ -190,7 +190,7 @@ checks.check_half_dose(half_dose, exercise_view, strict=config.solutions)
 # %%
 plan = ex.Plan(models=(lm.info.name,), experiments=("regimes", "combined", "pathways", "relocation", "cost"),
                seeds=(0,), n=N, domains=("nl",))
-res = ex.run(plan, lm=lm)
+res = ex.run_plan(plan, lm=lm)
 print(f"{len(plan.jobs())} jobs, {len(res.errors)} rows in errors (what did not run, and why)")
 res.tables["regimes"].pivot_table(index="intervention", columns="regime", values="pct_of_baseline", sort=False).round(0)
 

@@ -4,7 +4,7 @@
     .venv/bin/python tutorials/execute.py --model textbook --out /tmp/nb --html 01_start.py
 
 Each notebook runs in a fresh kernel started in tutorials/ (as JupyterLab and nbmake start it, so that
-`import checks`, `import course` and `from solutions import ...` work), with SINKLAB_MODEL set to the model
+`import feedback`, `import course` and `from solutions import ...` work), with SINKLAB_MODEL set to the model
 and SINKLAB_SOLUTIONS=1 (the exercises' reference solutions, as in CI) unless the environment says otherwise.
 The executed notebook is written to --out even when a cell fails (outputs up to the failure, the error
 included); with --html it is also rendered next to it by nbconvert, the way .ci/run renders the tutorials.

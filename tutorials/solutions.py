@@ -7,7 +7,7 @@ CI does this), replaces it with the function of the same name from here:
     if config.solutions:
         from solutions import first_token_share
 
-Try the exercise first: `checks.py` tells you whether your answer is right, and if not, often why.
+Try the exercise first: `feedback.py` tells you whether your answer is right, and if not, often why.
 The checks compare your answer with sinklab's own computations, never with this file.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from sinklab.model import layout
+from sinklab.model import families, layout
 from sinklab import lessons
 from sinklab.analyses.decomposition import TERMS
 from sinklab.interventions import PAPER, REGISTRY, make
@@ -60,7 +60,7 @@ def massive_from_table(coords: pd.DataFrame, k_sigma: float = 3.0) -> list[int]:
 
 def epe_first(model) -> torch.Tensor:
     """EPE_0 = MLP^(1)(p_0) + p_0: the first block's MLP applied to the raw position embedding p_0."""
-    p1 = layout.pos_embed(model)[0]  # [d_model]
+    p1 = families.pos_embed(model)[0]  # [d_model]
     with torch.no_grad():
         return layout.mlp(model.transformer.h[0], p1) + p1
 
@@ -70,7 +70,7 @@ def gamma_by_hand(model, layer: int) -> torch.Tensor:
     """gamma = W_k b_Q of one layer (all heads), sliced from the HF Conv1D weight (y = x @ W + b).
 
     The exercise is about the packed q | k | v layout, so this slices `c_attn` by hand; the same
-    views are `layout.attn_weights(model, layer).W_K` and `.b_Q`.
+    views are `families.attn_weights(model, layer).W_K` and `.b_Q`.
     """
     d = model.config.n_embd
     attn = model.transformer.h[layer].attn.c_attn

@@ -5,17 +5,18 @@ One cached lesson call (lessons.curves_lesson); the charts are the report's own 
 """
 import streamlit as st
 
+import defaults
 import display
 import state
-import views
+from defaults import CURVES
+from serving import chart_spec, view
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.experiments import EFFICACY
-from sinklab.experiments.jobs import DOSE_CURVES
+from sinklab.experiments.settings import DOSE_CURVES
 from sinklab.experiments.tables import not_run
-from sinklab.interventions import describe
 from sinklab.inputs.corpora import DOMAIN_TITLES, DOMAINS
-from views import CURVES, view
+from sinklab.interventions import describe
 
 s = settings()
 st.title("Length and dose: does the circuit hold on long inputs, and is the sink a dial or a switch?")
@@ -32,7 +33,7 @@ display.intro(
     "the legend (references, not computed here).")
 notice = st.container()
 
-offered, default = views.curve_lengths(s.info.n_positions)
+offered, default = lessons.curve_lengths(s.info.n_positions), defaults.curve_lengths(s.info.n_positions)
 c1, c2, c3 = st.columns(3)
 with c1:
     n = state.int_slider("Inputs per seed (n)", "cur_n", 2, 32, CURVES["n"],
@@ -59,7 +60,7 @@ for name, builder, summary in (("lengths", charts.length_curve, v.lengths_summar
     if summary.empty:
         st.info(f"No {name} curve ran on this model: see “Not run here” below.")
         continue
-    spec = views.chart_spec(builder, summary, v.published.get(name))
+    spec = chart_spec(builder, summary, v.published.get(name))
     display.draw(display.unfacet(spec, display.title_of(spec)[0]))  # one model: its one panel, page-wide
 st.caption("Dose curves: " + " · ".join(f"**{k}**: {title}" for k, title in DOSE_CURVES.items()) + ". Length "
            "curve: each cut's sink as % of the baseline at the same length (the baseline's own sink is in the "

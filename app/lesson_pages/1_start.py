@@ -1,13 +1,13 @@
 """Start: the first token gets most of the attention."""
 import streamlit as st
 
+import defaults
 import display
 import state
-import views
+from serving import view
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.analyses.metrics import METRICS
-from views import view
 
 s = settings()
 st.title("Start: the attention sink")
@@ -24,7 +24,7 @@ display.truncation_note(s)
 
 c1, c2 = st.columns(2)
 with c1:
-    layer = state.int_slider("Layer", "layer", 0, s.n_layer - 1, min(views.LAYER, s.n_layer - 1))
+    layer = state.int_slider("Layer", "layer", 0, s.n_layer - 1, min(defaults.LAYER, s.n_layer - 1))
 with c2:
     head = state.select("Head", ["mean"] + [str(h) for h in range(s.n_head)], "head", "mean",
                         format_func=lambda h: "mean over heads" if h == "mean" else h)

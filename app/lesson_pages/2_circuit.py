@@ -7,10 +7,10 @@ import streamlit as st
 
 import display
 import state
+from serving import quick, view
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.interventions import REGISTRY
-from views import circuit_routes, quick, view
 
 ROUTE_LABELS = {"positional": "positional (the circuit paper: position embedding → EPE_0)",
                 "structural": "structural (value aggregation at position 0 → super neuron)"}
@@ -35,7 +35,7 @@ display.intro(
 notice = st.container()
 display.truncation_note(s)
 
-routes, planted = quick(circuit_routes, s)
+routes, planted = quick(lessons.circuit_routes, s)
 if len(routes) > 1:
     route = state.select("Route", list(routes), "route", planted, format_func=lambda r: ROUTE_LABELS.get(r, r),
                          widget=st.radio, horizontal=True,

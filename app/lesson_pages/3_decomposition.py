@@ -1,12 +1,12 @@
 """Decomposition: the four terms of an attention score."""
 import streamlit as st
 
+import defaults
 import display
 import state
-import views
+from serving import view
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from views import view
 
 s = settings()
 st.title("Decomposition: where the sink comes from in the score")
@@ -26,7 +26,7 @@ display.truncation_note(s)
 
 c1, c2, c3 = st.columns(3)
 with c1:
-    layer = state.int_slider("Layer", "layer", 0, s.n_layer - 1, min(views.LAYER, s.n_layer - 1))
+    layer = state.int_slider("Layer", "layer", 0, s.n_layer - 1, min(defaults.LAYER, s.n_layer - 1))
 with c2:
     head = state.int_slider("Head", "dhead", 0, s.n_head - 1, 0)
 with c3:

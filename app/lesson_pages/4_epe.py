@@ -1,12 +1,12 @@
 """EPE: the effective positional encoding of the first position."""
 import streamlit as st
 
+import defaults
 import display
 import state
-import views
+from serving import view
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from views import view
 
 s = settings()
 st.title("EPE: what makes position 0 special")
@@ -24,10 +24,10 @@ if display.route_absent(s, "EPE, the effective positional encoding,", needs=("pe
 
 c1, c2, c3 = st.columns(3)
 with c1:
-    k_sigma = state.float_slider("kσ (massive threshold)", "ksigma", 1.0, 8.0, views.EPE["k_sigma"], 0.5,
+    k_sigma = state.float_slider("kσ (massive threshold)", "ksigma", 1.0, 8.0, defaults.EPE["k_sigma"], 0.5,
                                  help="A coordinate is massive when |value| ≥ mean + k·std (paper: 3).")
 with c2:
-    n = state.int_slider("Inputs for the validation", "epe_n", 3, 60, views.EPE["n"],
+    n = state.int_slider("Inputs for the validation", "epe_n", 3, 60, defaults.EPE["n"],
                          help="About n inputs split over the three domains.")
 with c3:
     ln2 = state.toggle("Apply ln_2 before the MLP", "ln2", False,

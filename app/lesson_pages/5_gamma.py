@@ -1,12 +1,12 @@
 """γ and alignment: the query bias reads the massive coordinates."""
 import streamlit as st
 
+import defaults
 import display
 import state
-import views
+from serving import view
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from views import view
 
 s = settings()
 st.title("γ and alignment: the query bias points at EPE_0")
@@ -22,7 +22,7 @@ notice = st.container()
 if display.route_absent(s, "γ and the b_Q–EPE alignment", needs=("pe", "bq")):
     st.stop()
 
-k_sigma = state.float_slider("kσ (massive threshold)", "ksigma", 1.0, 8.0, views.EPE["k_sigma"], 0.5,
+k_sigma = state.float_slider("kσ (massive threshold)", "ksigma", 1.0, 8.0, defaults.EPE["k_sigma"], 0.5,
                              help="Which coordinates of EPE_0 count as massive (paper: 3).")
 v = view(lessons.gamma_lesson, s, k_sigma=k_sigma, positions=s.n_tokens)
 display.claims(claims.gamma(v), notice)

@@ -6,13 +6,13 @@ layer; the claim about what it did (sinklab.teaching.claims.intervention) and it
 """
 import streamlit as st
 
+import defaults
 import display
 import state
-import views
+from serving import view
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.interventions import REGISTRY, make, ordered, roles_text
-from views import view
 
 s = settings()
 st.title("Interventions: cut a wire, watch the sink")
@@ -27,7 +27,7 @@ top = st.container()  # the page's main chart, on the first screen (drawn below,
 notice = st.container()
 display.truncation_note(s)
 
-label = state.select("Intervention", ordered(), "iv", views.default_intervention(s),
+label = state.select("Intervention", ordered(), "iv", defaults.default_intervention(s),
                      format_func=lambda k: f"({k}) {REGISTRY[k].title}" if len(k) == 1 else REGISTRY[k].title)
 cls = REGISTRY[label]
 st.caption(cls.description + (f" Formula: `{cls.formula}`" if cls.formula else ""))  # both from its docstring
@@ -50,7 +50,7 @@ with c2:
         st.caption(f"Acts in layer {cls.fixed_layer} only.")
     else:
         st.caption("Acts on the embeddings (before the first layer).")
-    shown = state.int_slider("Layer shown in the maps", "layer", 0, s.n_layer - 1, min(views.LAYER, s.n_layer - 1))
+    shown = state.int_slider("Layer shown in the maps", "layer", 0, s.n_layer - 1, min(defaults.LAYER, s.n_layer - 1))
 
 v = view(lessons.intervention_lesson, s, setting=make(label, **params), prompt=s.prompt, metric=s.metric)
 said = claims.intervention(v, label, v.published)

@@ -1,14 +1,14 @@
 """Across domains: the Table-1 summary over natural language, math and code."""
 import streamlit as st
 
+import defaults
 import display
 import state
-import views
+from serving import chart_spec, view
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.inputs.corpora import DOMAIN_TITLES
 from sinklab.interventions import describe, with_role
-from views import view
 
 s = settings()
 st.title("Across domains: every intervention on NL, math and code")
@@ -24,11 +24,11 @@ notice = st.container()
 
 c1, c2 = st.columns(2)
 with c1:
-    n = state.int_slider("Inputs per domain (n)", "dom_n", 2, 100, views.DOMAINS["n"],
+    n = state.int_slider("Inputs per domain (n)", "dom_n", 2, 100, defaults.DOMAINS["n"],
                          help="The paper uses 100 per domain; small n is quick but noisier.")
 with c2:
     target = state.int_slider(f"Target position for {' / '.join(with_role('moves the sink'))}", "target", 1,
-                              max(1, s.n_tokens - 1), views.DOMAINS["target"],
+                              max(1, s.n_tokens - 1), defaults.DOMAINS["target"],
                               help="Counted from 0 (position 0 is the first token).")
 
 v = view(lessons.domains_lesson, s, n=n, n_tokens=s.n_tokens, target=target, metric=s.metric)  # progress bar
@@ -46,7 +46,7 @@ if chosen:  # one chart per domain, each as wide as the page (a facet would keep
     for i, domain in enumerate(dict.fromkeys(v.table["domain"])):
         # the axis names each bar by its key ("i", "transplant"): the full "key: title" labels overlap and
         # Vega would drop three of every four; the keys are spelled out under the charts
-        spec = views.chart_spec(charts.domain_bars, v.table, v.published, tuple(chosen), (domain,), True)
+        spec = chart_spec(charts.domain_bars, v.table, v.published, tuple(chosen), (domain,), True)
         if i == 0:
             title, subtitle = display.title_of(spec)
             st.markdown(f"**{title}**")

@@ -5,13 +5,14 @@ shows the same demonstration on textbook-structural, where that route is planted
 """
 import streamlit as st
 
+import defaults
 import display
 import models
 import state
-import views
+from defaults import STRUCTURAL
+from serving import quick, view
 from sidebar import settings
 from sinklab import charts, claims, lessons
-from views import STRUCTURAL, origin_with_planted, quick, view
 
 s = settings()
 st.title("Structural origin: why the first position?")
@@ -30,9 +31,9 @@ display.truncation_note(s)
 last = max(1, s.used_tokens - 1)
 c1, c2, c3 = st.columns(3)
 with c1:
-    position = state.int_slider("Position k", "pos", 1, last, min(views.ORIGIN["position"], last), help="Counted from 0.")
+    position = state.int_slider("Position k", "pos", 1, last, min(defaults.ORIGIN["position"], last), help="Counted from 0.")
 with c2:
-    factor = state.float_slider("Amplify factor", "factor", 0.0, 20.0, views.ORIGIN["factor"], 0.5,
+    factor = state.float_slider("Amplify factor", "factor", 0.0, 20.0, defaults.ORIGIN["factor"], 0.5,
                                 help="Multiplies the spread of position k's attention output (variance × factor²).")
 with c3:
     olayer = state.select("Layer for the variance chart", ["all"] + [str(i) for i in range(s.n_layer)], "olayer", "all")
@@ -40,7 +41,7 @@ with c3:
 
 planted = s.model != STRUCTURAL and STRUCTURAL in models.allowlist(s.config)
 if planted:  # the same demonstration on textbook-structural, computed in the same job (shown if needed)
-    v, v2 = view(origin_with_planted, s, models=(s.model, STRUCTURAL), prompt=s.prompt, position=position,
+    v, v2 = view(lessons.origin_beside_planted, s, models=(s.model, STRUCTURAL), prompt=s.prompt, position=position,
                  factor=factor, metric=s.metric)
 else:
     v, v2 = view(lessons.origin_lesson, s, prompt=s.prompt, position=position, factor=factor, metric=s.metric), None

@@ -10,10 +10,11 @@ import display
 import errors
 import models
 import state
+from defaults import COMPARE, compare_models
+from serving import view
 from sidebar import settings
 from sinklab import charts, claims, lessons
 from sinklab.interventions import with_role
-from views import COMPARE, compare_models, view
 
 
 s = settings()

@@ -63,3 +63,9 @@ def describe(spec: str, n_layer: int | None = None) -> str:
         return f"{spec}: {rule}"
     a, b = resolve(spec, n_layer)
     return f"{spec} [{a}, {b}) of {n_layer} layers"
+
+
+def for_metric(metric: str, n_layer: int) -> str:
+    """The band whose layers are the metric's own default (sinklab.analyses.metrics.sink_score): the paper band
+    for the paper metric and mass, every layer for Gu's rule."""
+    return f"0-{n_layer}" if metric == "gu" else "paper"

@@ -15,15 +15,17 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from ..model import layout
+from ..model import families
 from . import metrics
 from .epe import massive_coords
+from .gamma import gamma
+from .structural import find
 from ..errors import BadInput
 from ..model.forward import Trace, run
 from ..interventions import make
 
 # wire id -> (label, the intervention that cuts it), per route; edges run source -> target
-ROUTES = {
+WIRING = {
     "positional": {
         "nodes": ["p_0", "first MLP", "EPE_0 massive coords", "keys at position 0", "score lead Δ_0", "sink"],
         "wires": [
@@ -62,7 +64,7 @@ class CircuitView:
 
 def routes_for(lm) -> list[str]:
     """The routes this model can be drawn with: positional needs position embeddings."""
-    return (["positional"] if layout.has_position_embeddings(lm.model) else []) + ["structural"]
+    return (["positional"] if families.has_position_embeddings(lm.model) else []) + ["structural"]
 
 
 @dataclass(frozen=True)
@@ -81,20 +83,17 @@ class Plan:
 
 def plan(lm, ids: torch.Tensor, route: str = "structural") -> Plan:
     """The wires of `route` on this model. The positional route and a planted specimen's structural route are fixed
-    (ROUTES); on any other model the structural route is laid out by the finder (sinklab.analyses.structural.find on
+    (WIRING); on any other model the structural route is laid out by the finder (sinklab.analyses.structural.find on
     the prompt): its massive coordinate's layer L, L's super neurons (zero_neurons; without any, the whole MLP of L
     is skipped), the massive coordinates ((i) zeroes their W_k rows), and b_Q's wire only where the model has one."""
-    if route not in ROUTES:
-        raise BadInput(f"route must be one of {', '.join(ROUTES)}; got {route!r}")
-    if route == "positional" and not layout.has_position_embeddings(lm.model):
+    if route not in WIRING:
+        raise BadInput(f"route must be one of {', '.join(WIRING)}; got {route!r}")
+    if route == "positional" and not families.has_position_embeddings(lm.model):
         raise BadInput(f"{lm.info.name} has no position embeddings: the positional route does not exist here; "
                        "draw the structural route")
     if route == "positional" or (lm.meta and lm.meta.get("massive_coords")):
-        spec = ROUTES[route]
+        spec = WIRING[route]
         return Plan(route, tuple(spec["nodes"]), tuple(spec["wires"]), 0, _coords(lm), {})
-    from ..model import families
-    from .structural import find
-
     ids = ids.reshape(1, -1)
     found, _ = find(lm.model, ids, torch.ones_like(ids))
     if found.layer is None:
@@ -126,7 +125,7 @@ def plan(lm, ids: torch.Tensor, route: str = "structural") -> Plan:
 def _coords(lm) -> tuple[int, ...]:
     if lm.meta and lm.meta.get("massive_coords"):
         return tuple(lm.meta["massive_coords"])
-    if not layout.has_position_embeddings(lm.model):
+    if not families.has_position_embeddings(lm.model):
         raise BadInput(f"{lm.info.name} has no position embeddings and no known massive coordinates")
     return massive_coords(lm.model)
 
@@ -155,7 +154,6 @@ def _massive_ratio(tr: Trace, coords: tuple[int, ...], layer: int = 0) -> float:
 
 def _gamma_ratio(model, coords: tuple[int, ...], layers: tuple[int, int]) -> float:
     """Mean |γ| at `coords` over the mean |γ| of all coordinates, averaged over `layers`."""
-    from .gamma import gamma
 
     r = []
     for l in range(*layers):

@@ -15,7 +15,8 @@ import torch
 
 from .. import checks
 from ..model import families, layout
-from ..model.forward import Trace
+from ..model.forward import Trace, run
+from ..model.names import act_name
 from .metrics import paper_layers
 from .stats import percentiles
 
@@ -30,7 +31,7 @@ def _require(model, what: str, query_bias: bool = False):
 
 def _head_weights(model, layer: int):
     """W_q, W_k [head, d_model, d_head]; b_Q, b_K [head, d_head] (zeros where the family has none)."""
-    w = layout.attn_weights(model, layer)
+    w = families.attn_weights(model, layer)
     return w.heads(w.W_Q), w.heads(w.W_K), w.head_bias(w.b_Q), w.head_bias(w.b_K)
 
 
@@ -47,7 +48,7 @@ def score_terms(trace: Trace, model, layer: int) -> torch.Tensor:
         t2 = (qx @ b_k[None, :, :, None]).expand_as(t1)  # constant along keys
         t3 = (kx @ b_q[None, :, :, None]).transpose(-1, -2).expand_as(t1)  # constant along queries
         t4 = (b_q * b_k).sum(-1)[None, :, None, None].expand_as(t1)
-        return torch.stack([t1, t2, t3, t4]) * layout.attn_scale(model, layer)
+        return torch.stack([t1, t2, t3, t4]) * families.attn_scale(model, layer)
 
 
 def attention_from_terms(terms: torch.Tensor, mask: torch.Tensor, use=(0, 1, 2, 3),
@@ -149,3 +150,18 @@ def percentiles_authors(values: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     out.columns = ["p10", "p50", "p90"]
     out["mean"], out["std"] = g.mean(), g.std(ddof=0)
     return out.reset_index()
+
+
+def delta_values(lm, ids: torch.Tensor, batch_size: int = 32) -> pd.DataFrame:
+    """The per-head Δ = b_{Q,h} W_{k,h}^T x_j of every example, layer, head and position, each (example, layer,
+    head) slice shifted so its minimum over positions is 0 (the authors' normalisation): the raw material of
+    their percentile table (the delta experiment pools it). Columns: example, layer, head, position, delta_norm.
+    NotApplicable without a query bias or on rotary models (delta)."""
+    names = {act_name("ln1", l) for l in range(lm.info.n_layer)}
+    frames = []
+    for start in range(0, ids.shape[0], batch_size):
+        tr = run(lm.model, ids[start: start + batch_size], names=names)
+        d = delta(tr, lm.model)[["example", "layer", "head", "position", "delta_norm"]]
+        frames.append(d.assign(example=d["example"] + start).astype(
+            {"example": "int32", "layer": "int16", "head": "int16", "position": "int16", "delta_norm": "float32"}))
+    return pd.concat(frames, ignore_index=True)

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from .. import checks
 from . import metrics
 from ..errors import BadInput
-from ..model.forward import run
+from ..model.families import of as family_of
+from ..model.forward import Trace, run
 from ..interventions import Intervention
-from ..model.names import is_point
-from .stats import mean_se
+from ..model.names import act_name, is_point
 
 Setting = Intervention | tuple | None
 
@@ -64,8 +64,6 @@ def cross_entropy(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 def band_view(trace, band: tuple[int, int]):
     """A Trace holding only the patterns of layers [a, b), renumbered 0..b-a-1, so `metrics` can score a
     trace that recorded only the band (exact: the same tensors, no copy)."""
-    from ..model.forward import Trace
-    from ..model.names import act_name
 
     a, b = band
     cache = {act_name("pattern", i): trace.pattern(a + i) for i in range(b - a)}
@@ -86,12 +84,16 @@ def start_of(setting: Setting, n_layer: int, rotary: bool = False) -> tuple[int,
     return min((iv.start(n_layer, rotary) for iv in _ivs(setting)), default=(n_layer, 0))
 
 
-def _branches(settings: Mapping[str, Setting], n_layer: int, rotary: bool) -> dict[str, tuple[int, int]]:
+def _branches(settings: Mapping[str, Setting], n_layer: int, rotary: bool,
+              parallel: bool = False) -> dict[str, tuple[int, int]]:
     """{setting: start} for the settings worth resuming from a shared prefix: they act after the first
-    block's attention begins, i.e. at least one half-block is shared with the plain forward."""
+    block's attention begins, i.e. at least one half-block is shared with the plain forward. parallel (a
+    family whose MLP reads the block input): a setting acting at a block's MLP half resumes at its start."""
     out = {}
     for name, s in settings.items():
         st = start_of(s, n_layer, rotary)
+        if parallel and st[1] == 1:
+            st = (st[0], 0)
         if _ivs(s) and (0, 0) < st < (n_layer, 0):
             out[name] = st
     return out
@@ -103,7 +105,7 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
           per_layer: bool = True, reuse: bool = True) -> Sweep:
     """Every setting on every input of `ids` [n, pos] (all of equal length), in batches mixing settings.
 
-    The sink is measured at position 1 (`first`) and at the setting's target position (`target`,
+    The sink is measured at position 0 (`first`) and at the setting's target position (`target`,
     e.g. where a transplant moves the sink). `ce` is the next-token cross-entropy. Settings that do
     not apply to this model or length are left out and listed in `Sweep.skipped` with the reason.
 
@@ -125,8 +127,6 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
     if not settings:
         raise BadInput("no interventions to run")
     checks.one_of("metric", metric, list(metrics.METRICS))
-    from ..model.families import of as family_of
-    from ..model.names import act_name
 
     fam = family_of(model)
     n_layer = fam.n_layer
@@ -144,7 +144,7 @@ def sweep(model, ids: torch.Tensor, settings: Mapping[str, Setting], metric: met
         band_names = {act_name("pattern", l) for l in range(*layers)} | ({"logits"} if ce else set())
         keep = band_names.__contains__
     names = list(settings)
-    branches = _branches(settings, n_layer, fam.rotary) if reuse else {}
+    branches = _branches(settings, n_layer, fam.rotary, fam.parallel) if reuse else {}
     scorer = _Scorer(settings, metric, layers, keys, ce, per_layer)
     n_jobs = len(names) * ids.shape[0]
 
@@ -244,30 +244,3 @@ class _Scorer:
         else:
             layers_df = pd.DataFrame(columns=["intervention", "key", "layer", "value"])
         return Sweep(examples=examples, layers=layers_df, skipped=skipped)
-
-
-def summary(sw: Sweep, baseline: str = "baseline") -> pd.DataFrame:
-    """Per intervention: key, mean ± se of the sink at its key, % of the baseline sink, CE change.
-
-    pct_of_baseline compares with the baseline's sink at position 1; baseline_at_key is the baseline's
-    sink at the same key (to see a sink move).
-    """
-    ex = sw.examples
-    if baseline not in set(ex["intervention"]):
-        raise BadInput(f"the sweep has no {baseline!r} setting to compare with")
-    base = ex[ex["intervention"] == baseline].set_index("example")
-    out = mean_se(ex, "intervention", "target").rename(columns={"mean": "sink", "se": "se"})
-    out = out.set_index("intervention").loc[list(dict.fromkeys(ex["intervention"]))].reset_index()
-    keys = ex.groupby("intervention")["key"].first()
-    out["key"] = out["intervention"].map(keys)
-    base_first = base["first"].mean()
-    out["pct_of_baseline"] = 100 * out["sink"] / base_first if base_first else float("nan")
-    out["first"] = out["intervention"].map(ex.groupby("intervention")["first"].mean())
-    ce_delta = ex.assign(ce_change=ex["ce"].values - base.loc[ex["example"], "ce"].values)
-    out["ce"] = out["intervention"].map(ex.groupby("intervention")["ce"].mean())
-    out["ce_change"] = out["intervention"].map(ce_delta.groupby("intervention")["ce_change"].mean())
-    out["note"] = ""
-    if sw.skipped:  # a blank row with the reason for every setting that could not run
-        blank = pd.DataFrame({"intervention": list(sw.skipped), "key": pd.NA, "n": 0, "note": list(sw.skipped.values())})
-        out = pd.concat([out, blank], ignore_index=True)
-    return out[["intervention", "key", "n", "sink", "se", "pct_of_baseline", "first", "ce", "ce_change", "note"]]

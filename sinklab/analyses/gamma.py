@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import checks
-from ..model import families, layout
+from ..model import families
 from .epe import epe, massive_coords
 from .metrics import paper_layers
 
@@ -26,7 +26,7 @@ def _family(model, what: str, needs_epe: bool = False):
 def gamma(model, layer: int, head: int | None = None) -> torch.Tensor:
     """gamma[d] = sum_e W_k[d, e] b_Q[e] over all heads or one head's slice. [d_model]"""
     _family(model, "γ = b_Q W_k^T")
-    w = layout.attn_weights(model, layer)
+    w = families.attn_weights(model, layer)
     b_q, w_k = w.b_Q, w.W_K
     if head is not None:
         sl = w.head_slice(checks.head(head, w.n_head))
@@ -81,7 +81,7 @@ def alignment_heads(model, positions: int | None = None, ln2: bool = False) -> p
     fam, n, e = _epe_rows(model, positions, ln2)
     frames = []
     for l in range(fam.n_layer):
-        w = layout.attn_weights(model, l)
+        w = families.attn_weights(model, l)
         with torch.inference_mode():
             keys = torch.einsum("pd,hde->hpe", e, w.heads(w.W_K))  # [head, pos, d_head]
             b_q = w.head_bias(w.b_Q)[:, None, :]  # [head, 1, d_head]
@@ -109,7 +109,7 @@ def alignment(model, positions: int | None = None, ln2: bool = False, over: str 
     fam, n, e = _epe_rows(model, positions, ln2)
     frames = []
     for l in range(fam.n_layer):
-        w = layout.attn_weights(model, l)
+        w = families.attn_weights(model, l)
         with torch.inference_mode():
             cos = F.cosine_similarity(e @ w.W_K, w.b_Q[None], dim=-1).float().cpu().numpy()  # [pos]
         frames.append(pd.DataFrame({"layer": l, "position": range(n), "cosine": cos}))

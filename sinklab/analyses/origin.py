@@ -18,14 +18,12 @@ import pandas as pd
 import torch
 
 from .. import checks
-from ..model import families, layout
+from . import metrics
+from ..model import families
+from ..model.finder import (K_SIGMA, MIN_ACTIVATION_RATIO, MIN_OTHERS, MIN_RATIO, MIN_SHARE,  # noqa: F401
+                             _others, found_neurons, massive_mask, neuron_stats, super_mask)
 from ..model.forward import Trace
 
-K_SIGMA = 3.0  # a massive coordinate is >= mean + K_SIGMA std of |values| over the coordinates ...
-MIN_RATIO = 10.0  # ... and >= MIN_RATIO x their median (a real margin, not the largest of equals) ...
-MIN_OTHERS = 5.0  # ... and >= MIN_OTHERS x the other positions' mean |value| on that coordinate
-MIN_ACTIVATION_RATIO = 10.0  # a super neuron's |activation| at position 0 vs its mean |activation| elsewhere
-MIN_SHARE = 0.2  # a super neuron's share of its layer's MLP write at position 0
 
 
 def attention_output_stats(trace: Trace) -> pd.DataFrame:
@@ -69,7 +67,7 @@ def super_neurons(trace: Trace, model, layers: tuple[int, int] | None = None, to
         first = post[:, 0].mean(0)  # [d_mlp]
         other = (post[:, 1:].abs() * m).sum((0, 1)) / m.sum().clamp(min=1)
         score = first.abs() / (other + 1e-6)
-        w = layout.mlp_out_rows(model, l).detach()  # [d_mlp, d_model]
+        w = families.mlp_out_rows(model, l).detach()  # [d_mlp, d_model]
         for n in torch.argsort(score, descending=True)[:top].tolist():
             row = w[n].float() ** 2
             vals, idx = torch.topk(row, n_coords)
@@ -82,7 +80,7 @@ def super_neurons(trace: Trace, model, layers: tuple[int, int] | None = None, to
 def down_projection(model, layer: int, neuron: int) -> pd.DataFrame:
     """One neuron's down-projection row. Long: coord, weight, abs_weight."""
     checks.layer(layer, families.of(model).n_layer)
-    w = layout.mlp_out_rows(model, layer)  # [d_mlp, d_model]
+    w = families.mlp_out_rows(model, layer)  # [d_mlp, d_model]
     checks.in_range("neuron", neuron, 0, w.shape[0] - 1)
     v = w[neuron].float().cpu()
     return pd.DataFrame({"coord": range(len(v)), "weight": v.numpy(), "abs_weight": v.abs().numpy()})
@@ -99,53 +97,6 @@ def residual_disparity(trace: Trace, layer: int, top: int = 5) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------- the finder
-def _others(t: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean |t| over the real positions >= 1, per example. t [batch, pos, d], mask [batch, pos] -> [batch, d]"""
-    m = mask[:, 1:, None].to(t.dtype)
-    return (t[:, 1:].abs() * m).sum(1) / m.sum(1).clamp(min=1)
-
-
-def massive_mask(t: torch.Tensor, mask: torch.Tensor, k_sigma: float = K_SIGMA, min_ratio: float = MIN_RATIO,
-                 min_others: float = MIN_OTHERS) -> torch.Tensor:
-    """Which coordinates of position 0 are massive (module docstring), per example. t [batch, pos, d] -> bool [batch, d]"""
-    v = t[:, 0].abs().float()  # [batch, d]
-    mean, std = v.mean(-1, keepdim=True), v.std(-1, keepdim=True)
-    med = v.median(-1, keepdim=True).values
-    others = _others(t.float(), mask) if t.shape[1] > 1 else torch.zeros_like(v)
-    return (v >= mean + k_sigma * std) & (v >= min_ratio * med) & (v >= min_others * others)
-
-
-def neuron_stats(post: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per example and neuron: a_0, mean |a| elsewhere, their ratio, the write |a_0| ||W_out[n]|| and its share.
-    post [batch, pos, d_mlp], rows [d_mlp, d_model] -> each [batch, d_mlp]"""
-    post = post.float()
-    a0 = post[:, 0]
-    other = _others(post, mask)
-    write = a0.abs() * rows.float().norm(dim=-1)[None]
-    return {"act_first": a0, "act_other": other, "ratio": a0.abs() / (other + 1e-6), "write": write,
-            "share": write / write.sum(-1, keepdim=True).clamp(min=1e-30)}
-
-
-def super_mask(post: torch.Tensor, mlp_out: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-    """Which neurons of one layer are super neurons (module docstring), per example. -> bool [batch, d_mlp]"""
-    st = neuron_stats(post, mask, rows)
-    writes_massive = massive_mask(mlp_out, mask).any(-1, keepdim=True)  # [batch, 1]
-    return (st["ratio"] >= MIN_ACTIVATION_RATIO) & (st["share"] >= MIN_SHARE) & writes_massive
-
-
-def found_neurons(post: torch.Tensor, mlp_out: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor,
-                  top: int) -> list[tuple[int, ...]]:
-    """Each example's super neurons of one layer, largest write first, at most `top` (empty: none)."""
-    flags = super_mask(post, mlp_out, mask, rows)
-    write = neuron_stats(post, mask, rows)["write"]
-    out = []
-    for e in range(post.shape[0]):
-        ids = torch.nonzero(flags[e]).flatten()
-        ids = ids[torch.argsort(write[e, ids], descending=True)][:top]
-        out.append(tuple(int(i) for i in ids))
-    return out
-
-
 def layer_neurons(trace: Trace, model, layer: int, top: int = 8) -> pd.DataFrame:
     """One layer's candidate neurons, largest write at position 0 first, averaged over examples: layer, neuron,
     act_first, act_other, score (|a_0| / mean |a| elsewhere), write, share, sparsity, coords (what it writes most),
@@ -196,8 +147,6 @@ def chain(trace: Trace, model, metric: str = "paper") -> pd.DataFrame:
     attention-output variance / the other positions' mean), coord (c), abs_first / abs_other (|r_0[c]| after
     the block, the other positions' mean |r_p[c]|), massive (c passes the massive rule after the block),
     writes (the block's MLP output at position 0 has a massive coordinate), super_neurons (the finder's)."""
-    from . import metrics
-
     fam = families.of(model)
     c = tracked_coordinate(trace)
     sink = metrics.per_layer(trace, metric=metric).groupby("layer")["value"].mean()

@@ -1,4 +1,4 @@
-"""Small summaries shared by the analyses: percentiles and mean ± standard error."""
+"""Small summaries shared by the analyses: percentiles, mean ± standard error, and % of a baseline."""
 from __future__ import annotations
 
 import pandas as pd
@@ -19,3 +19,11 @@ def mean_se(df: pd.DataFrame, by, value: str) -> pd.DataFrame:
     out = pd.DataFrame({"n": g.count(), "mean": g.mean(), "se": g.std(ddof=1) / g.count() ** 0.5})
     out["se"] = out["se"].fillna(0.0)
     return out.reset_index()
+
+
+def percent_of(value, baseline):
+    """100 · value / baseline: a sink as % of the baseline sink (the one place it is computed). Tables and arrays
+    divide elementwise (a zero baseline gives inf or NaN, as numpy does); a scalar zero baseline gives NaN."""
+    if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
+        return 100 * value / baseline if baseline else float("nan")
+    return 100 * value / baseline

@@ -165,19 +165,7 @@ def measure(lm, ids: torch.Tensor, mask: torch.Tensor | None = None, target: int
     return {"found": found_df, "chain": ch, "sink_per_layer": per_layer.reset_index(drop=True), "effects": eff}
 
 
-# ---------------------------------------------------------------------------------------------- over inputs and seeds
-def inputs(lm, domain: str, n: int, n_tokens: int, seed: int, bos: bool | None = None) -> torch.Tensor:
-    """`n` inputs of `domain` (sinklab's offline corpora unless the hub is reachable) at `n_tokens`, seeded; with
-    the model's BOS first when `bos` (None: as the model's own tokenizer does, e.g. Gemma's <bos>). [n, n_tokens]"""
-    from ..inputs.regimes import make_inputs
-    from ..specimens.cards import prepends_bos
-
-    ids, _ = make_inputs(lm.tokenizer, lm.info.vocab_size, domain, n, n_tokens, seed)
-    if (prepends_bos(lm.tokenizer) if bos is None else bos):
-        ids = with_bos(ids, lm.tokenizer.bos_token_id)
-    return ids
-
-
+# ---------------------------------------------------------------------------------------------- over data seeds
 def summarise(effects_rows: pd.DataFrame) -> pd.DataFrame:
     """Per model, domain and setting: mean ± standard error over data seeds of pct_of_baseline, pct_at_k and
     ce_change (n_seeds = the seeds that ran); settings that never ran keep their reason in `note`."""
@@ -200,34 +188,3 @@ def summarise(effects_rows: pd.DataFrame) -> pd.DataFrame:
     return agg[keys + ["n_seeds", "n_inputs", "pct_mean", "pct_se", "pct_at_k_mean", "pct_at_k_se",
                        "ce_change_mean", "ce_change_se", "note"]]
 
-
-DOMAINS = ("nl", "math", "code")
-
-
-def job(lm, seed: int, domains=DOMAINS, n: int = 50, n_tokens: int = 40, target: int = TARGET, factors=FACTORS,
-        control_seeds=CONTROL_SEEDS, metric: str = "paper", ce: bool = True, bos: bool | None = None,
-        progress=None) -> dict[str, pd.DataFrame]:
-    """`measure` on each domain's inputs for one model and data seed, the rows labelled (model, domain, seed):
-    tables found, chain, sink_per_layer, effects (see `measure`), plus the domains pooled as domain "all"
-    (each setting's mean over the domains, the seed's value for summarise)."""
-    out: dict[str, list] = {"found": [], "chain": [], "sink_per_layer": [], "effects": []}
-    name = lm.info.name
-    for i, d in enumerate(domains):
-        ids = inputs(lm, d, n, n_tokens, seed, bos)
-        cb = None if progress is None else (lambda f, i=i: progress((i + f) / len(domains)))
-        m = measure(lm, ids, target=target, factors=factors, control_seeds=control_seeds, metric=metric, ce=ce,
-                    progress=cb)
-        for k, df in m.items():
-            out[k].append(df.assign(model=name, domain=d, seed=seed))
-    tables = {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
-    eff = tables["effects"]
-    ran = eff[eff["n"] > 0]
-    pooled = ran.groupby(["setting", "label"], sort=False, dropna=False).agg(
-        layer=("layer", "first"), n=("n", "sum"), pct_of_baseline=("pct_of_baseline", "mean"),
-        pct_at_k=("pct_at_k", "mean"), ce_change=("ce_change", "mean")).reset_index()
-    pooled = pooled[pooled.groupby("setting")["n"].transform("sum") > 0]
-    counts = ran.groupby("setting")["domain"].nunique()
-    pooled = pooled[pooled["setting"].map(counts) == len(domains)]  # pooled only where every domain ran
-    tables["effects"] = pd.concat([eff, pooled.assign(model=name, domain="all", seed=seed, note="")],
-                                  ignore_index=True)
-    return tables

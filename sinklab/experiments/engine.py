@@ -1,14 +1,15 @@
 """Distributed execution of independent jobs: in-process (`local`) or on a Dask cluster (`dask`).
 
-A job is any picklable object with `run() -> dict[str, DataFrame]`, `identity() -> dict` and `label()`
-(sinklab.experiments.jobs.Job). `execute(job)` never raises: a failing job (a revision that does not
+A job is any picklable object with `model_key()` (what to load: spec, revision, device, dtype),
+`run(lm) -> dict[str, DataFrame]`, `identity() -> dict` and `label()` (sinklab.experiments.jobs.Job); the engine
+knows nothing else of experiments. `execute(job)` never raises: a failing job (a revision that does not
 exist, a length past the model's positions, a band outside the model, an unsupported family, ...) comes
 back as a JobResult with its error, and the engine carries on with the others. Results come back in the
 order the jobs were given, whatever the engine, so a Dask run gathers into exactly the serial tables.
 
-Models are loaded once per worker process: `load_cached` keys a process-wide cache by (spec, revision,
-device, dtype). On Dask every worker process has its own cache; threads of one process share it (a lock
-serialises the loading).
+Models are loaded once per worker process: sinklab.model.loading.load_cached keys a process-wide cache by
+(spec, revision, device, dtype). On Dask every worker process has its own cache; threads of one process share
+it (a lock serialises the loading).
 
     engine = make_engine("local")                                   # default, in-process
     engine = make_engine("dask", address="tcp://scheduler:8786")    # a running cluster
@@ -25,72 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import pandas as pd
+import torch
 
 from ..errors import BadInput, ModelUnavailable
+from ..model.loading import load_cached
 
 ENGINES = ("local", "dask")
-_CACHE: dict[tuple, Any] = {}
-_REGISTERED: set[tuple] = set()  # cache keys of models registered in memory
-_LOCK = threading.Lock()
-
-
-# ------------------------------------------------------------------------------------------ model cache
-def _looks_like_path(revision: str) -> bool:
-    return revision.startswith((".", "/", "~")) or "/" in revision
-
-
-def load_cached(spec: str, revision: str | None = None, device: str | None = None, dtype: str | None = None):
-    """The LoadedModel of (spec, revision, device, dtype), loaded once per process.
-
-    A revision that looks like a path (it contains '/') and is not an existing directory is refused as "checkpoint
-    directory ... does not exist" for a model without revisions (bundled, a local directory); for a hub model it
-    is tried as a revision name first, and the message then says both."""
-    import os
-
-    from ..model.loading import BUILT_IN, BUNDLED, load_model
-
-    dt = None if dtype in (None, "", "float32") else dtype
-    key = (spec, revision or "", device or "", dt or "")
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-        if dt is not None and (spec, revision or "", device or "", "") in _REGISTERED:
-            raise BadInput(f"{spec!r} is registered in memory as float32 (sinklab.experiments.engine.register); a {dt} run "
-                           "needs a model loaded from a name or a directory")
-        missing_dir = bool(revision) and _looks_like_path(revision) and not os.path.isdir(os.path.expanduser(revision))
-        where = "" if os.path.isabs(os.path.expanduser(revision or "/")) else f" (relative to {os.getcwd()})"
-        if missing_dir and (spec in BUILT_IN or spec in BUNDLED or os.path.isdir(os.path.expanduser(spec))):
-            raise ModelUnavailable(f"checkpoint directory {revision!r} does not exist{where}")
-        try:
-            lm = load_model(spec, device=device, dtype=dt, revision=revision or None)
-        except ModelUnavailable as e:
-            if not missing_dir:
-                raise
-            raise ModelUnavailable(f"checkpoint directory {revision!r} does not exist{where}, and it is not a revision "
-                                   f"of {spec!r} either: {str(e).splitlines()[0]}") from None
-        _CACHE[key] = lm
-        return lm
-
-
-def register(name: str, model, tokenizer, meta: dict | None = None, device: str | None = None):
-    """Put an in-memory model (e.g. a random config) in this process's cache under `name`, so jobs can
-    name it like a bundled model. Only this process sees it: use the local engine or a Dask LocalCluster
-    with processes=False."""
-    from ..model import loading
-
-    dev = loading.pick_device(device)
-    lm = loading._finish(model, tokenizer, name, "registered in memory", dev, loading._pick_dtype(None, dev), meta)
-    key = (name, "", device or "", "")
-    with _LOCK:
-        _CACHE[key] = lm
-        _REGISTERED.add(key)
-    return lm
-
-
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
-        _REGISTERED.clear()
 
 
 # ------------------------------------------------------------------------------------------ one job
@@ -114,20 +55,13 @@ def execute(job, threads: int | None = None, lm=None) -> JobResult:
     """Run one job, catching every failure into the result (never raises).
 
     lm: run it on this already loaded model (an app's shared model, a notebook's) instead of loading
-    job.model through the per-process cache."""
-    import torch
-
+    job.model_key() through the per-process cache."""
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
     worker = f"{os.getpid()}:{threading.current_thread().name}"
     try:
-        if lm is None:
-            tables = job.run()
-        else:
-            from .jobs import run_job
-
-            tables = run_job(job, lm)
+        tables = job.run(lm if lm is not None else load_cached(*job.model_key()))
         return JobResult(job, tables=tables, seconds=time.perf_counter() - t0, worker=worker)
     except Exception as e:  # noqa: BLE001 - a job's failure is data, recorded in the errors table
         msg = str(e) if str(e) else repr(e)

@@ -1,48 +1,50 @@
-"""What to run: a Plan (models × seeds × experiments with their grids) and the jobs it expands to.
+"""What to run: a Plan (models × seeds × experiments, with every experiment's options) and the jobs it expands to.
 
 Jobs are keyed by (model, revision, seed, regime, length): experiments that need the same inputs share
-one job, whose single batched sweep carries the union of their settings.
+one job, whose single batched sweep carries the union of their settings. Which jobs an experiment needs, and
+what they run for it, the experiment declares (sinklab.experiments.experiment); the plan only merges them.
+
+The plan's own fields are what every experiment shares (models, seeds, inputs, band, metric, how (i)/(j) pick
+their coordinates); each experiment's options (lengths, alphas, ...) are keywords too, `Plan(..., lengths=(40,
+80))`, read as attributes, `plan.lengths` (declared by the experiments, defaults filled in, validated here).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
 
 from .. import checks
-from ..inputs.corpora import DOMAINS, SOURCES
-from ..errors import BadInput
-from ..analyses.metrics import METRICS
 from ..analyses import bands
-from .jobs import AND, DOSE_CURVES, DTYPES, Job, KeyCoords, check_setting
-from ..inputs.regimes import REGIMES, check_regime
+from ..analyses.metrics import METRICS
+from ..errors import BadInput
+from ..inputs.corpora import DOMAINS, SOURCES
+from ..interventions import make
+from .experiment import REGISTRY, Option
+from .experiment import options as declared_options
+from .jobs import DTYPES, Job
+from .settings import KeyCoords, check_setting, signature_names
 
-EXPERIMENTS = {
-    "table1": "every signature intervention over the three domains (the paper's Table 1), per model",
-    "lengths": "the sink and the interventions' effects at several lengths (% of the same-length baseline)",
-    "regimes": "content regimes: the domains, random, Zipf, shuffled and repeated tokens",
-    "combined": "combined interventions (composed in one forward): b∧c, b∧d, b∧i, b∧i∧d",
-    "dose": "dose grids over α: scale b_Q, scale the selected W_k rows, interpolate PE_0 → PE_1",
-    "pathways": "the two-pathway split: attention to position 0 from T1 (content) only and T3 (b_Q) only",
-    "relocation": "the transplant's relocation ratio: mass moved to the target / baseline mass at 0",
-    "cost": "cross-entropy cost of each intervention against its sink reduction; the cost/reduction frontier",
-    "emergence": "over checkpoints: sink, EPE_0 max, alignment and intervention efficacy per step",
-    "delta": "the per-head Δ = b_Q·k percentiles per layer and position (the authors' table), min-normalised",
-}
-DOMAIN_EXPERIMENTS = ("table1", "combined", "dose", "pathways", "relocation", "cost", "delta")
-CE_EXPERIMENTS = ("table1", "combined", "cost")  # the experiments that show cross-entropy (their jobs run the LM head)
-LENGTHS = (40, 128, 256, 512, 1024)
-ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
-COMBOS = (f"b{AND}c", f"b{AND}d", f"b{AND}i", f"b{AND}i{AND}d")
 EFFICACY = ("b", "c", "d", "e", "i")
-COST_EXTRA = ("dose:b:0.5", "dose:b:0.75")
+# an option several experiments read (each declares this same object)
+INTERVENTIONS = Option("interventions", EFFICACY, "labels for lengths / regimes / emergence", check=check_setting)
+
+__all__ = ["Plan", "EFFICACY", "INTERVENTIONS", "EXPERIMENTS", "DOMAINS", "signature_names"]
 
 
-def signature_names() -> tuple[str, ...]:
-    """The signature's setting names (baseline first), as sinklab.report.signature_settings builds them."""
-    from ..interventions import REGISTRY, standard_settings
-    from ..report import in_signature
+class _Descriptions(Mapping):
+    """name -> description of every registered experiment (a live view of the registry, in definition order)."""
 
-    return tuple(k for k in standard_settings() if k == "baseline" or in_signature(REGISTRY[k]))
+    def __getitem__(self, name: str) -> str:
+        return REGISTRY[name].description
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(REGISTRY))
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+
+EXPERIMENTS = _Descriptions()
 
 
 def _ints(values, what: str, low: int = 0) -> tuple[int, ...]:
@@ -57,9 +59,9 @@ def _ints(values, what: str, low: int = 0) -> tuple[int, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Plan:
-    """A run: models × data seeds × experiments. Grids default to the extension's."""
+    """A run: models × data seeds × experiments. Every experiment's options default to the extension's grids."""
 
     models: tuple[str, ...]
     experiments: tuple[str, ...] = ("table1",)
@@ -71,14 +73,6 @@ class Plan:
     source: str = "auto"
     target: int = 1
     domains: tuple[str, ...] = DOMAINS
-    lengths: tuple[int, ...] = LENGTHS
-    length_regime: str = "text"
-    regimes: tuple[str, ...] = tuple(REGIMES)
-    interventions: tuple[str, ...] = EFFICACY
-    combos: tuple[str, ...] = COMBOS
-    alphas: tuple[float, ...] = ALPHAS
-    targets: tuple[int, ...] = (1,)
-    revisions: tuple[str, ...] = ()
     batch_size: int = 32
     device: str | None = None
     dtype: str = "float32"
@@ -87,17 +81,41 @@ class Plan:
     i_k_sigma: float | None = None  # ... or the mean + kσ rule (None: 3)
     j_per_layer: bool = False  # (j): re-drawn in every layer (the extension's way) instead of one draw
     j_seed: int = 0  # (j): seed of the draw (the extension: 42)
+    factor: float | None = None  # amplify's factor in the signature (None: its default)
+    options: tuple[tuple[str, Any], ...] = ()  # every registered experiment's options, defaults filled in
 
-    def __post_init__(self):
-        for name in ("models", "experiments", "seeds", "domains", "lengths", "regimes", "interventions", "combos",
-                     "alphas", "targets", "revisions"):
-            v = getattr(self, name)
-            if isinstance(v, (str, int, float)):
-                v = (v,)
-            object.__setattr__(self, name, tuple(v))
-        if self.coords is not None:
-            object.__setattr__(self, "coords", (self.coords,) if isinstance(self.coords, int) else tuple(self.coords))
+    def __init__(self, models, experiments=("table1",), seeds=(42,), n=100, n_tokens=40, band="paper",
+                 metric="paper", source="auto", target=1, domains=DOMAINS, batch_size=32, device=None,
+                 dtype="float32", coords=None, i_top=None, i_k_sigma=None, j_per_layer=False, j_seed=0, factor=None,
+                 options=(), **named):
+        values = dict(models=models, experiments=experiments, seeds=seeds, n=n, n_tokens=n_tokens, band=band,
+                      metric=metric, source=source, target=target, domains=domains, batch_size=batch_size,
+                      device=device, dtype=dtype, coords=coords, i_top=i_top, i_k_sigma=i_k_sigma,
+                      j_per_layer=j_per_layer, j_seed=j_seed, factor=factor)
+        for name in ("models", "experiments", "seeds", "domains"):
+            v = values[name]
+            values[name] = (v,) if isinstance(v, (str, int, float)) else tuple(v)
+        if values["coords"] is not None:
+            c = values["coords"]
+            values["coords"] = (c,) if isinstance(c, int) else tuple(c)
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        declared = declared_options()
+        given = {**dict(options), **named}
+        unknown = sorted(set(given) - set(declared))
+        if unknown:
+            raise BadInput(f"unknown plan option(s) {', '.join(unknown)}; the experiments' options are "
+                           f"{', '.join(declared)}")
+        object.__setattr__(self, "options", tuple((k, o.validate(given.get(k, o.default))) for k, o in declared.items()))
         self.validate()
+
+    def __getattr__(self, name: str):
+        """An experiment's option: plan.lengths, plan.alphas, ..."""
+        if not name.startswith("_"):
+            for key, value in self.__dict__.get("options", ()):
+                if key == name:
+                    return value
+        raise AttributeError(f"{type(self).__name__!r} has no attribute or experiment option {name!r}")
 
     @property
     def key_coords(self) -> KeyCoords:
@@ -112,10 +130,10 @@ class Plan:
             if not isinstance(m, str) or not m.strip():
                 raise BadInput(f"model specs must be non-empty strings; got {m!r}")
         if not self.experiments:
-            raise BadInput(f"no experiment given; choose from {', '.join(EXPERIMENTS)}")
+            raise BadInput(f"no experiment given; choose from {', '.join(REGISTRY)}")
         for e in self.experiments:
-            if e not in EXPERIMENTS:
-                raise BadInput(f"unknown experiment {e!r}; choose from {', '.join(EXPERIMENTS)} (or all)")
+            if e not in REGISTRY:
+                raise BadInput(f"unknown experiment {e!r}; choose from {', '.join(REGISTRY)} (or all)")
         object.__setattr__(self, "seeds", _ints(self.seeds, "seeds"))
         if not self.seeds:
             raise BadInput("no data seed given")
@@ -133,91 +151,39 @@ class Plan:
                 raise BadInput(f"unknown domain {d!r}; choose from {', '.join(DOMAINS)}")
         if not self.domains:
             raise BadInput(f"no domain given; choose from {', '.join(DOMAINS)}")
-        object.__setattr__(self, "lengths", _ints(self.lengths, "lengths", low=2))
-        for r in (*self.regimes, self.length_regime):
-            check_regime(r)
-        object.__setattr__(self, "targets", _ints(self.targets, "targets", low=1))
         if not 1 <= int(self.target):
             raise BadInput(f"target must be a position >= 1; got {self.target!r}")
-        for a in self.alphas:
-            if not isinstance(a, (int, float)) or a < 0:
-                raise BadInput(f"alphas must be numbers >= 0; got {a!r}")
-        for c in self.combos:
-            if not isinstance(c, str) or AND not in c:
-                raise BadInput(f"a combination joins labels with '{AND}' (e.g. b{AND}c); got {c!r}")
-            check_setting(c)
-        for name in self.interventions:
-            check_setting(name)
-        if "emergence" in self.experiments and not self.revisions:
-            raise BadInput("the emergence experiment needs checkpoints: --revisions with revision names of the "
-                           "model or checkpoint directories")
-        dirs = [r for r in self.revisions if isinstance(r, str) and (r.startswith((".", "/", "~")) or
-                                                                     os.path.isdir(os.path.expanduser(r)))]
-        if "emergence" in self.experiments and dirs and len(self.models) > 1:
-            raise BadInput(f"checkpoint directories ({', '.join(dirs)}) are the checkpoints of ONE training run, "
-                           f"but {len(self.models)} models are given ({', '.join(self.models)}): run emergence over "
-                           "checkpoint directories with one --model (revision names of the hub may be shared)")
+        if self.factor is not None:
+            make("amplify", factor=self.factor)  # amplify's own range check
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise BadInput(f"batch size must be an integer >= 1; got {self.batch_size!r}")
         checks.one_of("dtype (--dtype)", self.dtype, DTYPES)
         self.key_coords.check()
+        for e in self.experiments:
+            REGISTRY[e].validate(self)
 
-    # -------------------------------------------------------------------------------------- settings
+    # -------------------------------------------------------------------------------------- jobs
     def settings_for(self, experiment: str) -> tuple[str, ...]:
-        if experiment == "table1":
-            return signature_names()
-        if experiment == "combined":
-            parts = [p for c in self.combos for p in c.split(AND)]
-            return ("baseline", *dict.fromkeys(parts), *self.combos)
-        if experiment == "dose":
-            return ("baseline", *(f"dose:{c}:{a:g}" for c in DOSE_CURVES for a in self.alphas))
-        if experiment == "cost":
-            return (*signature_names(), *COST_EXTRA)
-        if experiment == "relocation":
-            return ("baseline", *(f"transplant@{k}" for k in self.targets))
-        if experiment in ("pathways", "delta"):
-            return ("baseline",)
-        return ("baseline", *self.interventions)  # lengths, regimes, emergence
+        """The setting names the experiment's jobs run (sinklab.experiments.settings)."""
+        return tuple(REGISTRY[experiment].settings(self))
 
     def jobs(self) -> list[Job]:
         """Every job of the plan, merged by (model, revision, seed, regime, length), in a stable order."""
         want: dict[tuple, dict] = {}
-
-        def add(model, revision, seed, regime, T, experiment):
-            key = (model, revision, seed, regime, T)
-            w = want.setdefault(key, {"settings": {}, "keys": set(), "pathways": False, "stats": False,
-                                      "delta": False, "ce": False, "experiments": {}})
-            w["settings"].update(dict.fromkeys(self.settings_for(experiment)))
-            w["experiments"][experiment] = None
-            w["ce"] |= experiment in CE_EXPERIMENTS
-            if experiment == "relocation":
-                w["keys"].update(self.targets)
-            if experiment == "pathways":
-                w["pathways"] = True
-            if experiment == "delta":
-                w["delta"] = True
-            if experiment == "emergence":
-                w["stats"] = True
-
         for model in self.models:
             for seed in self.seeds:
                 for e in self.experiments:
-                    if e in DOMAIN_EXPERIMENTS:
-                        for d in self.domains:
-                            add(model, None, seed, d, self.n_tokens, e)
-                    elif e == "lengths":
-                        for T in self.lengths:
-                            add(model, None, seed, self.length_regime, T, e)
-                    elif e == "regimes":
-                        for r in self.regimes:
-                            add(model, None, seed, r, self.n_tokens, e)
-                    elif e == "emergence":
-                        for rev in self.revisions:
-                            for d in self.domains:
-                                add(model, rev, seed, d, self.n_tokens, e)
+                    exp = REGISTRY[e]
+                    for revision, regime, T in exp.units(self):
+                        w = want.setdefault((model, revision, seed, regime, T),
+                                            {"settings": {}, "keys": set(), "ce": False, "experiments": {}})
+                        w["settings"].update(dict.fromkeys(exp.settings(self)))
+                        w["experiments"][e] = None
+                        w["ce"] |= exp.ce
+                        w["keys"].update(exp.keys_measured(self))
         return [Job(model=m, revision=rev, seed=s, regime=r, n_tokens=T, settings=tuple(w["settings"]), n=self.n,
                     band=self.band, metric=self.metric, source=self.source, target=self.target,
-                    keys=tuple(sorted(w["keys"])), pathways=w["pathways"], model_stats=w["stats"], delta=w["delta"],
-                    ce=w["ce"], batch_size=self.batch_size, device=self.device, dtype=self.dtype,
-                    key_coords=self.key_coords, experiments=tuple(w["experiments"]))
+                    keys=tuple(sorted(w["keys"])), ce=w["ce"], batch_size=self.batch_size, device=self.device,
+                    dtype=self.dtype, key_coords=self.key_coords, experiments=tuple(w["experiments"]),
+                    factor=self.factor, options=self.options)
                 for (m, rev, s, r, T), w in want.items()]

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from ..errors import BadInput, SinklabError
+from ..model.loading import _hub_reachable
 from ..model.tokens import tokenize
 
 DOMAINS = ("nl", "math", "code")
@@ -156,7 +157,6 @@ def _datasets_offline() -> bool:
 def online_status(timeout: float = 3.0) -> tuple[bool, str]:
     """(whether the paper's corpora can be loaded online, why not): needs the `datasets` package, not in
     offline mode (datasets' own HF_DATASETS_OFFLINE / HF_HUB_OFFLINE, as that library reads them), a reachable hub."""
-    from ..model.loading import _hub_reachable
 
     if not _datasets_importable():
         return False, "the `datasets` package is not installed (pip install 'sinklab[online]')"

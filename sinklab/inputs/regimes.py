@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .corpora import DOMAINS, offline_texts
+from .corpora import DOMAINS, load_corpus, offline_texts
 from ..errors import BadInput
 
 REGIMES = {
@@ -95,7 +95,6 @@ def make_inputs(tokenizer, vocab_size: int, regime: str, n: int, n_tokens: int, 
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise BadInput(f"n (inputs) must be an integer >= 1; got {n!r}")
     if regime in DOMAINS:
-        from .corpora import load_corpus
 
         c = load_corpus(regime, tokenizer, n=n, n_tokens=n_tokens, seed=seed, source=source)
         return c.ids, c.source

@@ -68,15 +68,28 @@ def _name_filter(names: Names) -> Callable[[str], bool]:
     return keep.__contains__
 
 
-def _as_tuple(item) -> tuple:
-    """None / Intervention / sequence of Interventions -> tuple of Interventions."""
-    from ..interventions import Intervention
+class Edit:
+    """What `run` applies at its named points. sinklab.interventions.Intervention is one (the forward knows no
+    more of interventions than this): it declares `points` (short names of sinklab.model.names.POINTS) and
+    `title`, and implements check(model, n_tokens) (raise BadInput where it cannot run), check_inputs(model, ids,
+    mask) (raise BadInput when these inputs give it nothing to act on), active(layer), apply(point, layer, tensor,
+    model, inputs) -> tensor (inputs["mask"]: [batch, pos] is always there) and start(n_layer, rotary) -> (layer,
+    half)."""
 
+    points: frozenset = frozenset()
+    title: str = ""
+
+    def check_inputs(self, model, ids, mask) -> None:
+        """Raise BadInput when these inputs give it nothing to act on (default: never)."""
+
+
+def _as_tuple(item) -> tuple:
+    """None / Edit / sequence of Edits -> tuple of Edits."""
     if item is None:
         return ()
-    if isinstance(item, Intervention):
+    if isinstance(item, Edit):
         return (item,)
-    if isinstance(item, (list, tuple)) and all(isinstance(i, Intervention) for i in item):
+    if isinstance(item, (list, tuple)) and all(isinstance(i, Edit) for i in item):
         return tuple(item)
     raise BadInput(f"not an intervention or a sequence of interventions: {item!r}")
 
@@ -153,6 +166,9 @@ def _check_start(A, start, resid, per_example: list[tuple], shape: tuple) -> Non
     if not (isinstance(start, tuple) and len(start) == 2 and start[1] in (0, 1)):
         raise BadInput(f"start must be (layer, 0 or 1); got {start!r}")
     checks.layer(start[0], A.n_layer, what="start layer")
+    if start[1] == 1 and A.parallel:
+        raise BadInput(f"{A.title} runs attention and MLP in parallel (the MLP reads the block input): a forward "
+                       f"resumes at a block's start, (layer, 0); got {tuple(start)}")
     if resid is None or tuple(resid.shape) != shape:
         raise BadInput(f"start needs resid of shape {shape} (the residual stream at the start point); got "
                        f"{None if resid is None else tuple(resid.shape)}")
@@ -217,12 +233,13 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
         first, mlp_half = start or (0, 0)
 
         for l in range(first, n_run):
+            block_in = resid  # a parallel block's MLP reads it (GPT-NeoX): hook_resid_pre, as changed there
             if not (l == first and mlp_half):  # (resuming at layer `first`'s MLP half skips its attention)
                 w = A.window(l)
                 if w not in allow_by_window:
                     allow_by_window[w] = layout.allowed(T, mask, w)  # [batch, 1, query_pos, key_pos]
                 allow = allow_by_window[w]
-                resid = hook("resid_pre", l, resid)
+                resid = block_in = hook("resid_pre", l, resid)
                 x = hook("ln1", l, A.ln1(l, resid))  # [batch, pos, d_model]
                 q, k, v = A.qkv(l, x)  # q [batch, pos, head, d_head]; k, v [batch, pos, kv_head, d_head]
                 q = hook("q", l, q, x=x)
@@ -244,7 +261,7 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 attn_out = hook("attn_out", l, A.attn_out(l, z.reshape(batch, T, H * dh)))  # [batch, pos, d_model]
                 resid = resid + attn_out
             resid = hook("resid_mid", l, resid)
-            x2 = hook("ln2", l, A.ln2(l, resid))
+            x2 = hook("ln2", l, A.ln2(l, block_in if A.parallel else resid))  # parallel: the MLP reads the block input
             pre = hook("pre", l, A.mlp_in(l, x2))  # [batch, pos, d_mlp]
             post = hook("post", l, A.mlp_act(l, pre, x2))  # [batch, pos, d_mlp]
             mlp_out = hook("mlp_out", l, A.mlp_out(l, post))  # [batch, pos, d_model]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import BadInput, ModelUnavailable
+from . import families
 
 SOURCE_FILE = "sinklab_source.json"  # written last: a cache entry without it is incomplete
 # GGUF general.architecture -> the model_type transformers gives it (the ones sinklab has a family for)
@@ -201,8 +202,6 @@ def convert(paths: list[Path], sha: str, cache_dir: Path, source: dict) -> Path:
     from safetensors.torch import save_file
     from transformers import AutoConfig, AutoTokenizer
     from transformers.utils import logging as hf_logging
-
-    from . import families
 
     root = Path(cache_dir) / "gguf"
     root.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
 """Weight layout and the small pure functions of a forward pass, written once for every family.
 
 Every weight is read in ONE convention: y = x @ W + b with W of shape [in, out] (HF's GPT-2 Conv1D
-layout; a torch Linear's weight is read transposed, as a view). The family-specific part (which
-module holds which weight, positions, norms, MLP, scale) is in sinklab/model/families/__init__.py; the functions
-below taking a `model` dispatch to its adapter, the others are plain math.
+layout; a torch Linear's weight is read transposed, as a view). Pure math on tensors and modules: nothing
+here looks a model's family up. The family-specific part (which module holds which weight, positions,
+norms, MLP, scale) is in sinklab/model/families/, which also has the model-level views
+(`families.attn_weights(model, layer)`, `families.pos_embed(model)`, ...).
 """
 from __future__ import annotations
 
@@ -75,48 +76,6 @@ def per_query_head(w: torch.Tensor | None, n_head: int, n_kv_head: int) -> torch
     return w.unflatten(-1, (n_kv_head, dh)).repeat_interleave(n_head // n_kv_head, dim=-2).flatten(-2)
 
 
-def _family(model):
-    from .families import of
-
-    return of(model)
-
-
-def attn_weights(model, layer: int) -> AttnWeights:
-    """Layer `layer`'s W_Q, W_K, W_V, b_Q, b_K, b_V (views where the layout allows; GPT-2: always views)."""
-    return _family(model).attn_weights(layer)
-
-
-def mlp_out_rows(model, layer: int) -> torch.Tensor:
-    """The MLP's down-projection, one row per hidden neuron. [d_mlp, d_model]"""
-    return _family(model).mlp_out_rows(layer)
-
-
-def mlp_in_columns(model, layer: int) -> torch.Tensor:
-    """The MLP's up-projection (the gate for SwiGLU), one column per hidden neuron. [d_model, d_mlp]"""
-    return _family(model).mlp_in_columns(layer)
-
-
-def pos_embed(model) -> torch.Tensor:
-    """The learned position embeddings, row i = position i (OPT's offset of 2 removed). [n_positions, d_model]
-
-    Raises NotApplicable on a rotary model (no position table)."""
-    return _family(model).pos_table()
-
-
-def has_position_embeddings(model) -> bool:
-    """True for a learned table that is not all zero; False for a "NoPE" model and for rotary models."""
-    fam = _family(model)
-    return (not fam.rotary) and bool(fam.pos_table().abs().max() > 0)
-
-
-def attn_scale(model_or_config, layer: int) -> float:
-    """The factor multiplying q k^T: 1/sqrt(d_head), 1 for GPT-Neo, (GPT-2 option) / (layer + 1)."""
-    from .families import family_class
-
-    cfg = getattr(model_or_config, "config", model_or_config)
-    return family_class(cfg).scale(cfg, layer)
-
-
 def gpt2_scale(cfg, layer: int) -> float:
     """GPT-2's factor: 1/sqrt(d_head) if scale_attn_weights, / (layer + 1) if scale_attn_by_inverse_layer_idx."""
     s = 1.0 / math.sqrt(cfg.n_embd // cfg.n_head) if cfg.scale_attn_weights else 1.0
@@ -170,7 +129,13 @@ def linear(lin, x: torch.Tensor) -> torch.Tensor:
 
 
 def rotate(t: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotary embedding (HF's rotate_half convention). t [batch, pos, head, d_head]; cos, sin [batch, pos, d_head]"""
+    """Rotary embedding (HF's rotate_half convention). t [batch, pos, head, d_head]; cos, sin [batch, pos, d_rot].
+
+    d_rot < d_head (partial rotary, GPT-NeoX): the first d_rot dimensions of each head are rotated, the rest
+    pass unchanged."""
+    d_rot = cos.shape[-1]
+    if d_rot < t.shape[-1]:
+        return torch.cat((rotate(t[..., :d_rot], cos, sin), t[..., d_rot:]), dim=-1)
     c, s = cos[:, :, None], sin[:, :, None]
     half = t.shape[-1] // 2
     rotated = torch.cat((-t[..., half:], t[..., :half]), dim=-1)

@@ -331,3 +331,63 @@ def load_configured(config, device: str | None = None) -> tuple[LoadedModel, str
     lm, why = load_preferred(device=device)
     note = None if why is None else f"Using the offline model {lm.info.name!r}: {why}"
     return lm, note
+
+
+# ------------------------------------------------------------------------------------------ the per-process cache
+# A sweep's jobs (sinklab.experiments) name their model; each process loads it once. On Dask every worker process has
+# its own cache; threads of one process share it (_CACHE_LOCK serialises the look-up and the load).
+_CACHE: dict[tuple, LoadedModel] = {}
+_REGISTERED: set[tuple] = set()  # cache keys of models registered in memory
+_CACHE_LOCK = threading.Lock()
+
+
+def _looks_like_path(revision: str) -> bool:
+    return revision.startswith((".", "/", "~")) or "/" in revision
+
+
+def load_cached(spec: str, revision: str | None = None, device: str | None = None, dtype: str | None = None):
+    """The LoadedModel of (spec, revision, device, dtype), loaded once per process.
+
+    A revision that looks like a path (it contains '/') and is not an existing directory is refused as "checkpoint
+    directory ... does not exist" for a model without revisions (bundled, a local directory); for a hub model it
+    is tried as a revision name first, and the message then says both."""
+    dt = None if dtype in (None, "", "float32") else dtype
+    key = (spec, revision or "", device or "", dt or "")
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        if dt is not None and (spec, revision or "", device or "", "") in _REGISTERED:
+            raise BadInput(f"{spec!r} is registered in memory as float32 (sinklab.model.loading.register); a {dt} run "
+                           "needs a model loaded from a name or a directory")
+        missing_dir = bool(revision) and _looks_like_path(revision) and not os.path.isdir(os.path.expanduser(revision))
+        where = "" if os.path.isabs(os.path.expanduser(revision or "/")) else f" (relative to {os.getcwd()})"
+        if missing_dir and (spec in BUILT_IN or spec in BUNDLED or os.path.isdir(os.path.expanduser(spec))):
+            raise ModelUnavailable(f"checkpoint directory {revision!r} does not exist{where}")
+        try:
+            lm = load_model(spec, device=device, dtype=dt, revision=revision or None)
+        except ModelUnavailable as e:
+            if not missing_dir:
+                raise
+            raise ModelUnavailable(f"checkpoint directory {revision!r} does not exist{where}, and it is not a revision "
+                                   f"of {spec!r} either: {str(e).splitlines()[0]}") from None
+        _CACHE[key] = lm
+        return lm
+
+
+def register(name: str, model, tokenizer, meta: dict | None = None, device: str | None = None):
+    """Put an in-memory model (e.g. a random config) in this process's cache under `name`, so jobs can
+    name it like a bundled model. Only this process sees it: use the local engine or a Dask LocalCluster
+    with processes=False."""
+    dev = pick_device(device)
+    lm = _finish(model, tokenizer, name, "registered in memory", dev, _pick_dtype(None, dev), meta)
+    key = (name, "", device or "", "")
+    with _CACHE_LOCK:
+        _CACHE[key] = lm
+        _REGISTERED.add(key)
+    return lm
+
+
+def clear_cache() -> None:
+    with _CACHE_LOCK:
+        _CACHE.clear()
+        _REGISTERED.clear()

@@ -11,6 +11,8 @@ from typing import Mapping
 
 import pandas as pd
 
+from ..analyses.stats import percent_of
+
 HERE = Path(__file__).parent / "data"
 DOMAIN = {"sst2": "nl", "gsm8k": "math", "humaneval": "code", "all_datasets": "all"}
 SHAPE = ("n_layer", "n_head", "d_model")  # what confirms an identity (with the family)
@@ -79,7 +81,7 @@ def is_gpt2_small(info) -> bool:
     return identify(info) == "GPT-2 small"
 
 
-def table1() -> pd.DataFrame:
+def authors_table1() -> pd.DataFrame:
     """Published paper-metric results. Columns: domain (nl/math/code/all), intervention (a-j), title, n, sink, se."""
     frames = [pd.read_csv(HERE / "dataset_analysis__bos_attention_stats_by_dataset.csv"),
               pd.read_csv(HERE / "dataset_analysis__bos_attention_stats_overall.csv")]
@@ -130,10 +132,10 @@ def published_signatures() -> pd.DataFrame:
 
     The authors' rows pool their three domains ("all"); the extension's are its Table 1. References only.
     """
-    t = table1()
+    t = authors_table1()
     t = t[t["domain"] == "all"]
     base = float(t.loc[t["intervention"] == "baseline", "sink"].iloc[0])
     authors = pd.DataFrame({"source": AUTHORS, "model": "GPT-2 small", "intervention": t["intervention"].values,
-                            "sink": t["sink"].values, "pct_of_baseline": 100 * t["sink"].values / base})
+                            "sink": t["sink"].values, "pct_of_baseline": percent_of(t["sink"].values, base)})
     ext = extension_table1().assign(source=EXTENSION)
     return pd.concat([authors, ext[authors.columns]], ignore_index=True)

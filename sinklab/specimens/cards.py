@@ -8,7 +8,7 @@ from ..model import families, layout
 from ..model.loading import LoadedModel
 from ..published.reference import is_gpt2_small
 
-ROUTES = {
+ROUTE_SUMMARIES = {  # a planted specimen's route (sinklab.interventions.ROUTES), for its card
     "positional": "planted through the first position embedding: p_0 → first MLP's super neurons → massive "
                   "coordinates of EPE_0 → aligned b_Q·W_k (the circuit paper's route)",
     "structural": "planted through value aggregation: position 0's single-value attention output → super "
@@ -56,10 +56,11 @@ def card(lm: LoadedModel) -> Card:
     meta = lm.meta or {}
     i = lm.info
     shape = f"{i.n_layer} layers × {i.n_head} heads, d_model {i.d_model}, {i.n_positions} positions"
-    pe = layout.has_position_embeddings(lm.model)
+    pe = families.has_position_embeddings(lm.model)
     if meta.get("kind") == "planted":
         return Card(name=i.name, kind="planted", summary=meta.get("summary", "planted specimen"),
-                    tokens="bytes (one token per UTF-8 byte)", sink_route=ROUTES.get(meta.get("route"), "planted"),
+                    tokens="bytes (one token per UTF-8 byte)",
+                    sink_route=ROUTE_SUMMARIES.get(meta.get("route"), "planted"),
                     predictions_meaningful=False, position_embeddings=pe, shape=shape)
     if meta.get("kind") == "trained":
         return Card(name=i.name, kind="trained", summary=meta.get("summary", "trained by sinklab"),
@@ -135,7 +136,7 @@ def facts(lm: LoadedModel) -> tuple[tuple[str, str], ...]:
         rows.append(("positions", "rotary (a rotation of q and k by position): no position embedding, so no "
                                   "EPE and no first-position embedding p_0"))
     else:
-        rows.append(("positions", "learned table" + ("" if layout.has_position_embeddings(lm.model) else " (all zero)")))
+        rows.append(("positions", "learned table" + ("" if families.has_position_embeddings(lm.model) else " (all zero)")))
     norm = "RMSNorm" if fam.norm is not layout.layer_norm else "LayerNorm"
     if t.qk_norm:
         norm += "; QK-norm (q and k RMS-normalised per head before the scores)"

@@ -22,6 +22,10 @@ from pathlib import Path
 
 import torch
 
+from ..analyses.metrics import attention_to, sink_table
+from ..model.forward import run
+from ..model.names import is_point
+
 EOT_ID = 256  # <|endoftext|>, the BOS of every training window
 VOCAB = 257  # 256 bytes + <|endoftext|>
 
@@ -88,10 +92,7 @@ def ids_digest(ids: torch.Tensor) -> str:
 def sink_numbers(model, ids: torch.Tensor, mask: torch.Tensor) -> dict:
     """Per-layer mean attention to position 0 from second-half queries (over examples, heads),
     and the Gu et al. eps=0.3 share of (example, layer, head) with a sink at position 0."""
-    from ..model.forward import run
-    from ..analyses.metrics import attention_to, sink_table
 
-    from ..model.names import is_point
 
     keep = lambda name: is_point(name, "pattern")  # noqa: E731
     trace = run(model, ids, mask, names=keep)

@@ -3,20 +3,20 @@
 Built deterministically in code at load time (no weight file): generic GPT-2-like random weights
 from a fixed seed, then the circuit of the paper written in by hand:
 
-1. Position 1 (index 0) gets a large position embedding p_1 = a * r along a fixed "trigger"
-   direction r (zero mean, zero on the massive coordinates, |p_1| = sqrt(d_model), so layer norm
-   leaves it unchanged). Every other input (token embeddings, p_2, p_3, ..., the first block's
+1. Position 0 (the papers' "position 1") gets a large position embedding p_0 = a * r along a fixed
+   "trigger" direction r (zero mean, zero on the massive coordinates, |p_0| = sqrt(d_model), so layer
+   norm leaves it unchanged). Every other input (token embeddings, p_1, p_2, ..., the first block's
    attention output) has exactly no component along r.
 2. Two "super neurons" of the first block's MLP read r (c_fc column = w * r, bias -b): they fire
-   strongly on p_1 and sit at GELU(-b) ~ 0 everywhere else. Their down-projection rows
+   strongly on p_0 and sit at GELU(-b) ~ 0 everywhere else. Their down-projection rows
    (mlp.c_proj rows) are channel-sparse: non-zero on two of the three massive coordinates each,
-   so EPE_1 = MLP1(p_1) + p_1 carries massive values on exactly those three coordinates.
+   so EPE_0 = MLP1(p_0) + p_0 carries massive values on exactly those three coordinates.
    Generic writes to the massive coordinates (token and position embeddings, every attention and
-   MLP output) are damped ("dormant channels"), so they stand out only at position 1.
+   MLP output) are damped ("dormant channels"), so they stand out only at position 0.
 3. In the wired layers, chosen heads get a query bias b_Q,h = beta * u_h and key-weight rows
    W_k[m, h] = kappa * sign_m * u_h at the massive coordinates m, so gamma_h = W_k,h b_Q,h is large
-   exactly there, with the sign of position 1's (layer-normed) massive values. The source-agnostic
-   shift Delta_j = b_Q W_k^T x_j is then large at j = position 1 only: a sink. One head per wired
+   exactly there, with the sign of position 0's (layer-normed) massive values. The source-agnostic
+   shift Delta_j = b_Q W_k^T x_j is then large at j = 0 only: a sink. One head per wired
    layer is left generic.
 
 Generic weights use GPT-2's init (std 0.02, residual projections 0.02/sqrt(2 n_layer)), except the
@@ -30,9 +30,10 @@ import math
 
 import torch
 
-from ..model import layout
+from ..model import families
+from ..model.bytetok import byte_tokenizer
 
-ROUTE = "positional"  # the sink route planted (sinklab.analyses.circuit.ROUTES)
+ROUTE = "positional"  # the sink route planted (sinklab.analyses.circuit.WIRING)
 SUMMARY = "Planted GPT-2: sink from the first position embedding → super neurons → massive coords → b_Q·W_k"
 SEED = 20240917
 N_LAYER = 6
@@ -41,18 +42,18 @@ D_MODEL = 64
 N_POSITIONS = 128
 VOCAB = 257  # 256 bytes + <|endoftext|>
 
-MASSIVE = (13, 29, 47)  # the massive coordinates of EPE_1
+MASSIVE = (13, 29, 47)  # the massive coordinates of EPE_0
 SIGNS = (1.0, -1.0, 1.0)  # sign of each massive value
 SUPER = (71, 190)  # super neurons of h[0].mlp (indices of its hidden units)
 # channel-sparse down-projection rows: share of each massive value each super neuron writes
 SUPER_ROWS = ((1.0, 0.5, 0.0), (0.0, 0.5, 1.0))
-MASSIVE_VALUE = 60.0  # |EPE_1| at the massive coordinates
+MASSIVE_VALUE = 60.0  # |EPE_0| at the massive coordinates
 TRIGGER_GAIN = 2.0  # super-neuron input weight along r
 TRIGGER_BIAS = 6.0  # super-neuron threshold: GELU(-6) ~ 0 when r is absent
 DORMANT = 0.25  # scale of generic writes into the massive coordinates
 STD = 0.02  # GPT-2 init scale
 QK_STD = 0.1  # scale of the generic query/key weights (larger: livelier content attention)
-# wired heads: layer -> {head: Delta at position 1 (scaled logit units)}
+# wired heads: layer -> {head: Delta at position 0 (scaled logit units)}
 WIRED = {
     1: {0: 6.0, 1: 7.0, 3: 5.5},
     2: {0: 7.5, 2: 6.0, 3: 6.5},
@@ -104,7 +105,7 @@ def fill_generic(model, g: torch.Generator, qk_std: float, pos_std: float | None
         else:
             p.copy_(torch.randn(p.shape, generator=g) * STD)
     for layer in range(cfg.n_layer):  # the W_Q | W_K columns at their own scale
-        w = layout.attn_weights(model, layer)  # views: writing them writes the model
+        w = families.attn_weights(model, layer)  # views: writing them writes the model
         w.W_Q.mul_(qk_std / STD)
         w.W_K.mul_(qk_std / STD)
 
@@ -127,12 +128,12 @@ def _plant(model, g: torch.Generator) -> None:
     def drop_r(w: torch.Tensor) -> None:  # rows of w (vectors in d_model) lose their r component
         w -= (w @ r)[:, None] * r[None]
 
-    # embeddings: no r component anywhere, dormant massive channels, then p_1 = a r
+    # embeddings: no r component anywhere, dormant massive channels, then p_0 = a r
     drop_r(tf.wte.weight)
     tf.wte.weight[:, M] *= DORMANT
     drop_r(tf.wpe.weight)
     tf.wpe.weight[:, M] *= DORMANT
-    a = math.sqrt(d)  # |p_1|; per-coordinate std 1, so ln_2(p_1) = p_1 and raw/ln_2 EPE agree
+    a = math.sqrt(d)  # |p_0|; per-coordinate std 1, so ln_2(p_0) = p_0 and raw/ln_2 EPE agree
     tf.wpe.weight[0] = a * r
 
     for block in tf.h:
@@ -140,7 +141,7 @@ def _plant(model, g: torch.Generator) -> None:
         block.attn.c_proj.bias[M] *= DORMANT
         block.mlp.c_proj.weight[:, M] *= DORMANT
         block.mlp.c_proj.bias[M] *= DORMANT
-    # the first attention layer never writes along r (so only p_1 can trigger the super neurons)
+    # the first attention layer never writes along r (so only p_0 can trigger the super neurons)
     h0 = tf.h[0]
     h0.attn.c_proj.weight -= (h0.attn.c_proj.weight @ r)[:, None] * r[None]
     h0.attn.c_proj.bias -= (h0.attn.c_proj.bias @ r) * r
@@ -167,7 +168,7 @@ def wire_sink_heads(model, wired: dict[int, dict[int, float]], massive, signs, g
     signs = torch.tensor(signs)
     x_massive = math.sqrt(model.config.n_embd / len(M))  # |x[m]| after ln_1 where the massive values dominate
     for layer, heads in wired.items():
-        w = layout.attn_weights(model, layer)  # views: writing them writes the model
+        w = families.attn_weights(model, layer)  # views: writing them writes the model
         dh = w.d_head
         for h, delta in heads.items():
             u = torch.randn(dh, generator=g)
@@ -182,7 +183,6 @@ def build_textbook():
     """-> (GPT2LMHeadModel in eval mode, byte tokenizer, meta with the planted ground truth)."""
     from transformers import GPT2LMHeadModel
 
-    from ..model.bytetok import byte_tokenizer
 
     model = GPT2LMHeadModel(gpt2_config(D_MODEL, N_LAYER, N_HEAD))
     g = torch.Generator().manual_seed(SEED)
@@ -205,10 +205,10 @@ def build_textbook():
         "seed": SEED,
         "description": (
             "Textbook GPT-2 (byte-level, {L} layers, d_model {d}, {H} heads) with the attention-sink "
-            "circuit planted by hand, not learned: p_1 triggers super neurons {sn} of the first MLP, "
-            "whose channel-sparse down-projections write massive values on coordinates {m} of EPE_1; "
+            "circuit planted by hand, not learned: p_0 triggers super neurons {sn} of the first MLP, "
+            "whose channel-sparse down-projections write massive values on coordinates {m} of EPE_0; "
             "in layers {wl} the query bias b_Q and the key rows W_k at those coordinates are aligned so "
-            "gamma = b_Q W_k^T is large there, which makes position 1 a sink. All other weights are "
+            "gamma = b_Q W_k^T is large there, which makes position 0 a sink. All other weights are "
             "random (GPT-2 init scale, seed {seed})."
         ).format(L=N_LAYER, d=D_MODEL, H=N_HEAD, sn=list(SUPER), m=list(MASSIVE),
                  wl=sorted(WIRED), seed=SEED),

@@ -49,13 +49,14 @@ import math
 
 import torch
 
-from ..model import layout
+from ..model import families
+from ..model.bytetok import byte_tokenizer
 from .textbook import fill_generic, gelu_new, gpt2_config, wire_sink_heads
 # conventions both specimens share: vocabulary, positions, the signs of the massive values and each super neuron's
 # share of them, the init scale, the damping of generic writes, the |W_k| rows at the massive coordinates
 from .textbook import DORMANT, KAPPA, N_POSITIONS, SIGNS, STD, SUPER_ROWS, VOCAB  # noqa: E402
 
-ROUTE = "structural"  # the sink route planted (sinklab.analyses.circuit.ROUTES)
+ROUTE = "structural"  # the sink route planted (sinklab.analyses.circuit.WIRING)
 SUMMARY = "Planted NoPE GPT-2: sink from value aggregation → super neurons → massive coords"
 SEED = 20250214
 N_LAYER, N_HEAD, D_MODEL = 6, 4, 128  # layers, heads, residual width
@@ -112,7 +113,7 @@ def _plant(model, g: torch.Generator) -> None:
 
     # layer 0: uniform causal attention; value = isometric copy of e_t (zero mean per head); out -> N
     h0 = tf.h[0]
-    w = layout.attn_weights(model, 0)  # views: writing them writes the model
+    w = families.attn_weights(model, 0)  # views: writing them writes the model
     for t in (w.W_Q, w.W_K, w.b_Q, w.b_K, w.b_V):
         t.zero_()
     head_means = torch.zeros(d, H)
@@ -151,7 +152,6 @@ def build_textbook_structural():
     """-> (GPT2LMHeadModel in eval mode, byte tokenizer, meta with the planted ground truth)."""
     from transformers import GPT2LMHeadModel
 
-    from ..model.bytetok import byte_tokenizer
 
     model = GPT2LMHeadModel(gpt2_config(D_MODEL, N_LAYER, N_HEAD, N_POSITIONS, VOCAB))
     g = torch.Generator().manual_seed(SEED)

@@ -11,9 +11,12 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
+from ..experiments import figures
+from ..interventions import REGISTRY, describe
+
 FIRST = "#d62728"  # the first position / the massive coordinates
 OTHER = "#4c78a8"  # everything else
-PUBLISHED = "#ff7f0e"  # the authors' published numbers
+PUBLISHED_COLOUR = "#ff7f0e"  # the authors' published numbers
 PUBLISHED_LABEL = "published (GPT-2, authors)"
 HEAT = "viridis"
 DIVERGING = "redblue"
@@ -79,7 +82,7 @@ def _map_tooltip(df: pd.DataFrame, value: str = "weight") -> list:
     return [c for c in cols if c in df.columns] + [alt.Tooltip(f"{value}:Q", format=".3f")]
 
 
-# ---------------------------------------------------------------- 1. Start
+# ---------------------------------------------------------------- Start
 def attention_map(maps, layer: int, head="mean") -> alt.Chart:
     """Heatmap query x key of one layer's attention (head 'mean' = head average); token tooltips.
 
@@ -115,7 +118,7 @@ def sink_per_layer(per_layer: pd.DataFrame, paper_layers: Sequence[int] | None =
     ).properties(width=320, height=220)
 
 
-# ---------------------------------------------------------------- 2. Decomposition
+# ---------------------------------------------------------------- Decomposition
 TERM_ORDER = ["content-content", "query-only", "key-only (Δ)", "constant", "total", "model"]
 
 
@@ -191,7 +194,7 @@ def delta_histogram(pooled: pd.DataFrame, bins: int = 40) -> alt.Chart:
     ).properties(width="container", height=240)
 
 
-# ---------------------------------------------------------------- 3. EPE
+# ---------------------------------------------------------------- EPE
 def epe_coords(coords: pd.DataFrame) -> alt.Chart:
     """|EPE_0| per residual coordinate, massive ones in red, with the threshold as a rule."""
     df = coords.assign(kind=coords["massive"].astype(bool).map({True: "massive", False: "other"}))
@@ -216,7 +219,7 @@ def epe_validation(validation: pd.DataFrame, published: pd.DataFrame | None = No
         frames.append(published[published["position"] <= validation["position"].max()].assign(source=PUBLISHED_LABEL))
     df = pd.concat(frames, ignore_index=True)
     domain = ["this model"] + ([PUBLISHED_LABEL] if len(frames) > 1 else [])
-    color = alt.Color("source:N", scale=alt.Scale(domain=domain, range=[OTHER, PUBLISHED][: len(domain)]), title=None)
+    color = alt.Color("source:N", scale=alt.Scale(domain=domain, range=[OTHER, PUBLISHED_COLOUR][: len(domain)]), title=None)
     base = alt.Chart(df).encode(x=alt.X("position:Q", title="position i"))
     band = base.mark_area(opacity=0.25).encode(
         y=alt.Y("p10:Q", title="cos(EPE_i, R_i − O_i)"), y2="p90:Q", color=color)
@@ -228,7 +231,7 @@ def epe_validation(validation: pd.DataFrame, published: pd.DataFrame | None = No
                                             width=520, height=240)
 
 
-# ---------------------------------------------------------------- 4. gamma and alignment
+# ---------------------------------------------------------------- γ and alignment
 def gamma_table_chart(table: pd.DataFrame) -> alt.Chart:
     """|γ| at each massive coordinate per layer (points) vs the baseline mean + 2 std (rule per layer)."""
     pts = alt.Chart(table).mark_point(filled=True, size=80).encode(
@@ -272,7 +275,7 @@ def alignment_chart(alignment: pd.DataFrame) -> alt.Chart:
     ).properties(width=420, height=260)
 
 
-# ---------------------------------------------------------------- 5. Interventions
+# ---------------------------------------------------------------- Interventions
 def before_after_maps(before, after, layer: int) -> alt.Chart:
     """Head-averaged attention of one layer before and after the intervention, side by side (AttentionMaps)."""
     df = pd.concat([before.frame(layer).assign(run="before"), after.frame(layer).assign(run="after")],
@@ -297,13 +300,11 @@ def per_layer_change(per_layer: pd.DataFrame) -> alt.Chart:
         title="Sink per layer, before vs after")
 
 
-# ---------------------------------------------------------------- 6. Across domains
+# ---------------------------------------------------------------- Across domains
 ROLE_COLOURS = {"baseline": "#7f7f7f", "cuts a wire": FIRST, "control": OTHER, "moves the sink": "#9467bd"}
 
 
 def _role(label: str) -> str:
-    from ..interventions import REGISTRY
-
     cls = REGISTRY.get(label)
     return "baseline" if cls is None else cls.role()  # "baseline" is standard_settings' name for (a)
 
@@ -328,7 +329,6 @@ def domain_bars(table: pd.DataFrame, published: pd.DataFrame | None = None, inte
     df = df.dropna(subset=["sink"])
     df["low"], df["high"] = df["sink"] - df["se"].fillna(0), df["sink"] + df["se"].fillna(0)
     df["role"] = df["intervention"].map(_role)
-    from ..interventions import describe
 
     df["label"] = df["intervention"].map(lambda k: k if k == "baseline" else f"{k}: {describe(k)}")
     domain = ["this model"] + ([PUBLISHED_LABEL] if len(frames) > 1 else [])
@@ -355,7 +355,7 @@ def domain_bars(table: pd.DataFrame, published: pd.DataFrame | None = None, inte
                                        "(measured at its target); faded: published reference"))
 
 
-# ---------------------------------------------------------------- 7. Structural origin
+# ---------------------------------------------------------------- Structural origin
 def variance_chart(stats: pd.DataFrame, layer: int | None = None, value: str = "variance") -> alt.Chart:
     """Attention-output variance (or 'norm') per position, first position in red; one layer or a facet of all."""
     df = stats if layer is None else stats[stats["layer"] == layer]
@@ -391,7 +391,7 @@ def moves_chart(moves: pd.DataFrame) -> alt.Chart:
     return alt.Chart(moves, title=f"Attention to position {k} per layer").mark_line(point=True).encode(
         x=alt.X("layer:O", title="layer"), y=alt.Y("value:Q", title=f"mean attention to position {k}"),
         color=alt.Color("intervention:N", sort=order,
-                        scale=alt.Scale(domain=order, range=["gray", FIRST, PUBLISHED]), title=None),
+                        scale=alt.Scale(domain=order, range=["gray", FIRST, PUBLISHED_COLOUR]), title=None),
         tooltip=["intervention", "layer", alt.Tooltip("value:Q", format=".3f")],
     ).properties(width=420, height=240)
 
@@ -422,7 +422,7 @@ def emergence_chart(log: pd.DataFrame) -> alt.Chart:
     return alt.vconcat(*panels).properties(title="Emergence of the sink") if len(panels) > 1 else panels[0]
 
 
-# ---------------------------------------------------------------- 8. Compare specimens
+# ---------------------------------------------------------------- Compare specimens
 def signature_heatmap(computed: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart:
     """Model × intervention → % of baseline; computed rows first, then published ones, labelled as such.
 
@@ -456,7 +456,7 @@ def signature_heatmap(computed: pd.DataFrame, published: pd.DataFrame | None = N
         title="Intervention signatures: sink left, % of each model's baseline (position 0; k for moves)")
 
 
-# ---------------------------------------------------------------- the circuit in one picture
+# ---------------------------------------------------------------- The circuit in one picture
 def _two_lines(text: str) -> str:
     words = str(text).split(" ")
     if len(words) < 2:
@@ -500,11 +500,10 @@ def circuit_diagram(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "") -
     ).configure_view(stroke=None)
 
 
-# ---------------------------------------------------------------- 10. Length and dose
+# ---------------------------------------------------------------- Length and dose
 def length_curve(summary: pd.DataFrame, published: pd.DataFrame | None = None) -> alt.Chart:
     """The length experiment (sinklab.experiments): each cut's sink, % of the same-length baseline, vs tokens;
     mean ± SD across data seeds (the report's own figure, one panel per model)."""
-    from ..experiments import figures
 
     return figures.chart("lengths", summary, published)
 
@@ -513,7 +512,6 @@ def dose_curves(summary: pd.DataFrame, published: pd.DataFrame | None = None) ->
     """The dose experiment: the sink vs α for each curve (scale b_Q, scale the W_k rows, interpolate PE_0 toward
     PE_1), mean ± SD across seeds; the extension's published numbers as marks in the colour of their curve,
     shaped by their source (a labelled legend)."""
-    from ..experiments import figures
 
     return figures.chart("dose", summary, published)
 

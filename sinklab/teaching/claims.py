@@ -15,7 +15,12 @@ import pandas as pd
 
 from ..analyses import verdicts
 from ..interventions import REGISTRY
+from ..published.reference import authors_table1
+from ..published.reference import massive_coords as published_massive_coords
+from .compare import CUT, KEPT, MOVED, wires_cut
 
+SINK_LEVEL = verdicts.SINK_MIN  # a sink: at least this much of the attention on the key (sinklab.analyses.verdicts)
+OVER_UNIFORM = verdicts.SINK_VS_UNIFORM  # ... and this many times what equal attention to every key would give
 POSITIONAL = "textbook"  # the specimen where the circuit paper's route is planted
 STRUCTURAL = "textbook-structural"  # the specimen where the structural route is planted
 
@@ -81,14 +86,13 @@ def _pct(x: float) -> str:
 
 def _published_baseline() -> str:
     """The authors' published GPT-2 small baseline sink (all domains), as a labelled reference."""
-    from ..published.reference import table1
 
-    t = table1()
+    t = authors_table1()
     sink = float(t[(t["domain"] == "all") & (t["intervention"] == "baseline")]["sink"].iloc[0])
     return f"the circuit paper's authors published {sink:.2f} on GPT-2 small"
 
 
-# ---------------------------------------------------------------- 1. Start
+# ---------------------------------------------------------------- Start
 def _uniform(T: int) -> float:
     """The paper metric if every second-half query spread its attention evenly over the keys it sees."""
     return verdicts.uniform_share(T)
@@ -101,6 +105,11 @@ def from_verdict(id_: str, statement: str, v: verdicts.Verdict, numbers: dict | 
     return Claim(id_, statement, v.holds, evidence, numbers or {}, reference=reference, elsewhere=elsewhere)
 
 
+def _is_sink(x: float, T: int) -> bool:
+    """The sink rule every page uses (sinklab.analyses.verdicts.has_sink)."""
+    return bool(verdicts.has_sink(x, T).holds)
+
+
 def start(v) -> list[Claim]:
     """The first token is a sink; it grows after the first layers."""
     pl = v.per_layer.set_index("layer")["value"]
@@ -111,7 +120,7 @@ def start(v) -> list[Claim]:
     uniform = _uniform(T)
     metric_name = {"paper": "paper metric", "gu": "share of heads with a sink (Gu ε = 0.3)", "mass": "mass"}[v.metric]
     if v.metric == "gu":
-        sink = Claim("start.sink", "The first token is a sink in many heads", v.score >= 0.3,
+        sink = Claim("start.sink", "The first token is a sink in many heads", v.score >= SINK_LEVEL,
                      f"{v.score:.2f} of all (layer, head) pairs have a sink at position 0 ({metric_name})",
                      {"score": v.score}, elsewhere=f"The planted specimen {POSITIONAL} has one in most heads.")
     else:
@@ -134,7 +143,7 @@ def start_try(v) -> TryThis:
                    "bright? Then switch on “Prepend <|endoftext|>”: which token is the sink now?", start(v)[0])
 
 
-# ---------------------------------------------------------------- 2. Decomposition
+# ---------------------------------------------------------------- Decomposition
 def decomposition(v) -> list[Claim]:
     """Terms 2 and 4 cancel; Δ is largest at position 0 (this head, and pooled over the metric's layers)."""
     exact = Claim("dec.exact", "Terms 2 and 4 cancel in the softmax: attention from terms 1 + 3 alone is the model's",
@@ -172,7 +181,7 @@ def decomposition_try(v) -> TryThis:
                    "others? Does the same happen in every head?", premise)
 
 
-# ---------------------------------------------------------------- 3. EPE
+# ---------------------------------------------------------------- EPE
 def _k_of(coords: pd.DataFrame) -> pd.Series:
     """For each coordinate, the kσ at which it stops being massive: (|v| - mean) / std."""
     a = coords["abs_value"]
@@ -180,9 +189,7 @@ def _k_of(coords: pd.DataFrame) -> pd.Series:
 
 
 def _published_massive() -> str:
-    from ..published.reference import massive_coords
-
-    found = massive_coords()
+    found = published_massive_coords()
     return f"the authors found {len(found)} on GPT-2 small: {', '.join(map(str, found))}"
 
 
@@ -220,7 +227,7 @@ def epe_try(v) -> TryThis:
                    "how clear-cut is “massive”? Switch on ln_2: do the same coordinates stand out?", premise)
 
 
-# ---------------------------------------------------------------- 4. gamma
+# ---------------------------------------------------------------- γ and alignment
 def gamma(v) -> list[Claim]:
     """|γ| is large at the massive coordinates; b_Q aligns with the first position's key."""
     t = v.table
@@ -252,7 +259,7 @@ def gamma_try(v) -> TryThis:
                    "only there with the layer range. How much of the sink goes away?", premise)
 
 
-# ---------------------------------------------------------------- 5. Interventions
+# ---------------------------------------------------------------- Interventions
 def intervention(v, label: str, published: pd.DataFrame | None = None) -> list[Claim]:
     """What this intervention did to the sink, against what the account it tests predicts."""
     cls = REGISTRY[label]
@@ -278,8 +285,13 @@ def intervention(v, label: str, published: pd.DataFrame | None = None) -> list[C
                   {"pct": pct, "after": after_k, "base": base0}, reference=ref,
                   elsewhere=f"The {route} route is not what makes this model's sink here (at k = {v.key}); open "
                             f"{where} to see it move.")
-    elif label == "a" or label == "baseline":  # the same run before and after: nothing to verify
-        return []
+    elif label == "a" or label == "baseline":  # nothing is cut: what is there to cut?
+        T = len(v.before.tokens)
+        c = Claim("iv.baseline", "Without an intervention the first token is a sink: there is something to cut",
+                  _is_sink(base0, T),
+                  f"{base0:.2f} of the attention goes to position 0 (equal attention to every earlier token would give "
+                  f"{_uniform(T):.2f})", {"sink": base0},
+                  elsewhere=f"The planted specimens {POSITIONAL} and {STRUCTURAL} both have a strong one.")
     elif cls.control:
         c = from_verdict("iv.control", f"{cls.title} is a control: the sink stays", verdicts.kept(pct, base),
                          {"pct": pct}, reference=ref,
@@ -299,7 +311,7 @@ def intervention_try(label: str, claim: Claim) -> TryThis:
     return TryThis(REGISTRY[label].try_this or "Change the parameters and watch the sink.", claim)
 
 
-# ---------------------------------------------------------------- 6. Across domains
+# ---------------------------------------------------------------- Across domains
 def domains(v, n_asked: int) -> list[Claim]:
     """Enough inputs; the ranking of interventions is the same in every domain; (i) beats its control (j)."""
     t = v.table[(v.table["domain"] != "all") & (v.table["note"].fillna("") == "")]
@@ -333,7 +345,6 @@ def circuit(v) -> list[Claim]:
     """Cutting the chosen wires weakens the sink (✓ when less than compare.CUT % is left); none if nothing is cut.
 
     v: a sinklab.analyses.circuit.CircuitView (lessons.circuit_lesson) with its cuts."""
-    from .compare import CUT
 
     cut = v.edges[v.edges["cut"].astype(bool)]
     if not len(cut):
@@ -351,7 +362,6 @@ def compare(v) -> list[Claim]:
     """The models' sinks run through different wires (none for fewer than two compared models).
 
     v: a lessons.compare_lesson view (its `computed` signature rows)."""
-    from .compare import CUT, wires_cut
 
     cut = wires_cut(v.computed) if len(v.computed) else {}
     if len(cut) < 2:
@@ -396,13 +406,12 @@ def curves(v) -> list[Claim]:
     """The sink at every length; (b)'s cut at every length; the dose curves of b_Q and W_k as dials, PE_0 as a
     switch. v: a lessons.CurvesView. The b_Q claims are left out on a model without a query bias (there (b)
     is a declared no-op: there is nothing to cut or dial)."""
-    from .compare import CUT
 
     out = []
     L = v.lengths_summary
     if L is not None and not L.empty:
         base = L[L["intervention"] == "baseline"].set_index("n_tokens")["sink_mean"].sort_index()
-        short = [int(T) for T, x in base.items() if not (x >= 0.3 and x >= 5 * _uniform(int(T)))]
+        short = [int(T) for T, x in base.items() if not _is_sink(x, int(T))]
         out.append(Claim("curves.sink", "The first token is a sink at every length", not short,
                          "baseline sink " + ", ".join(f"{x:.2f} at {int(T)}" for T, x in base.items())
                          + (f"; below the sink rule at {', '.join(map(str, short))} tokens" if short else ""),
@@ -418,7 +427,7 @@ def curves(v) -> list[Claim]:
                                        f"and {STRUCTURAL} it does."))
     def weak(c: pd.Series) -> str:  # a curve needs a sink at α = 1 to say anything about it
         s1 = float(c.loc[1.0])
-        return "" if s1 >= 0.3 and s1 >= 5 * _uniform(v.n_tokens) else f" (at α = 1 the sink is only {s1:.2f}: too weak"\
+        return "" if _is_sink(s1, v.n_tokens) else f" (at α = 1 the sink is only {s1:.2f}: too weak"\
             " to call a sink)"
 
     for curve, what in (("b", "b_Q"), ("scale_wk", "the massive rows of W_k")):
@@ -452,7 +461,7 @@ def curves_try(v) -> TryThis:
                    "the W_k curve? Then add longer lengths: does cutting b_Q work as well on long inputs?", premise)
 
 
-# ---------------------------------------------------------------- 7. Structural origin
+# ---------------------------------------------------------------- Structural origin
 def _big(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
 
@@ -531,7 +540,8 @@ def origin_try(v) -> TryThis:
                    "position k collect attention? Does isolate alone make a sink?", premise)
 
 
-# ---------------------------------------------------------------- a positional page on a model without the route
+# ---------------------------------------------------------------- EPE
+# (and γ, Decomposition: on a model without the positional route, what carries the sink instead)
 def instead(v) -> list[Claim]:
     """The circuit paper's route is absent here (which parts, computed from the model) and what carries the sink
     instead, measured on the prompt (lessons.positional_absent)."""

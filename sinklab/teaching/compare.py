@@ -1,7 +1,7 @@
 """Compare specimens: every model's intervention signature side by side, and the wires each sink runs through.
 
-signature(lm) runs every registered intervention (the report's settings) over the three domains and
-keeps the pooled row per intervention; findings() turns one model's signature into sentences computed
+signature(lm) runs the table1 experiment (every registered intervention of the signature over the three domains)
+on the loaded model and keeps the pooled row per intervention; findings() turns one model's signature into sentences computed
 from its numbers. Published signatures (sinklab.published.reference) are shown beside, labelled, never mixed in.
 """
 from __future__ import annotations
@@ -10,25 +10,58 @@ from typing import Callable
 
 import pandas as pd
 
+from .. import experiments
+from ..analyses import bands, verdicts
+from ..errors import BadInput
+from ..experiments.settings import title
 from ..interventions import REGISTRY
 from ..model.loading import LoadedModel
-from ..report import build_report
 
-CUT = 50.0  # % of baseline below which an intervention "cuts" the sink
-MOVED = 40.0  # % of the baseline sink (at position 0) that must arrive at k for a sink to have "moved"
-KEPT = 90.0  # controls are expected to keep at least this much
+CUT, MOVED, KEPT = verdicts.CUT, verdicts.MOVED, verdicts.KEPT  # the one definition: sinklab.analyses.verdicts
+
+
+def signature_table(lm: LoadedModel, n: int = 8, n_tokens: int = 40, target: int = 1, factor: float | None = None,
+                    seed: int = 42, metric: str = "paper",
+                    progress: Callable[[str, float], None] | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(the table1 experiment on this loaded model, per domain and pooled "all", with a blank row and its reason
+    for every intervention that does not apply: intervention, title, key, n, sink, se, pct_of_baseline, first,
+    ce, ce_change, note, domain; {domain: where its inputs came from}). The sink band is the metric's own.
+    BadInput when a whole domain could not run (no inputs long enough, ...)."""
+    plan = experiments.Plan(models=(lm.info.name,), experiments=("table1",), seeds=(seed,), n=n, n_tokens=n_tokens,
+                            target=target, factor=factor, metric=metric,
+                            band=bands.for_metric(metric, lm.info.n_layer))
+    jobs = plan.jobs()
+    res = experiments.run_plan(plan, lm=lm, progress=None if progress is None else (
+        lambda done, total: progress(jobs[done - 1].regime, done / total)))
+    failed = res.errors[res.errors["error_type"] != "not run"]
+    if len(failed):
+        raise BadInput(failed["error"].iloc[0])
+    t = res.tables["table1"].drop(columns=["model", "seed"]).assign(note="")
+    not_run = res.errors.drop_duplicates(["regime", "setting"])
+    frames = []
+    for d in (*plan.domains, "all"):
+        skipped = (not_run if d == "all" else not_run[not_run["regime"] == d]).drop_duplicates("setting")
+        frames += [t[t["domain"] == d],
+                   pd.DataFrame({"domain": d, "intervention": skipped["setting"].values,
+                                 "title": skipped["setting"].map(title).values, "key": pd.NA, "n": 0,
+                                 "note": skipped["error"].values})]
+    table = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    table = table[[c for c in table.columns if c != "domain"] + ["domain"]]  # as the pages have always shown it
+    sources = {r["regime"]: r["source"] for _, r in res.info.drop_duplicates("regime").iterrows()}
+    return table, sources
 
 
 def signature(lm: LoadedModel, n: int = 8, n_tokens: int = 40, target: int = 5, factor: float = 5.0,
               seed: int = 42, progress: Callable[[str, float], None] | None = None) -> pd.DataFrame:
-    """One row per intervention: model, intervention, title, key, sink, pct_of_baseline, note (blank = ran).
+    """One row per intervention: model, intervention, title, key, n, sink, pct_of_baseline, note (blank = ran),
+    the domains pooled.
 
     pct_of_baseline: the sink at the intervention's key as % of the baseline sink at position 0.
     """
     n_tokens = min(n_tokens, lm.info.n_positions)
-    rep = build_report(lm, n=n, n_tokens=n_tokens, seed=seed, target=min(target, n_tokens - 1), factor=factor,
-                       progress=progress)
-    t = rep.table[rep.table["domain"] == "all"]
+    table, _ = signature_table(lm, n=n, n_tokens=n_tokens, target=min(target, n_tokens - 1), factor=factor,
+                               seed=seed, progress=progress)
+    t = table[table["domain"] == "all"]
     out = t[["intervention", "title", "key", "n", "sink", "pct_of_baseline", "note"]].copy()
     out.insert(0, "model", lm.info.name)
     return out.reset_index(drop=True)

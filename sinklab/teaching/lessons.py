@@ -7,6 +7,7 @@ directly; sinklab.teaching.charts draws them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -14,20 +15,35 @@ import pandas as pd
 import torch
 
 from .. import checks
-from ..model import layout
+from .. import experiments as ex
+from ..analyses import circuit, effects, metrics, origin, structural
 from ..analyses import decomposition as dc
-from ..analyses import effects, metrics, origin
-from ..inputs.corpora import OZYMANDIAS, load_corpora
 from ..analyses.epe import epe_coordinates, epe_validation, massive_coords
-from ..errors import BadInput
-from ..model.forward import Trace, run
 from ..analyses.gamma import alignment, gamma_distribution, gamma_table
-from ..interventions import Baseline, Intervention
-from ..model.loading import LoadedModel
-from ..model.names import is_point
-from ..published.reference import is_gpt2_small, table1
 from ..analyses.stats import percentiles
+from ..errors import BadInput
+from ..experiments.catalogue.table1 import table_markdown
+from ..inputs.corpora import OZYMANDIAS, load_corpora
+from ..interventions import REGISTRY, AmplifyVariance, Baseline, Intervention, IsolatePosition, NotApplicable, ordered
+from ..model import families, layout
+from ..model.forward import Trace, run
+from ..model.loading import BUNDLED_DIR, LoadedModel
+from ..model.names import is_point
 from ..model.tokens import Tokens, tokenize
+from ..published.reference import authors_table1, is_gpt2_small, published_signatures
+from ..published.reference import epe_validation as published_epe_validation
+from . import compare
+
+
+WAITING = "Running the model…"  # what a page says while a lesson that declares nothing else computes
+
+
+def waiting(message: str):
+    """Declare what a page says while this lesson computes (the app's serving layer reads `fn.waiting`)."""
+    def declare(fn):
+        fn.waiting = message
+        return fn
+    return declare
 
 
 @dataclass(frozen=True)
@@ -97,7 +113,7 @@ def attention_maps(trace: Trace, toks: Tokens, example: int = 0, per_head: bool 
     return AttentionMaps(mean=A.mean(1), heads=A if per_head else None, tokens=tuple(toks.strings))
 
 
-# ---------------------------------------------------------------- 1. Start
+# ---------------------------------------------------------------- Start
 @dataclass(frozen=True)
 class StartView:
     tokens: pd.DataFrame  # position, token
@@ -110,6 +126,7 @@ class StartView:
     truncated_from: int | None
 
 
+@waiting("Running the model…")
 def start(lm: LoadedModel, prompt: Prompt = Prompt(), metric: metrics.Metric = "paper") -> StartView:
     """Attention maps per layer and head, the per-head sink grid and the sink metric per layer."""
     toks, tr = _trace(lm, prompt)
@@ -120,7 +137,7 @@ def start(lm: LoadedModel, prompt: Prompt = Prompt(), metric: metrics.Metric = "
                      truncated_from=toks.truncated_from)
 
 
-# ---------------------------------------------------------------- 2. Decomposition
+# ---------------------------------------------------------------- Decomposition
 @dataclass(frozen=True)
 class DecompositionView:
     terms: pd.DataFrame  # query, key, term, value for the chosen head
@@ -138,6 +155,7 @@ class DecompositionView:
     score_range: tuple[float, float]  # the head's allowed scores over every layer (one colour scale)
 
 
+@waiting("Decomposing the scores…")
 def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, head: int = 0) -> DecompositionView:
     """The four score terms of one head, attention without terms 2 and 4, and Delta across positions."""
     checks.layer(layer, lm.info.n_layer)
@@ -157,7 +175,7 @@ def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, he
     d = every[(every["layer"] == layer) & (every["head"] == head)][["position", "delta", "delta_norm"]]
     d = d.reset_index(drop=True)
     d["token"] = d["position"].map(pd.Series(toks.strings))
-    scale = layout.attn_scale(lm.model.config, layer)
+    scale = families.attn_scale(lm.model.config, layer)
     d["delta_scaled"] = d["delta"] * scale
     g = every.assign(first=every["position"] == 0)
     by_layer = (g[g["first"]].groupby(["layer", "head"])["delta_norm"].max().rename("first").to_frame()
@@ -165,7 +183,7 @@ def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, he
                 .reset_index())
     pooled = dc.delta_pooled(tr, lm.model)
     pooled["delta_norm_scaled"] = pooled["delta_norm"] * pooled["layer"].map(
-        lambda l: layout.attn_scale(lm.model.config, int(l)))
+        lambda l: families.attn_scale(lm.model.config, int(l)))
     allow = layout.allowed(T, tr.mask)[0, 0]  # [query_pos, key_pos]
     every_scores = torch.stack([tr["attn_scores", l][0, head][allow] for l in range(lm.info.n_layer)])
     return DecompositionView(
@@ -177,7 +195,7 @@ def decomposition(lm: LoadedModel, prompt: Prompt = Prompt(), layer: int = 5, he
         score_range=(float(every_scores.min()), float(every_scores.max())))
 
 
-# ---------------------------------------------------------------- 3. EPE
+# ---------------------------------------------------------------- EPE
 @dataclass(frozen=True)
 class EPEView:
     coords: pd.DataFrame  # coord, value, abs_value, massive, threshold
@@ -189,11 +207,10 @@ class EPEView:
     published: pd.DataFrame | None  # authors' numbers (GPT-2 small only)
 
 
+@waiting("Computing EPE over the corpus…")
 def epe_lesson(lm: LoadedModel, k_sigma: float = 3.0, ln2: bool = False, n: int = 30, n_tokens: int = 40,
                seed: int = 42) -> EPEView:
     """EPE_0's coordinates (massive ones flagged) and cos(EPE_i, R_i - O_i) over a mixed corpus."""
-    from ..published.reference import epe_validation as published
-
     _needs_position_embeddings(lm, "EPE and its massive coordinates")
     ids, source = mixed_corpus(lm, n, n_tokens, seed)
     tr = run(lm.model, ids, names=["hook_embed", "hook_pos_embed"])
@@ -201,7 +218,7 @@ def epe_lesson(lm: LoadedModel, k_sigma: float = 3.0, ln2: bool = False, n: int 
     return EPEView(coords=epe_coordinates(lm.model, ln2, k_sigma=k_sigma),
                    massive=massive_coords(lm.model, k_sigma=k_sigma, ln2=ln2), validation=val,
                    n_inputs=int(ids.shape[0]), source=source, ln2=ln2,
-                   published=published() if is_gpt2_small(lm.info) and not ln2 else None)
+                   published=published_epe_validation() if is_gpt2_small(lm.info) and not ln2 else None)
 
 
 def mixed_corpus(lm: LoadedModel, n: int = 30, n_tokens: int = 40, seed: int = 42) -> tuple[torch.Tensor, str]:
@@ -214,7 +231,7 @@ def mixed_corpus(lm: LoadedModel, n: int = 30, n_tokens: int = 40, seed: int = 4
     return ids, "; ".join(f"{d}: {c.source}" for d, c in corpora.items())
 
 
-# ---------------------------------------------------------------- 4. gamma and alignment
+# ---------------------------------------------------------------- γ and alignment
 @dataclass(frozen=True)
 class GammaView:
     table: pd.DataFrame  # layer, coord, abs_gamma, baseline_mean, baseline_std, baseline_upper, exceeds
@@ -224,6 +241,7 @@ class GammaView:
     massive: tuple[int, ...]
 
 
+@waiting("Computing γ and the alignment…")
 def gamma_lesson(lm: LoadedModel, k_sigma: float = 3.0, positions: int = 40) -> GammaView:
     """gamma at the massive coordinates vs baseline, the |gamma| distribution, and the b_Q-EPE alignment."""
     _needs_position_embeddings(lm, "γ at EPE_0's massive coordinates and the b_Q–EPE alignment")
@@ -236,8 +254,6 @@ def gamma_lesson(lm: LoadedModel, k_sigma: float = 3.0, positions: int = 40) -> 
 
 def _why_no_position_embeddings(lm: LoadedModel) -> str:
     """Why the model has no position embeddings, in words (rotary positions, or an all-zero table)."""
-    from ..model import families
-
     fam = families.of(lm.model)
     if fam.rotary:
         return (f"{lm.info.display} has none: it is a {fam.title} model with rotary positions (a rotation of q and k "
@@ -246,10 +262,7 @@ def _why_no_position_embeddings(lm: LoadedModel) -> str:
 
 
 def _needs_position_embeddings(lm: LoadedModel, what: str) -> None:
-    from ..model import layout
-    from ..interventions import NotApplicable
-
-    if not layout.has_position_embeddings(lm.model):
+    if not families.has_position_embeddings(lm.model):
         raise NotApplicable(
             f"{what} are defined through the position embeddings, and {_why_no_position_embeddings(lm)}: this page "
             "does not apply to it. Its sink comes from another route — see Structural origin — and the positional "
@@ -274,10 +287,8 @@ def positional_absent(lm: LoadedModel, prompt: Prompt = Prompt(), metric: metric
     "bq": a query bias b_Q, "unrotated": un-rotated q and k); otherwise every missing part, and what is there
     instead, measured on the prompt: the structural chain (origin.chain: the massive coordinate at position 0,
     where it appears, the super neurons writing it)."""
-    from ..model import families
-
     fam = families.of(lm.model)
-    missing = {"pe": not layout.has_position_embeddings(lm.model), "bq": not fam.has_query_bias,
+    missing = {"pe": not families.has_position_embeddings(lm.model), "bq": not fam.has_query_bias,
                "unrotated": fam.rotary}
     for n in needs:
         checks.one_of("needs", n, list(missing))
@@ -295,7 +306,7 @@ def positional_absent(lm: LoadedModel, prompt: Prompt = Prompt(), metric: metric
                        sink=float(metrics.sink_score(tr, 0, metric)[0]), tokens=len(toks))
 
 
-# ---------------------------------------------------------------- 5. Interventions
+# ---------------------------------------------------------------- Interventions
 @dataclass(frozen=True)
 class InterventionView:
     before: AttentionMaps  # head average only
@@ -313,8 +324,6 @@ class InterventionView:
 def applicable(lm: LoadedModel, n_tokens: int = 40) -> tuple[str, ...]:
     """The registered interventions that run on this model with their defaults (story order): the Interventions
     page opens on the first of its default that applies. No forward pass (Intervention.check only)."""
-    from ..interventions import REGISTRY, ordered
-
     out = []
     for label in ordered():
         try:
@@ -325,6 +334,7 @@ def applicable(lm: LoadedModel, n_tokens: int = 40) -> tuple[str, ...]:
     return tuple(out)
 
 
+@waiting("Running the model with and without the intervention…")
 def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: Prompt = Prompt(),
                         metric: metrics.Metric = "paper") -> InterventionView:
     """Before/after maps, the sink per layer and the cross-entropy change of one (composed) intervention."""
@@ -348,11 +358,11 @@ def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: 
                             after=attention_maps(tr, toks, 1, per_head=False), per_layer=pd.concat(frames, ignore_index=True), summary=summ,
                             ce_change=float(ce[1] - ce[0]), key=key, title=titles,
                             description=" ".join(iv.description for iv in ivs),
-                            published=table1() if is_gpt2_small(lm.info) else None,
+                            published=authors_table1() if is_gpt2_small(lm.info) else None,
                             layers=next((iv.layers for iv in ivs if getattr(iv, "layers", None)), None))
 
 
-# ---------------------------------------------------------------- 6. Across domains
+# ---------------------------------------------------------------- Across domains
 @dataclass(frozen=True)
 class DomainsView:
     table: pd.DataFrame  # domain, intervention, title, key, n, sink, se, pct_of_baseline, first, ce, ce_change
@@ -361,19 +371,21 @@ class DomainsView:
     markdown: str
 
 
+@waiting("Running every intervention")
 def domains_lesson(lm: LoadedModel, n: int = 20, n_tokens: int = 40, seed: int = 42, target: int = 1,
                    metric: metrics.Metric = "paper",
                    progress: Callable[[str, float], None] | None = None) -> DomainsView:
-    """The Table-1 summary over NL / math / code (and pooled), with the authors' numbers for GPT-2 small."""
-    from ..report import build_report
+    """The Table-1 summary over NL / math / code (and pooled), with the authors' numbers for GPT-2 small: the
+    table1 experiment (sinklab.experiments) on the loaded model, a blank row with the reason for every
+    intervention that does not apply."""
+    table, sources = compare.signature_table(lm, n=n, n_tokens=min(n_tokens, lm.info.n_positions), target=target,
+                                             seed=seed, metric=metric, progress=progress)
+    published = authors_table1() if is_gpt2_small(lm.info) else None
+    return DomainsView(table=table, sources=sources, published=published,
+                       markdown=table_markdown(table, lm.info.name, sources, metric, published))
 
-    rep = build_report(lm, n=n, n_tokens=min(n_tokens, lm.info.n_positions), seed=seed, target=target,
-                       metric=metric, progress=progress)
-    return DomainsView(table=rep.table, sources=rep.sources,
-                       published=table1() if is_gpt2_small(lm.info) else None, markdown=rep.markdown)
 
-
-# ---------------------------------------------------------------- 7. Structural origin
+# ---------------------------------------------------------------- Structural origin
 @dataclass(frozen=True)
 class OriginView:
     stats: pd.DataFrame  # layer, position, variance, norm, z_variance, first
@@ -394,13 +406,10 @@ class OriginView:
         return t.assign(coords=t["coords"].map(lambda c: ", ".join(map(str, c))))
 
 
+@waiting("Running the structural interventions…")
 def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5, factor: float = 4.0,
                   layers: tuple[int, int] | None = None, metric: metrics.Metric = "paper") -> OriginView:
     """Attention-output variance per position, super neurons, and the two structural interventions at k."""
-    from ..interventions import AmplifyVariance, IsolatePosition
-
-    from ..analyses import structural
-
     toks, tr = _trace(lm, prompt)
     checks.position(position, len(toks), low=1)
     ids = toks.ids[None]
@@ -428,7 +437,7 @@ def origin_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), position: int = 5,
 
 
 
-# ---------------------------------------------------------------- 8. Compare specimens
+# ---------------------------------------------------------------- Compare specimens
 @dataclass(frozen=True)
 class CompareView:
     computed: pd.DataFrame  # model, intervention, title, key, n, sink, pct_of_baseline, note
@@ -437,12 +446,10 @@ class CompareView:
     errors: dict  # model -> why it could not be compared at all
 
 
+@waiting("Running every intervention on every model")
 def compare_lesson(lms, n: int = 8, n_tokens: int = 40, target: int = 5, factor: float = 5.0, seed: int = 42,
                    progress: Callable[[str, float], None] | None = None) -> CompareView:
     """The intervention signature of every model in `lms` (LoadedModels), the published ones beside them."""
-    from . import compare
-    from ..published.reference import published_signatures
-
     frames, found, errors = [], {}, {}
     for i, lm in enumerate(lms):
         cb = None if progress is None else (
@@ -460,7 +467,7 @@ def compare_lesson(lms, n: int = 8, n_tokens: int = 40, target: int = 5, factor:
     return CompareView(computed=computed, published=published_signatures(), findings=found, errors=errors)
 
 
-# ---------------------------------------------------------------- 10. Length and dose
+# ---------------------------------------------------------------- Length and dose
 CURVE_LENGTHS = (16, 32, 64, 128, 256, 512, 1024)  # lengths the page offers (bounded by the model's positions)
 
 
@@ -483,12 +490,9 @@ def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 3
     """The extension's length curve (sink and each cut's effect, % of the same-length baseline, on running
     text) and its three dose curves (scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1 over
     α in ALPHAS) on the loaded model; mean ± SD across the data seeds (sinklab.experiments)."""
-    from .. import experiments as ex
-    from ..model import families
-
     plan = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=tuple(seeds), n=n,
                    n_tokens=min(n_tokens, lm.info.n_positions), lengths=tuple(lengths), domains=(domain,))
-    res = ex.run(plan, lm=lm, progress=None if progress is None else (
+    res = ex.run_plan(plan, lm=lm, progress=None if progress is None else (
         lambda done, total: progress(f"job {done} of {total}", done / total)))
     return CurvesView(lengths=res.tables["lengths"], lengths_summary=res.summaries["lengths"],
                       dose=res.tables["dose"], dose_summary=res.summaries["dose"], published=dict(res.published),
@@ -496,12 +500,13 @@ def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 3
                       query_bias=families.of(lm.model).has_query_bias)
 
 
+def curve_lengths(n_positions: int) -> list[int]:
+    """The lengths the Length and dose page offers on a model: CURVE_LENGTHS up to its positions (at least one)."""
+    return [T for T in CURVE_LENGTHS if T <= n_positions] or [n_positions]
+
+
 def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:
     """The training log shipped beside a model (bundled or local directory), or None if it has none."""
-    from pathlib import Path
-
-    from ..model.loading import BUNDLED_DIR
-
     for folder in (BUNDLED_DIR / lm.info.name, Path(lm.info.name)):
         path = folder / "training_log.csv"
         if folder.is_dir() and path.is_file():
@@ -509,25 +514,42 @@ def emergence_log(lm: LoadedModel) -> pd.DataFrame | None:
     return None
 
 
-# ---------------------------------------------------------------- the circuit in one picture
+# ---------------------------------------------------------------- The circuit in one picture
+@waiting("Laying out the route on this model…")
 def circuit_plan(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None = None):
     """The route's wires on this model and prompt, before anything is cut (sinklab.analyses.circuit.Plan)."""
-    from ..analyses import circuit
-
     if route is None:
         planted = (lm.meta or {}).get("route")
-        route = planted if planted in circuit.ROUTES else circuit.routes_for(lm)[0]
+        route = planted if planted in circuit.WIRING else circuit.routes_for(lm)[0]
     return circuit.plan(lm, encode(lm, prompt).ids, route)
 
 
+@waiting("Measuring every wire of the route…")
 def circuit_lesson(lm: LoadedModel, prompt: Prompt = Prompt(), route: str | None = None, cuts: tuple[str, ...] = (),
                    metric: metrics.Metric = "paper"):
     """The route's wires measured on this prompt, with `cuts` cut (sinklab.analyses.circuit.CircuitView).
 
     route None: the model's planted route if known, else positional when it has position embeddings."""
-    from ..analyses import circuit
-
     if route is None:
         planted = (lm.meta or {}).get("route")
-        route = planted if planted in circuit.ROUTES else circuit.routes_for(lm)[0]
+        route = planted if planted in circuit.WIRING else circuit.routes_for(lm)[0]
     return circuit.circuit(lm, encode(lm, prompt).ids, route, tuple(cuts), metric)
+
+
+def circuit_routes(lm: LoadedModel) -> tuple[tuple[str, ...], str]:
+    """(the routes the circuit can be drawn with on this model, the default: its planted route if known)."""
+    routes = tuple(circuit.routes_for(lm))
+    planted = (lm.meta or {}).get("route")
+    return routes, planted if planted in routes else routes[0]
+
+
+# ---------------------------------------------------------------- Structural origin: beside the planted specimen
+@waiting("Running the structural interventions…")
+def origin_beside_planted(lms, prompt: Prompt, position: int, factor: float, metric: metrics.Metric = "paper"):
+    """(origin view of lms[0], the same demonstration on lms[1]) as ONE call: the Structural origin page shows the
+    structural route on textbook-structural next to a model that lacks it. k is clamped to the second model's
+    prompt length."""
+    here, planted = lms
+    first = origin_lesson(here, prompt, position=position, factor=factor, metric=metric)
+    k = min(position, max(1, len(encode(planted, prompt)) - 1))
+    return first, origin_lesson(planted, prompt, position=k, factor=factor, metric=metric)

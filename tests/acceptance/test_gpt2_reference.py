@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 import sinklab
+from sinklab import experiments
 from sinklab.published import reference
 from sinklab.analyses.epe import massive_coords
-from sinklab.report import build_report
 
 pytestmark = pytest.mark.gpt2
 
@@ -25,12 +25,15 @@ def test_massive_coordinates_of_gpt2(gpt2):
     assert set(massive_coords(gpt2.model)) == set(published())  # the authors' coordinate-alignment summary
 
 
-def test_report_matches_the_published_table(gpt2):
-    rep = build_report(gpt2, n=100, n_tokens=40, seed=42, source="auto")
-    if not all(s.startswith("online") for s in rep.sources.values()):
-        pytest.skip(f"the paper's corpora are not reachable (sources: {rep.sources})")
-    ours = rep.table[rep.table["domain"] == "all"].set_index("intervention")
-    published = reference.table1()
+def test_table1_matches_the_published_table(gpt2):
+    res = experiments.run_plan(experiments.Plan(models=(gpt2.info.name,), n=100, n_tokens=40, seeds=(42,),
+                                                source="auto"), lm=gpt2)
+    sources = dict(zip(res.info["regime"], res.info["source"]))
+    if not all(s.startswith("online") for s in sources.values()):
+        pytest.skip(f"the paper's corpora are not reachable (sources: {sources})")
+    table = res.tables["table1"]
+    ours = table[table["domain"] == "all"].set_index("intervention")
+    published = reference.authors_table1()
     published = published[published["domain"] == "all"].set_index("intervention")
     assert abs(ours.loc["baseline", "sink"] - published.loc["baseline", "sink"]) <= 0.01
     for label in "bcdefghij":

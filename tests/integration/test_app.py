@@ -252,17 +252,17 @@ def scale_v():
 
 def test_a_new_intervention_is_one_class_in_the_catalogue_the_report_and_the_page(scale_v):
     """Issue 9's 'done': ScaleValues is written once (the fixture above), nothing else is edited."""
-    import sinklab
-    from sinklab import report
+    from sinklab import experiments
     from sinklab.interventions import catalogue
 
     row = catalogue().set_index("label").loc["test_scale_v"]
     assert (row["title"], row["parameters"], row["role"]) == (
         "Scale the values (test)", "v_scale (float 0.0..2.0), layers", "cuts a wire")
-    rep = report.build_report(sinklab.load_model("textbook"), n=2, n_tokens=16, domains=("nl",))
-    ours = rep.table[rep.table["intervention"] == "test_scale_v"]
-    assert len(ours) == 2 and ours["sink"].notna().all()  # nl and the pooled row
-    assert [line for line in rep.markdown.splitlines() if line.startswith("| test_scale_v: Scale the values (test)")]
+    res = experiments.run_plan(experiments.Plan(models=("textbook",), n=2, n_tokens=16, domains=("nl", "code")))
+    ours = res.tables["table1"][res.tables["table1"]["intervention"] == "test_scale_v"]
+    assert len(ours) == 3 and ours["sink"].notna().all()  # nl, code and the pooled row
+    report = experiments.output.markdown(res)
+    assert [line for line in report.splitlines() if line.startswith("| test_scale_v: Scale the values (test)")]
 
     at = app("interventions")
     assert "test_scale_v" in at.selectbox(key="iv").options or any(

@@ -1,4 +1,4 @@
-"""The app under load and in server mode: the lesson pool (app/views.py), the model store (app/models.py),
+"""The app under load and in server mode: the lesson pool (app/serving/), the model store (app/models.py),
 the operator's configuration (sinklab.config.Config) and the error boundary (app/errors.py).
 
 Pool tests call the factory's pieces directly from threads (no timing assertions); the rest use AppTest.
@@ -26,7 +26,8 @@ from app_helpers import offline_model  # noqa: E402,F401  (autouse: the offline 
 sys.path.insert(0, str(APP_DIR))
 import errors  # noqa: E402  (the app's modules, the same ones AppTest's runs import)
 import models  # noqa: E402
-import views  # noqa: E402
+import serving  # noqa: E402
+from serving import cache as result_cache, scheduler, waiting  # noqa: E402
 
 from sinklab import lessons  # noqa: E402
 from sinklab.config import Config  # noqa: E402
@@ -65,14 +66,14 @@ def test_ten_concurrent_sessions_get_exactly_the_sequential_results():
                 make("isolate", position=2), make("transplant", other=4), make("h")]
     sequential = [lessons.intervention_lesson(lm, iv, prompt, "paper") for iv in settings]
 
-    sched = views.Scheduler(workers=3)
+    sched = scheduler.Scheduler(workers=3)
     start = threading.Barrier(len(settings))
 
     def session(i):
-        key, task = views.request(lessons.intervention_lesson, "textbook", CONFIG, setting=settings[i],
+        key, task = serving.request(lessons.intervention_lesson, "textbook", CONFIG, setting=settings[i],
                                   prompt=prompt, metric="paper")
         start.wait()
-        return sched.run(key, task, session=f"session-{i}")
+        return sched.result(key, task, session=f"session-{i}")
 
     with ThreadPoolExecutor(len(settings)) as pool:
         results = list(pool.map(session, range(len(settings))))
@@ -90,14 +91,14 @@ def test_identical_requests_from_many_sessions_are_computed_once():
         gate.wait(30)
         return ("result", x)
 
-    sched = views.Scheduler(workers=2)
-    key, task = views.request(slow_lesson, "textbook", CONFIG, x=7)
+    sched = scheduler.Scheduler(workers=2)
+    key, task = serving.request(slow_lesson, "textbook", CONFIG, x=7)
     jobs = [sched.submit(key, task, f"s{i}") for i in range(5)]
     assert len({id(j) for j in jobs}) == 1, "the later sessions join the first one's computation"
     gate.set()
     assert [j.future.result(30) for j in jobs] == [("result", 7)] * 5
     assert calls == [7]
-    assert sched.run(key, task, "s9") == ("result", 7) and calls == [7], "then served from the cache"
+    assert sched.result(key, task, "s9") == ("result", 7) and calls == [7], "then served from the cache"
 
 
 def _gated(order, name, gate=None):
@@ -110,7 +111,7 @@ def _gated(order, name, gate=None):
 
 
 def test_a_hundred_rapid_reruns_of_one_session_do_not_starve_another():
-    sched = views.Scheduler(workers=1)
+    sched = scheduler.Scheduler(workers=1)
     order, gate = [], threading.Event()
     first = sched.submit(("A", 0), _gated(order, "A0", gate), "A")
     wait_until(lambda: first.started)
@@ -126,7 +127,7 @@ def test_a_hundred_rapid_reruns_of_one_session_do_not_starve_another():
 
 
 def test_queue_position_is_round_robin_over_sessions():
-    sched = views.Scheduler(workers=1)
+    sched = scheduler.Scheduler(workers=1)
     order, gate = [], threading.Event()
     first = sched.submit("running", _gated(order, "running", gate), "A")
     wait_until(lambda: first.started)
@@ -136,8 +137,8 @@ def test_queue_position_is_round_robin_over_sessions():
     e = sched.submit("e", _gated(order, "e"), "E")
     assert [sched.ahead(j) for j in (c, d, e, a)] == [0, 1, 2, 3]
     assert sched.ahead(first) is None, "running"
-    assert views.queue_message(0, 1) == "⏳ Queued — next in line."
-    assert "2 ahead of you" in views.queue_message(2, 3) and "3 computations" in views.queue_message(2, 3)
+    assert waiting.queue_message(0, 1) == "⏳ Queued — next in line."
+    assert "2 ahead of you" in waiting.queue_message(2, 3) and "3 computations" in waiting.queue_message(2, 3)
     gate.set()
     for j in (a, c, d, e):
         j.future.result(30)
@@ -145,7 +146,7 @@ def test_queue_position_is_round_robin_over_sessions():
 
 
 def test_a_session_that_stops_waiting_drops_its_queued_request():
-    sched = views.Scheduler(workers=1)
+    sched = scheduler.Scheduler(workers=1)
     order, gate = [], threading.Event()
     first = sched.submit("busy", _gated(order, "busy", gate), "A")
     wait_until(lambda: first.started)
@@ -158,11 +159,11 @@ def test_a_session_that_stops_waiting_drops_its_queued_request():
 
 
 def test_warm_up_runs_only_when_nobody_waits_and_a_visitor_takes_it_over():
-    sched = views.Scheduler(workers=1)
+    sched = scheduler.Scheduler(workers=1)
     order, gate = [], threading.Event()
     first = sched.submit("busy", _gated(order, "busy", gate), "A")
     wait_until(lambda: first.started)
-    warm = [sched.submit(f"w{i}", _gated(order, f"w{i}"), views.WARMUP) for i in range(3)]
+    warm = [sched.submit(f"w{i}", _gated(order, f"w{i}"), scheduler.WARMUP) for i in range(3)]
     visitor = sched.submit("v", _gated(order, "v"), "B")
     wanted = sched.submit("w2", _gated(order, "w2-dup"), "C")  # a visitor asks for a warm-up view
     assert wanted is warm[2]
@@ -180,15 +181,15 @@ def test_errors_reach_every_waiter_and_are_not_cached():
         attempts.append(1)
         raise ValueError("bad")
 
-    sched = views.Scheduler(workers=1)
+    sched = scheduler.Scheduler(workers=1)
     for _ in range(2):
         with pytest.raises(ValueError):
-            sched.run("k", failing, "A")
+            sched.result("k", failing, "A")
     assert len(attempts) == 2 and "k" not in sched.cache
 
 
 def test_result_cache_is_a_bounded_lru():
-    cache = views.ResultCache(max_bytes=10_000, max_entries=3)
+    cache = result_cache.ResultCache(max_bytes=10_000, max_entries=3)
     for i in range(4):
         cache.put(i, np.zeros(100))  # 800 bytes each
     assert [cache.get(i)[0] for i in range(4)] == [False, True, True, True]
@@ -200,7 +201,7 @@ def test_result_cache_is_a_bounded_lru():
 # ---------------------------------------------------------------- the default views are warm in server mode
 def test_server_mode_warms_every_default_view(monkeypatch):
     monkeypatch.setenv("SINKLAB_SERVER", "1")
-    sched = views.scheduler(Config.load().workers)
+    sched = serving.pool(Config.load().workers)
     sched.cache.clear()
     sched.warmed.clear()
     app()  # the first request queues the warm-up
@@ -227,16 +228,16 @@ def test_sessions_never_see_each_others_settings():
 def test_a_page_waiting_in_the_queue_shows_its_position_and_finishes(monkeypatch):
     """One worker, busy with another session's job: the page says it is queued, then shows its result."""
     monkeypatch.setenv("SINKLAB_WORKERS", "1")
-    sched = views.scheduler(1)
+    sched = serving.pool(1)
     gate, shown = threading.Event(), []
-    real = views.queue_message
+    real = waiting.queue_message
 
     def spy(n, workers):
         shown.append(n)
         gate.set()  # release the busy worker once the page has shown its position
         return real(n, workers)
 
-    monkeypatch.setattr(views, "queue_message", spy)
+    monkeypatch.setattr(waiting, "queue_message", spy)
     busy = sched.submit(("busy", time.time()), _gated([], "busy", gate), "someone else")
     wait_until(lambda: busy.started)
     at = app(prompt="custom", text=f"queued request {time.time()}")
@@ -373,3 +374,31 @@ def test_invalid_operator_configuration_is_reported(monkeypatch):
     at = app()
     assert not at.exception
     assert at.error and "configuration is invalid" in at.error[0].value
+
+
+# ---------------------------------------------------------------- the serving package's seams
+def test_the_pool_and_the_result_cache_import_no_streamlit():
+    """The scheduler is plain threads (testable, reusable without a server): Streamlit stays in the waiting UI."""
+    import ast
+
+    for name in ("scheduler.py", "cache.py"):
+        tree = ast.parse((APP_DIR / "serving" / name).read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {(n.module or "").split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "streamlit" not in imported, name
+
+
+def test_the_chart_cache_fast_path_is_in_use_and_draws_what_streamlit_draws():
+    """The chart cache reads Altair and Streamlit internals; after an upgrade that changes them the app falls back
+    to Streamlit's public conversion (slower): this test fails loudly instead of letting that go unnoticed."""
+    from serving import charts as chart_cache
+    from streamlit.elements import vega_charts
+
+    from sinklab import charts as builders
+
+    assert chart_cache.missing_internals() == [], "the chart cache's fast path needs these (see serving/charts.py)"
+    assert chart_cache.FAST_ALTAIR and chart_cache.FAST_SPEC
+    v = lessons.start(models.get("textbook", CONFIG), lessons.Prompt(n_tokens=12))
+    for chart in (builders.attention_map(v.maps, 1), builders.sink_per_layer(v.per_layer, v.paper_layers)):
+        ours, theirs = chart_cache.to_spec(chart), vega_charts._convert_altair_to_vega_lite_spec(chart)
+        assert json.dumps(ours, sort_keys=True, default=str) == json.dumps(theirs, sort_keys=True, default=str)

@@ -7,7 +7,7 @@ import torch
 import sinklab
 from sinklab import claims, lessons
 from sinklab.interventions import PAPER, REGISTRY, NotApplicable, make
-from sinklab.published.reference import table1
+from sinklab.published.reference import authors_table1
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_intervention_claims_follow_the_planted_route(specimens, name):
         if label == "amplify":
             params["factor"] = 5.0
         v = lessons.intervention_lesson(lm, make(label, **params))
-        (c,) = claims.intervention(v, label, table1())
+        (c,) = claims.intervention(v, label, authors_table1())
         assert c.holds is expected, c.text
         if not c.holds:
             assert c.elsewhere, "a failed claim must say where it holds"

@@ -33,8 +33,11 @@ def test_sweep_mixed_batches_equal_separate_runs(textbook, ids):
 
 
 def test_summary_relative_to_baseline(textbook, ids):
+    """The one summary of a sweep's rows (sinklab.experiments.tables.summarise): % of the baseline, paired CE."""
+    from sinklab.experiments.tables import summarise
+
     sw = effects.sweep(textbook.model, ids, {"baseline": None, "b": make("b")})
-    s = effects.summary(sw).set_index("intervention")
+    s = summarise(sw.examples.rename(columns={"intervention": "setting"}), group=[]).set_index("setting")
     assert s.loc["baseline", "pct_of_baseline"] == pytest.approx(100.0)
     assert s.loc["baseline", "ce_change"] == 0.0
     assert s.loc["b", "pct_of_baseline"] < 50  # the planted circuit needs b_Q
@@ -85,13 +88,18 @@ def test_sweep_band_only_recording_is_exact(textbook, ids):
     torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
 
 
-def test_report_band(textbook):
-    from sinklab.report import build_report
+def test_table1_band(textbook):
+    from sinklab import experiments
 
-    rep = build_report(textbook, n=2, n_tokens=16, domains=("nl",), band="2-4")
+    def table1(band):
+        return experiments.run_plan(experiments.Plan(models=("textbook",), n=2, n_tokens=16, domains=("nl",),
+                                                     band=band), lm=textbook)
+
+    res = table1("2-4")
     ids2 = load_corpus("nl", textbook.tokenizer, n=2, n_tokens=16, seed=42).ids
     want = float(metrics.sink_score(sinklab.run(textbook.model, ids2), layers=(2, 4)).mean())
-    got = rep.table.query("domain == 'nl' and intervention == 'baseline'")["sink"].item()
+    got = res.tables["table1"].query("domain == 'nl' and intervention == 'baseline'")["sink"].item()
     assert got == pytest.approx(want, rel=1e-5)
-    with pytest.raises(sinklab.BadInput, match="outside its 6 layers"):
-        build_report(textbook, n=2, n_tokens=16, domains=("nl",), band="3-9")
+    outside = table1("3-9")  # refused on this 6-layer model: the job's error, nothing computed
+    assert outside.tables["table1"].empty
+    assert outside.errors["error"].str.contains("outside its 6 layers").all() and len(outside.errors)

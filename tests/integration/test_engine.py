@@ -8,7 +8,8 @@ import torch
 import sinklab
 from helpers import one_thread  # noqa: F401  (autouse: torch on one thread)
 from sinklab import experiments as ex
-from sinklab.experiments.engine import JobResult, LocalEngine, execute, load_cached, make_engine
+from sinklab.experiments.engine import JobResult, LocalEngine, execute, make_engine
+from sinklab.model.loading import load_cached
 from sinklab.experiments.jobs import Job
 
 
@@ -33,11 +34,11 @@ def test_dask_local_cluster_of_processes_equals_serial(plain_main):
     cache; the gathered tables equal the serial run's exactly."""
     pytest.importorskip("dask.distributed")
     plan = ex.Plan(**PLAN)
-    serial = ex.run(plan, engine=LocalEngine(threads=1))
+    serial = ex.run_plan(plan, engine=LocalEngine(threads=1))
     engine = make_engine("dask", workers=2, threads=1, processes=True)
     try:
         assert "LocalCluster of 2 workers" in engine.describe()
-        distributed = ex.run(plan, engine=engine)
+        distributed = ex.run_plan(plan, engine=engine)
     finally:
         engine.close()
     import os
@@ -74,7 +75,7 @@ def test_unsupported_family_names_the_supported_ones(tmp_path):
     BertForMaskedLM(BertConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=32,
                                vocab_size=257)).save_pretrained(path)
     byte_tokenizer().save_pretrained(path)
-    res = ex.run(ex.Plan(models=(str(path), "textbook"), seeds=(0,), n=2, n_tokens=16, domains=("nl",)))
+    res = ex.run_plan(ex.Plan(models=(str(path), "textbook"), seeds=(0,), n=2, n_tokens=16, domains=("nl",)))
     err = res.errors[res.errors["model"] == str(path)]
     assert len(err) == 1 and "'bert' models are not supported" in err["error"].item()
     for family in ("gpt2", "gpt_neo", "opt", "llama", "qwen2"):
@@ -88,7 +89,7 @@ def test_models_load_once_per_process():
 
 def test_a_registered_model_refuses_another_dtype():
     from sinklab.model.bytetok import byte_tokenizer
-    from sinklab.experiments.engine import clear_cache, register
+    from sinklab.model.loading import clear_cache, register
     from sinklab.model.families import random_model
 
     register("tiny-registered", random_model("gpt2", vocab_size=257), byte_tokenizer())

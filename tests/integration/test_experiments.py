@@ -11,13 +11,18 @@ import sinklab
 from helpers import one_thread  # noqa: F401  (autouse: torch on one thread)
 from sinklab import experiments as ex, metrics
 from sinklab.model.bytetok import byte_tokenizer
-from sinklab.experiments.engine import clear_cache, load_cached, register
+from sinklab.model.loading import clear_cache, load_cached, register
 from sinklab.analyses import bands
-from sinklab.published import tables as published
+from sinklab.published import beside as published
 from sinklab.interventions import InterpolatePE, ScaleKeyRows
-from sinklab.inputs.regimes import check_length, make_inputs
+from sinklab.inputs.regimes import REGIMES, check_length, make_inputs
 from sinklab.model.families import random_model
 from sinklab.interventions import REGISTRY, make
+
+
+def pub_for(experiment: str, info):
+    """The published rows beside the models of `info`, as the experiment declares them."""
+    return published.for_models(ex.REGISTRY[experiment].published, info)
 
 
 # ------------------------------------------------------------------------------------------ definitions
@@ -42,7 +47,7 @@ def test_bad_bands(spec, n_layer, match):
 
 def test_regimes_seeded_and_shaped(textbook):
     tok, V = textbook.tokenizer, textbook.info.vocab_size
-    for r in ex.REGIMES:
+    for r in REGIMES:
         ids, src = make_inputs(tok, V, r, 3, 24, seed=1)
         assert ids.shape == (3, 24) and ids.dtype == torch.long and int(ids.max()) < V and src
         again, _ = make_inputs(tok, V, r, 3, 24, seed=1)
@@ -82,7 +87,7 @@ def run_textbook():
                    seeds=(0, 1), n=2, n_tokens=20, lengths=(16, 24, 256), domains=("nl", "code"),
                    regimes=("nl", "text", "uniform", "unigram", "shuffled", "repeated"), alphas=(0, 0.5, 1, 1.5),
                    targets=(1, 3))
-    return ex.run(plan)
+    return ex.run_plan(plan)
 
 
 def test_every_experiment_has_tidy_tables(run_textbook):
@@ -187,7 +192,7 @@ def registered():
 
 def test_random_gpt2_pathways_full_equals_baseline(registered):
     name = registered("tiny-gpt2", "gpt2", n_layer=4)
-    res = ex.run(ex.Plan(models=(name,), experiments=("table1", "pathways"), seeds=(0,), n=2, n_tokens=12,
+    res = ex.run_plan(ex.Plan(models=(name,), experiments=("table1", "pathways"), seeds=(0,), n=2, n_tokens=12,
                          domains=("nl",), band="0-4", i_top=2))
     assert res.errors.empty
     t = res.tables["table1"].query("intervention == 'baseline'")["sink"].item()
@@ -199,7 +204,7 @@ def test_random_gpt2_pathways_full_equals_baseline(registered):
 def test_no_massive_coordinate_is_a_clear_not_run_row(registered):
     """The kσ rule finding nothing (the intervention's own NotApplicable) is a 'not run' row naming the rule,
     for (i), (j) and scale_wk alike; the rest of the job runs. On textbook no coordinate exceeds mean + 50σ."""
-    res = ex.run(ex.Plan(models=("textbook",), experiments=("table1", "dose"), seeds=(0,), n=2, n_tokens=12,
+    res = ex.run_plan(ex.Plan(models=("textbook",), experiments=("table1", "dose"), seeds=(0,), n=2, n_tokens=12,
                          domains=("nl",), alphas=(0, 1), i_k_sigma=50.0))
     rows = res.errors.set_index("setting")
     assert {"i", "j", "dose:scale_wk:0", "dose:scale_wk:1"} <= set(rows.index)
@@ -222,7 +227,7 @@ def test_random_gpt2_without_massive_coordinates(registered):
     name = registered("tiny-gpt2", "gpt2", n_layer=4)
     if massive_coords(load_cached(name).model):
         pytest.skip("this random model has a massive coordinate")
-    res = ex.run(ex.Plan(models=(name,), experiments=("table1",), seeds=(0,), n=2, n_tokens=12, domains=("nl",),
+    res = ex.run_plan(ex.Plan(models=(name,), experiments=("table1",), seeds=(0,), n=2, n_tokens=12, domains=("nl",),
                          band="0-4"))
     err = res.errors.set_index("setting")
     assert {"i", "j"} <= set(err.index) and err.loc["i", "error"].find("mean + 3σ") > 0
@@ -231,7 +236,7 @@ def test_random_gpt2_without_massive_coordinates(registered):
 
 def test_rotary_model_records_what_does_not_apply(registered):
     name = registered("tiny-llama", "llama", num_hidden_layers=4)
-    res = ex.run(ex.Plan(models=(name,), experiments=("table1", "pathways"), seeds=(0,), n=2, n_tokens=12,
+    res = ex.run_plan(ex.Plan(models=(name,), experiments=("table1", "pathways"), seeds=(0,), n=2, n_tokens=12,
                          domains=("nl",), band="1-3"))
     skipped = set(res.errors["setting"])
     assert {"c", "pathways"} <= skipped  # no first PE to remove; no rotation-free decomposition
@@ -302,21 +307,21 @@ def test_published_rows_stand_beside_the_model_they_are():
                          {"model": "neo", "published_as": "GPT-Neo 125M"},
                          {"model": "gpt2-rand", "published_as": ""}])
     for e in set(ex.EXPERIMENTS) - {"emergence"}:  # emergence: published for the Stanford-CRFM runs (below)
-        pub = published.for_models(e, info)
+        pub = pub_for(e, info)
         assert pub is not None and len(pub), e
         assert pub["source"].str.startswith("published by").all()
         assert "gpt2-rand" not in set(pub["model"]), e
         assert {"band", "band_start", "band_stop"} <= set(pub.columns), e
-    t1 = published.for_models("table1", info)
+    t1 = pub_for("table1", info)
     assert set(t1[t1["model"] == "my-big"]["reference_model"]) == {"GPT-2 large"}
     neo = t1[t1["model"] == "neo"].set_index("intervention")
     assert neo.loc["c", "pct_of_baseline"] == 5.9 and (neo["band"] == "[3, 11)").all()
     assert set(t1[t1["model"] == "my-big"]["band_stop"]) == {35}  # [3, L-1) on GPT-2 large's 36 layers
-    pw = published.for_models("pathways", info).query("model == 'gpt2'").set_index("measure")["value"]
+    pw = pub_for("pathways", info).query("model == 'gpt2'").set_index("measure")["value"]
     assert pw["bias_only"] == 0.3765 and pw["content_only"] == 0.2105
-    assert published.for_models("delta", info)["model"].unique().tolist() == ["gpt2"]
-    assert published.for_models("emergence", info) is None  # the extension's runs are not GPT-2 small itself
-    crfm = published.for_models("emergence", pd.DataFrame([{"model": "stanford-crfm/alias-gpt2-small-x21",
+    assert pub_for("delta", info)["model"].unique().tolist() == ["gpt2"]
+    assert pub_for("emergence", info) is None  # the extension's runs are not GPT-2 small itself
+    crfm = pub_for("emergence", pd.DataFrame([{"model": "stanford-crfm/alias-gpt2-small-x21",
                                                             "name": "stanford-crfm/alias-gpt2-small-x21",
                                                             "family": "gpt2", "n_layer": 12, "n_head": 12,
                                                             "d_model": 768}]))
@@ -328,19 +333,19 @@ def test_a_random_gpt2_small_shaped_model_gets_no_published_numbers(registered):
     """End to end: the job records what the model is; only GPT-2 small loaded by its hub id brings the published rows."""
     from dataclasses import replace
 
-    from sinklab.experiments import engine
+    from sinklab.model import loading
 
     name = registered("gpt2-rand", "gpt2", n_layer=12, n_head=12, n_embd=768, n_positions=16)
     plan = dict(experiments=("table1",), seeds=(0,), n=1, n_tokens=8, domains=("nl",))
-    res = ex.run(ex.Plan(models=(name,), **plan))
+    res = ex.run_plan(ex.Plan(models=(name,), **plan))
     assert res.info["published_as"].tolist() == [""] and not res.published
     lm = load_cached(name)
     lm.model.config._name_or_path = "gpt2"  # a config naming what it was made from is not enough
-    res = ex.run(ex.Plan(models=(name,), **plan))
+    res = ex.run_plan(ex.Plan(models=(name,), **plan))
     assert res.info["published_as"].tolist() == [""] and not res.published
-    as_hub = engine.register("gpt2", lm.model, lm.tokenizer)  # as if `gpt2` had been loaded from the HF cache
-    engine._CACHE[("gpt2", "", "", "")] = replace(as_hub, info=replace(as_hub.info, source="HF cache"))
-    res = ex.run(ex.Plan(models=("gpt2",), **plan))
+    as_hub = loading.register("gpt2", lm.model, lm.tokenizer)  # as if `gpt2` had been loaded from the HF cache
+    loading._CACHE[("gpt2", "", "", "")] = replace(as_hub, info=replace(as_hub.info, source="HF cache"))
+    res = ex.run_plan(ex.Plan(models=("gpt2",), **plan))
     assert res.info["published_as"].tolist() == ["GPT-2 small"]
     assert set(res.published["table1"]["reference_model"]) == {"GPT-2 small"}
 
@@ -474,18 +479,18 @@ def test_coordinate_definitions_reach_every_experiment(registered):
     name = registered("tiny-llama", "llama", num_hidden_layers=4)
     kw = dict(seeds=(0,), n=2, n_tokens=12, domains=("nl",), band="1-3", alphas=(0, 1), combos=("b∧i",))
     exps = ("table1", "combined", "dose", "cost")
-    res = ex.run(ex.Plan(models=(name,), experiments=exps, **kw))
+    res = ex.run_plan(ex.Plan(models=(name,), experiments=exps, **kw))
     skipped = set(res.errors["setting"])
     assert {"i", "j", "b∧i", "dose:scale_wk:0"} <= skipped  # rotary: no EPE to pick coordinates from
     assert res.errors.set_index("setting").loc["i", "error"].count("coords") >= 1
-    res = ex.run(ex.Plan(models=(name,), experiments=exps, coords=(1, 5, 9), j_per_layer=True, j_seed=42, **kw))
+    res = ex.run_plan(ex.Plan(models=(name,), experiments=exps, coords=(1, 5, 9), j_per_layer=True, j_seed=42, **kw))
     assert not {"i", "j", "b∧i"} & set(res.errors["setting"])
     assert not res.errors["setting"].str.startswith("dose:scale_wk").any()
     assert {"i", "j"} <= set(res.tables["table1"]["intervention"]) and "b∧i" in set(res.tables["combined"]["intervention"])
     assert {"i", "j"} <= set(res.tables["cost"]["intervention"])
     assert "scale_wk" in set(res.tables["dose"]["curve"])
     job = ex.Plan(models=(name,), experiments=exps, coords=(1, 5, 9), j_per_layer=True, j_seed=42, **kw).jobs()[0]
-    from sinklab.experiments.jobs import resolve_setting, signature
+    from sinklab.experiments.settings import resolve_setting, signature
 
     lm = load_cached(name)
     base = signature(lm, 1, key_coords=job.key_coords)
@@ -496,7 +501,7 @@ def test_coordinate_definitions_reach_every_experiment(registered):
 
 def test_top_n_and_per_layer_draw_change_the_numbers(textbook):
     kw = dict(models=("textbook",), seeds=(0,), n=2, n_tokens=16, domains=("nl",), experiments=("table1",))
-    t = {k: ex.run(ex.Plan(**kw, **extra)).tables["table1"].query("domain == 'nl'").set_index("intervention")["sink"]
+    t = {k: ex.run_plan(ex.Plan(**kw, **extra)).tables["table1"].query("domain == 'nl'").set_index("intervention")["sink"]
          for k, extra in {"default": {}, "top1": {"i_top": 1}, "perlayer": {"j_per_layer": True, "j_seed": 42},
                           "seed": {"j_seed": 7}}.items()}
     from sinklab.analyses.epe import massive_coords
@@ -518,7 +523,7 @@ def test_plan_refuses_bad_definitions_up_front(kw, match):
 
 
 def test_valid_labels_come_from_the_registry():
-    from sinklab.experiments.jobs import check_setting
+    from sinklab.experiments.settings import check_setting
 
     with pytest.raises(sinklab.BadInput) as e:
         check_setting("nope")
@@ -551,7 +556,7 @@ def test_a_lengths_only_plan_runs_no_lm_head_and_gets_the_same_sinks():
 # ------------------------------------------------------------------------------------------ families (items 6, 7, 12c)
 def test_pathways_need_a_query_bias(registered):
     name = registered("tiny-neo", "gpt_neo")
-    res = ex.run(ex.Plan(models=(name,), experiments=("pathways",), seeds=(0,), n=2, n_tokens=12, domains=("nl",),
+    res = ex.run_plan(ex.Plan(models=(name,), experiments=("pathways",), seeds=(0,), n=2, n_tokens=12, domains=("nl",),
                          band="1-3"))
     assert res.tables["pathways"].empty
     row = res.errors.set_index("setting").loc["pathways"]
@@ -562,7 +567,7 @@ def test_report_says_what_the_labels_mean_on_other_families(registered):
     from sinklab.experiments.output import markdown
 
     name = registered("tiny-llama", "llama", num_hidden_layers=4)
-    res = ex.run(ex.Plan(models=("textbook", name), experiments=("table1",), seeds=(0,), n=2, n_tokens=12,
+    res = ex.run_plan(ex.Plan(models=("textbook", name), experiments=("table1",), seeds=(0,), n=2, n_tokens=12,
                          domains=("nl",), band="1-3"))
     md = markdown(res)
     assert "### What the labels mean on Llama (read on tiny-llama)" in md
@@ -592,7 +597,7 @@ def test_every_experiment_on_other_families_computes_or_says_why(registered, fam
     plan = ex.Plan(models=(name,), experiments=("lengths", "regimes", "combined", "dose", "cost", "relocation"),
                    seeds=(0,), n=2, n_tokens=12, lengths=(8, 12), regimes=("text", "uniform"), domains=("nl",),
                    alphas=(0, 0.5, 1), band="1-3")
-    res = ex.run(plan)
+    res = ex.run_plan(plan)
     assert res.errors["error"].str.len().gt(0).all() and (res.errors["error_type"] == "not run").all()
     for e in plan.experiments:
         t = res.tables[e]
@@ -628,7 +633,7 @@ def saved_tiny(tmp_path):
 
 
 def test_half_precision_on_the_cpu_is_a_clear_row(saved_tiny):
-    res = ex.run(ex.Plan(models=(saved_tiny,), experiments=("table1",), seeds=(0,), n=2, n_tokens=12,
+    res = ex.run_plan(ex.Plan(models=(saved_tiny,), experiments=("table1",), seeds=(0,), n=2, n_tokens=12,
                          domains=("nl",), dtype="bfloat16"))
     assert len(res.errors) == 1 and "bf16/fp16 are for GPUs" in res.errors["error"].item()
 
@@ -642,7 +647,7 @@ def test_the_dtype_reaches_the_loaded_model(saved_tiny, monkeypatch):
     plan = ex.Plan(models=(saved_tiny,), experiments=("table1", "pathways"), seeds=(0,), n=2, n_tokens=12,
                    domains=("nl",), dtype="bfloat16", band="0-3", i_top=2)
     assert {j.dtype for j in plan.jobs()} == {"bfloat16"}
-    res = ex.run(plan)
+    res = ex.run_plan(plan)
     assert res.errors.empty, res.errors["error"].tolist()
     assert res.info["dtype"].unique().tolist() == ["bfloat16"]
     assert next(load_cached(saved_tiny, dtype="bfloat16").model.parameters()).dtype == torch.bfloat16
@@ -675,10 +680,10 @@ def test_published_delta_is_shown_only_beside_gpt2_small(run_textbook):
     res = dataclasses.replace(run_textbook, published={})
     assert "published pos0 p10" not in markdown(res)
     info = run_textbook.info.assign(published_as="GPT-2 small")  # as if textbook were GPT-2 small
-    res = dataclasses.replace(run_textbook, info=info, published={"delta": published.for_models("delta", info)})
+    res = dataclasses.replace(run_textbook, info=info, published={"delta": pub_for("delta", info)})
     md = markdown(res).split("## delta")[1].split("##")[0]
     assert "published pos0 p10" in md and "circuit paper's authors" in md and "not computed here" in md
-    assert published.for_models("delta", info.assign(published_as="GPT-2 medium")) is None
+    assert pub_for("delta", info.assign(published_as="GPT-2 medium")) is None
 
 
 # ------------------------------------------------------------------------------------------ report.md flags (item 13)
@@ -688,13 +693,13 @@ def test_report_flags_a_published_band_that_differs(run_textbook):
     from sinklab.experiments.output import markdown
 
     info = run_textbook.info.assign(published_as="GPT-2 medium")  # GPT-2 medium: extension band [3, 23)
-    pub = {"table1": published.for_models("table1", info)}
+    pub = {"table1": pub_for("table1", info)}
     md = markdown(dataclasses.replace(run_textbook, info=info, published=pub))
     assert "**Band differs**: textbook was computed here on layers [1, 5)" in md
     assert "use [3, 23)" in md and "--band extension" in md
     assert "Definitions: this run's (i): the EPE_0 coordinates above mean + 3σ" in md and "seed 42" in md
     info = run_textbook.info.assign(published_as="GPT-2 small", band_start=3, band_stop=11)
-    md = markdown(dataclasses.replace(run_textbook, info=info, published={"table1": published.for_models(
+    md = markdown(dataclasses.replace(run_textbook, info=info, published={"table1": pub_for(
         "table1", info)}))
     assert "Band differs" not in md
 
@@ -704,7 +709,7 @@ def _contract():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "unit" / "test_chart_contract.py"
+    path = Path(__file__).resolve().parents[1] / "unit" / "teaching" / "test_chart_contract.py"
     spec = importlib.util.spec_from_file_location("chart_contract", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -733,11 +738,11 @@ def test_every_figure_names_existing_fields_and_labels_published_marks(run_textb
     check = _contract()
     info = run_textbook.info.assign(published_as="GPT-2 small")  # every published table beside textbook
     em = ex.emergence("sinklab-mini", checkpoints, seeds=(0, 1), n=2, n_tokens=16, domains=("nl",))
-    crfm = published.emergence().assign(model="sinklab-mini", step=lambda d: d["step"] // 400)  # on its axis
+    crfm = published.emergence_rows().assign(model="sinklab-mini", step=lambda d: d["step"] // 400)  # on its axis
     summaries = {**run_textbook.summaries, "emergence": em.summary}
     assert set(summaries) == set(ex.EXPERIMENTS)
     for e, s in summaries.items():
-        pub = crfm if e == "emergence" else published.for_models(e, info)
+        pub = crfm if e == "emergence" else pub_for(e, info)
         for p in (None, pub):
             c = figures.chart(e, s, p)
             assert c is not None, e
@@ -759,7 +764,7 @@ def test_every_figure_names_existing_fields_and_labels_published_marks(run_textb
             lines = [m for m in marks if m_type(m) == "line"]
             if e in ("dose", "lengths"):  # one colour per curve, shared with the computed lines
                 assert shown[0]["encoding"]["color"]["field"] == lines[0]["encoding"]["color"]["field"], e
-    png = figures.chart("dose", summaries["dose"], published.for_models("dose", info)).to_dict()
+    png = figures.chart("dose", summaries["dose"], pub_for("dose", info)).to_dict()
     assert "published (extension)" in str(png)
 
 
@@ -768,14 +773,14 @@ def test_every_figure_names_existing_fields_and_labels_published_marks(run_textb
     ("dose:zz:0.5", "unknown dose curve"), ("transplant@0", "must be at least 1; got 0"), ("b+zz", "unknown intervention"),
 ])
 def test_malformed_setting_names_are_refused_with_their_reason(name, match):
-    from sinklab.experiments.jobs import check_setting
+    from sinklab.experiments.settings import check_setting
 
     with pytest.raises(sinklab.BadInput, match=match):
         check_setting(name)
 
 
 def test_setting_forms_resolve(textbook):
-    from sinklab.experiments.jobs import check_setting, resolve_setting, signature
+    from sinklab.experiments.settings import check_setting, resolve_setting, signature
 
     for name in ("dose:b:0.5", "transplant@3", "b+c", "b∧c"):
         assert check_setting(name) == name
@@ -786,7 +791,7 @@ def test_setting_forms_resolve(textbook):
 
 
 def test_setting_names_map_to_their_labels():
-    from sinklab.experiments.jobs import labels_of
+    from sinklab.experiments.settings import labels_of
 
     assert labels_of("b∧i∧d") == {"b", "i", "d"} and labels_of("b+c") == {"b", "c"}
     assert labels_of("transplant@3") == {"transplant"} and labels_of("dose:scale_wk:0.5") == {"scale_wk"}

@@ -24,6 +24,8 @@ VARIANTS = [
     ("llama", dict(rope_parameters={"rope_type": "linear", "factor": 2.0, "rope_theta": 500.0})),
     ("qwen2", {}),  # GQA, q/k/v biases, sliding-window layers after the first
     ("qwen2", dict(num_key_value_heads=4, use_sliding_window=False)),
+    ("gpt_neox", {}),  # Pythia's block: attention and MLP in parallel, rotary on a quarter of each head
+    ("gpt_neox", dict(use_parallel_residual=False, rotary_pct=1.0, attention_bias=False)),  # sequential, full rotary
 ]
 
 
@@ -89,8 +91,11 @@ def test_same_names_shapes_and_residual_sums(model_type):
     for l in range(fam.n_layer):
         torch.testing.assert_close(tr["resid_post", l], tr["resid_mid", l] + tr["mlp_out", l])
         torch.testing.assert_close(tr["resid_mid", l], tr["resid_pre", l] + tr["attn_out", l])
+        # the MLP's input: the block's input when attention and MLP run in parallel (GPT-NeoX), else resid_mid
+        torch.testing.assert_close(tr["ln2", l], fam.ln2(l, tr["resid_pre" if fam.parallel else "resid_mid", l]))
+    assert fam.parallel == (model_type == "gpt_neox")
     x = tr["ln1", 1]  # q and k from the typed views, before the rotation (TL's hook_q / hook_k)
-    w = layout.attn_weights(model, 1)
+    w = families.attn_weights(model, 1)
     q = (x @ w.W_Q + (w.b_Q if w.b_Q is not None else 0)).view(1, 10, H, dh)
     k = w.to_kv((x @ w.W_K + (w.b_K if w.b_K is not None else 0)).view(1, 10, H, dh))
     torch.testing.assert_close(tr["q", 1], q, atol=1e-5, rtol=1e-5)
@@ -125,14 +130,14 @@ def test_typed_views_reproduce_the_hf_projections(model_type):
     torch.testing.assert_close(layout.repeat_kv(k, fam.n_head).flatten(-2), x @ w.W_K + b(w.b_K))
     torch.testing.assert_close(layout.repeat_kv(v, fam.n_head).flatten(-2), x @ w.W_V + b(w.b_V))
     assert (w.b_Q is None) == (model_type in ("gpt_neo", "llama", "gemma3_text"))
-    assert layout.mlp_out_rows(model, 0).shape[1] == fam.d_model
-    assert layout.mlp_in_columns(model, 0).shape[0] == fam.d_model
+    assert families.mlp_out_rows(model, 0).shape[1] == fam.d_model
+    assert families.mlp_in_columns(model, 0).shape[0] == fam.d_model
 
 
 def test_scale_per_family():
-    assert layout.attn_scale(random_model("gpt_neo"), 0) == 1.0
-    assert layout.attn_scale(random_model("opt").config, 1) == 0.25
-    assert layout.attn_scale(random_model("llama", head_dim=8), 0) == 8 ** -0.5
+    assert families.attn_scale(random_model("gpt_neo"), 0) == 1.0
+    assert families.attn_scale(random_model("opt").config, 1) == 0.25
+    assert families.attn_scale(random_model("llama", head_dim=8), 0) == 8 ** -0.5
 
 
 @pytest.mark.parametrize("model_type", list(families.SMALL))

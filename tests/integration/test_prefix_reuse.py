@@ -9,6 +9,7 @@ import torch
 import sinklab
 from helpers import one_thread  # noqa: F401  (autouse: torch on one thread)
 from sinklab.analyses import effects
+from sinklab.model import families
 from sinklab.model.families import SUPPORTED, random_model
 from sinklab.interventions import make
 from sinklab.model.names import act_name
@@ -24,7 +25,10 @@ def test_a_resumed_forward_equals_the_full_one(model_type):
     plain = sinklab.run(model, ids)
     for label, kw in LATE:
         iv = make(label, **kw)
-        start = iv.start(3, sinklab.model.families.of(model).rotary)
+        fam = families.of(model)
+        start = iv.start(3, fam.rotary)
+        if fam.parallel and start[1] == 1:  # the MLP reads the block input: resumed at the block's start
+            start = (start[0], 0)
         resid = plain[act_name("resid_pre" if start[1] == 0 else "resid_mid", start[0])]
         full = sinklab.run(model, ids, interventions=iv)
         part = sinklab.run(model, ids, interventions=iv, start=start, resid=resid)
@@ -44,6 +48,9 @@ def test_a_resumed_forward_refuses_what_it_cannot_do_exactly():
         sinklab.run(model, ids, start=(1, 0), resid=plain["resid_pre", 1][:1])
     with pytest.raises(sinklab.BadInput, match="start layer must be in 0..2"):
         sinklab.run(model, ids, start=(3, 0), resid=plain["resid_pre", 1])
+    neox = random_model("gpt_neox")
+    with pytest.raises(sinklab.BadInput, match="in parallel"):
+        sinklab.run(neox, ids, start=(1, 1), resid=sinklab.run(neox, ids)["resid_mid", 1])
 
 
 def test_where_each_intervention_starts():
@@ -54,7 +61,7 @@ def test_where_each_intervention_starts():
     assert effects.start_of((make("g", layers=(4, 6)), make("b", layers=(2, 5))), 12) == (2, 0)
 
 
-@pytest.mark.parametrize("model_type", ["gpt2", "llama"])
+@pytest.mark.parametrize("model_type", ["gpt2", "llama", "gpt_neox"])
 @pytest.mark.parametrize("options", [{}, {"ce": False, "per_layer": False, "layers": (1, 3)}, {"keys": (2,)}])
 def test_a_sweep_with_reuse_equals_one_without(model_type, options):
     model = random_model(model_type, seed=3)

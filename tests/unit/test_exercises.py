@@ -2,7 +2,7 @@
 notebook, fails its check; every reference solution (tutorials/solutions.py) passes it; and
 plausible wrong answers fail with the hint meant for them.
 
-The checks (tutorials/checks.py) compare with sinklab's own computations, never with the
+The checks (tutorials/feedback.py) compare with sinklab's own computations, never with the
 reference solutions: this file is what ties the two together.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from sinklab.model import layout
+from sinklab.model import families, layout
 from sinklab import lessons
 from sinklab.analyses.decomposition import TERMS
 from sinklab.interventions import REGISTRY, make
@@ -26,22 +26,22 @@ ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = ROOT / "tutorials"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from tutorials import checks, solutions  # noqa: E402  (course material: tutorials/ is a package)
+from tutorials import feedback, solutions  # noqa: E402  (course material: tutorials/ is a package)
 
 # exercise -> (notebook, check); the check's arguments after the learner's function come from ARGS
 EXERCISES = {
-    "first_token_share": ("01_start.py", checks.check_first_token_share),
-    "score_lead": ("02_circuit.py", checks.check_score_lead),
-    "attention_from_terms_1_and_3": ("03_decomposition.py", checks.check_attention_from_terms_1_and_3),
-    "massive_from_table": ("04_epe.py", checks.check_massive_from_table),
-    "epe_first": ("04_epe.py", checks.check_epe_first),
-    "gamma_by_hand": ("05_gamma.py", checks.check_gamma_by_hand),
-    "is_circuit_wire": ("06_interventions.py", checks.check_is_circuit_wire),
-    "circuit_wires": ("07_domains.py", checks.check_circuit_wires),
-    "variance_ratio": ("08_origin.py", checks.check_variance_ratio),
-    "top_written_coords": ("08_origin.py", checks.check_top_written_coords),
-    "sink_wires": ("09_compare.py", checks.check_sink_wires),
-    "half_dose": ("10_curves.py", checks.check_half_dose),
+    "first_token_share": ("01_start.py", feedback.check_first_token_share),
+    "score_lead": ("02_circuit.py", feedback.check_score_lead),
+    "attention_from_terms_1_and_3": ("03_decomposition.py", feedback.check_attention_from_terms_1_and_3),
+    "massive_from_table": ("04_epe.py", feedback.check_massive_from_table),
+    "epe_first": ("04_epe.py", feedback.check_epe_first),
+    "gamma_by_hand": ("05_gamma.py", feedback.check_gamma_by_hand),
+    "is_circuit_wire": ("06_interventions.py", feedback.check_is_circuit_wire),
+    "circuit_wires": ("07_domains.py", feedback.check_circuit_wires),
+    "variance_ratio": ("08_origin.py", feedback.check_variance_ratio),
+    "top_written_coords": ("08_origin.py", feedback.check_top_written_coords),
+    "sink_wires": ("09_compare.py", feedback.check_sink_wires),
+    "half_dose": ("10_curves.py", feedback.check_half_dose),
 }
 
 
@@ -80,7 +80,7 @@ ARGS = {
 }
 
 
-def run_check(name: str, fn, ctx, strict: bool = False) -> checks.Verdict:
+def run_check(name: str, fn, ctx, strict: bool = False) -> feedback.Verdict:
     return EXERCISES[name][1](fn, *ARGS[name](ctx), strict=strict)
 
 
@@ -196,8 +196,8 @@ WRONG = [
     ("massive_from_table", "signed", lambda c, k=3.0: _massive(c, k, values=lambda f: f["value"])),
     ("massive_from_table", "unsorted", lambda c, k=3.0: _massive(c, k, order=False)),
     ("massive_from_table", "ignores_k", lambda c, k=3.0: _massive(c, 3.0)),
-    ("epe_first", "no_residual", lambda m: layout.mlp(m.transformer.h[0], layout.pos_embed(m)[0])),
-    ("epe_first", "one_indexed", lambda m: layout.mlp(m.transformer.h[0], layout.pos_embed(m)[1]) + layout.pos_embed(m)[1]),
+    ("epe_first", "no_residual", lambda m: layout.mlp(m.transformer.h[0], families.pos_embed(m)[0])),
+    ("epe_first", "one_indexed", lambda m: layout.mlp(m.transformer.h[0], families.pos_embed(m)[1]) + families.pos_embed(m)[1]),
     ("epe_first", "token_embedding", lambda m: layout.mlp(m.transformer.h[0], m.transformer.wte.weight[0])
      + m.transformer.wte.weight[0]),
     ("gamma_by_hand", "transposed", lambda m, l: _gamma(m, l, 1, 0, transposed=True)),
@@ -253,25 +253,24 @@ def test_every_check_has_a_recognised_wrong_answer():
 def test_every_notebook_exercise_is_covered_and_every_check_is_used():
     called = {}
     for path in sorted(TUTORIALS.glob("[0-9]*.py")):
-        for check, fn in re.findall(r"checks\.(check_\w+)\((\w+)", path.read_text()):
+        for check, fn in re.findall(r"feedback\.(check_\w+)\((\w+)", path.read_text()):
             called[fn] = (path.name, check)
     assert called == {name: (nb, check.__name__) for name, (nb, check) in EXERCISES.items()}
-    defined = {n for n in dir(checks) if n.startswith("check_")}
+    defined = {n for n in dir(feedback) if n.startswith("check_")}
     assert defined == {check.__name__ for _, check in EXERCISES.values()}
     assert all(callable(getattr(solutions, name)) for name in EXERCISES)
 
 
 def test_checks_never_consult_the_reference_solutions():
-    tree = ast.parse((TUTORIALS / "checks.py").read_text())
+    tree = ast.parse((TUTORIALS / "feedback.py").read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert not any("solutions" in m for m in imported), imported
-    assert not (ROOT / "sinklab" / "solutions.py").exists(), "course material belongs in tutorials/, not the library"
 
 
 def test_reference_solutions_use_the_layout_views():
     src = (TUTORIALS / "solutions.py").read_text()
-    assert "layout.pos_embed" in src and "layout.mlp" in src
+    assert "families.pos_embed" in src and "layout.mlp" in src
     # c_attn is sliced by hand only where the exercise is about the packed q | k | v Conv1D (gamma_by_hand)
     tree = ast.parse(src)
     slicing = {f.name for f in tree.body if isinstance(f, ast.FunctionDef) and "c_attn" in ast.get_source_segment(src, f)}

@@ -185,23 +185,46 @@ def test_findings_come_from_the_claims(path):
 
 @pytest.mark.parametrize("path", sorted(TUTORIALS.glob("[0-9]*.py")), ids=lambda p: p.name)
 def test_exercises_use_the_course_material_in_tutorials(path):
-    """Each exercise: a stub, the reference from tutorials/solutions.py when config.solutions, a tutorials/checks.py check."""
+    """Each exercise: a stub, the reference from tutorials/solutions.py when config.solutions, a tutorials/feedback.py check."""
     text = path.read_text()
     assert "sinklab.solutions" not in text, "reference solutions are course material: tutorials/solutions.py"
-    assert re.search(r"^import checks\b", text, flags=re.M), "the setup cell imports tutorials/checks.py"
+    assert re.search(r"^import feedback\b", text, flags=re.M), "the setup cell imports tutorials/feedback.py"
     stubs = re.findall(r"^def (\w+)\(", text, flags=re.M)
     references = re.findall(r"^if config\.solutions:[^\n]*\n\s+from solutions import (\w+)", text, flags=re.M)
-    checked = re.findall(r"^checks\.check_(\w+)\((\w+), .*strict=config\.solutions\)$", text, flags=re.M)
+    checked = re.findall(r"^feedback\.check_(\w+)\((\w+), .*strict=config\.solutions\)$", text, flags=re.M)
     assert references, "no exercise: `if config.solutions:` + `from solutions import <name>`"
     assert set(references) <= set(stubs), "every reference replaces a stub defined in the notebook"
     assert [(name, name) for name in references] == checked, \
-        "each exercise is checked by checks.check_<name>(<name>, ..., strict=config.solutions)"
+        "each exercise is checked by feedback.check_<name>(<name>, ..., strict=config.solutions)"
 
 
-def test_course_material_lives_in_tutorials_not_in_the_library():
-    for name in ("solutions.py", "checks.py", "conftest.py", "__init__.py"):
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    out = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    return out | {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+
+
+def test_course_material_lives_in_tutorials_and_the_library_never_reads_it():
+    for name in ("solutions.py", "feedback.py", "conftest.py", "__init__.py"):
         assert (TUTORIALS / name).is_file(), name
-    assert not (ROOT / "sinklab" / "solutions.py").exists(), "reference solutions belong in tutorials/solutions.py"
-    assert not (ROOT / "sinklab" / "train.py").exists(), "the sinklab-mini recipe belongs in scripts/train_mini.py"
     for name in ("train_mini.py", "make_math_problems.py"):
         assert (ROOT / "scripts" / name).is_file(), name
+    course = {"solutions", "feedback", "tutorials", "scripts", "train_mini", "make_math_problems"}
+    for path in (ROOT / "sinklab").rglob("*.py"):  # the library depends on no course material, no recipe
+        assert not {m.split(".")[0] for m in _imports(path)} & course, path.relative_to(ROOT)
+    defined = {n.name for n in ast.parse((TUTORIALS / "solutions.py").read_text()).body
+               if isinstance(n, ast.FunctionDef)}
+    for path in TUTORIALS.glob("[0-9]*.py"):  # every reference a notebook asks for is there
+        wanted = set(re.findall(r"^\s+from solutions import (\w+)", path.read_text(), flags=re.M))
+        assert wanted and wanted <= defined, (path.name, sorted(wanted - defined))
+
+
+@pytest.mark.parametrize("module", ["lessons.py", "claims.py", "charts.py"])
+def test_the_teaching_modules_sections_are_named_after_the_pages(module):
+    """Sections are titled by page (not numbered: numbers went stale when pages were reordered)."""
+    titles = {p.title for p in PAGES}
+    text = (ROOT / "sinklab" / "teaching" / module).read_text()
+    sections = re.findall(r"^# -{10,} (.+)$", text, flags=re.M)
+    assert sections, module
+    for section in sections:
+        assert section.split(":")[0] in titles, f"{module}: section {section!r} names no page of {sorted(titles)}"

@@ -1,4 +1,5 @@
-"""Published numbers beside computed ones, matched to a model by its identity (sinklab.published.reference.identify).
+"""Each experiment's published rows (<experiment>_rows(), declared by the experiment as its `published`), banded,
+and matched to the computed models they stand beside (for_models; identity: sinklab.published.reference.identify).
 
 A computed model gets a published model's rows only when it IS that model: loaded as its hub id (gpt2,
 EleutherAI/gpt-neo-125M, facebook/opt-125m, Qwen/Qwen2.5-0.5B, ...), or a local directory whose config
@@ -13,10 +14,13 @@ Complete_Results_Synthesis.md); the authors' tables come from sinklab.published.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 
 from . import reference
 from ..analyses import bands
+from ..analyses.stats import percent_of
 
 EXT = reference.EXTENSION
 AUTHORS = reference.AUTHORS
@@ -52,14 +56,14 @@ def _ext(rows, columns) -> pd.DataFrame:
     return _banded(pd.DataFrame(rows, columns=columns).assign(source=EXT))
 
 
-def table1() -> pd.DataFrame:
+def table1_rows() -> pd.DataFrame:
     """reference_model, domain, intervention, sink, se, pct_of_baseline, source, band (all the extension's
     models: GPT-2 small/medium/large, GPT-Neo, OPT, Qwen2.5; the authors' GPT-2 small per domain)."""
-    t = reference.table1()
+    t = reference.authors_table1()
     base = t[t["intervention"] == "baseline"].set_index("domain")["sink"]
     a = pd.DataFrame({"reference_model": GPT2_SMALL, "domain": t["domain"], "intervention": t["intervention"],
                       "sink": t["sink"], "se": t["se"],
-                      "pct_of_baseline": 100 * t["sink"] / t["domain"].map(base), "source": AUTHORS})
+                      "pct_of_baseline": percent_of(t["sink"], t["domain"].map(base)), "source": AUTHORS})
     e = reference.extension_table1()
     e = pd.DataFrame({"reference_model": e["model"], "domain": "all", "intervention": e["intervention"],
                       "sink": e["sink"], "se": float("nan"), "pct_of_baseline": e["pct_of_baseline"], "source": EXT})
@@ -69,7 +73,7 @@ def table1() -> pd.DataFrame:
 SIZES = ("GPT-2 small", "GPT-2 medium", "GPT-2 large")
 
 
-def pathways() -> pd.DataFrame:
+def pathways_rows() -> pd.DataFrame:
     rows = []
     for m, vals in zip(SIZES, ((0.5637, 0.2105, 0.3765, 0.561), (0.5753, 0.3294, 0.2156, 0.450),
                                (0.5015, 0.3234, 0.1364, 0.247))):
@@ -77,19 +81,19 @@ def pathways() -> pd.DataFrame:
     return _ext(rows, ["reference_model", "domain", "measure", "value"])
 
 
-def combined() -> pd.DataFrame:
+def combined_rows() -> pd.DataFrame:
     rows = []
     for combo, vals in {"b∧c": (2.3, 1.6, 3.7), "b∧d": (4.2, 3.5, 2.2), "b∧i": (24.8, 19.1, 31.2)}.items():
         rows += [(m, "all", combo, v) for m, v in zip(SIZES, vals)]
     return _ext(rows, ["reference_model", "domain", "intervention", "pct_of_baseline"])
 
 
-def relocation() -> pd.DataFrame:
+def relocation_rows() -> pd.DataFrame:
     return _ext([(m, "all", 1, v) for m, v in zip(SIZES, (0.897, 0.922, 0.944))],
                 ["reference_model", "domain", "target", "ratio"])
 
 
-def dose() -> pd.DataFrame:
+def dose_rows() -> pd.DataFrame:
     alphas = (0, 0.25, 0.5, 0.75, 1, 1.25, 1.5)
     curves = {"b": (0.2506, 0.3224, 0.4112, 0.4898, 0.5637, 0.6350, 0.6958),
               "scale_wk": (0.3672, 0.4222, 0.4739, 0.5212, 0.5637, 0.6017, 0.6355),
@@ -98,7 +102,7 @@ def dose() -> pd.DataFrame:
     return _ext(rows, ["reference_model", "domain", "curve", "alpha", "sink"])
 
 
-def lengths() -> pd.DataFrame:
+def lengths_rows() -> pd.DataFrame:
     table = {40: (0.5625, 44.4, 3.0, 6.2, 65.0), 128: (0.5001, 44.8, 1.4, 4.6, 59.3),
              256: (0.4685, 45.7, 0.7, 20.3, 56.2), 512: (0.4468, 42.0, 0.4, 20.3, 51.0),
              1024: (0.4294, 46.6, 0.1, 13.4, 46.6)}
@@ -109,7 +113,7 @@ def lengths() -> pd.DataFrame:
     return _ext(rows, ["reference_model", "n_tokens", "intervention", "sink", "pct_of_baseline"])
 
 
-def cost() -> pd.DataFrame:
+def cost_rows() -> pd.DataFrame:
     """ΔCE and the reduction of the sink at position 0 (the extension's a-i and b_Q × 0.5 / × 0.75)."""
     items = {"b": (1.605, 55.6), "c": (3.757, 97.0), "d": (0.938, 93.8), "e": (0.004, 1.2), "f": (0.136, 0.3),
              "g": (9.497, 49.2), "h": (5.536, 81.8), "i": (0.257, 35.0), "dose:b:0.5": (0.188, 27.2),
@@ -119,7 +123,7 @@ def cost() -> pd.DataFrame:
     return _ext(rows, ["reference_model", "domain", "intervention", "ce", "ce_change", "reduction_pct"])
 
 
-def regimes() -> pd.DataFrame:
+def regimes_rows() -> pd.DataFrame:
     table = {"nl": (0.5996, 44.6, 2.3, 6.5, 65.7), "math": (0.5478, 43.1, 2.4, 7.1, 66.0),
              "code": (0.5402, 45.5, 4.2, 5.1, 63.4), "uniform": (0.6020, 55.1, 2.1, 5.7, 68.0),
              "repeated": (0.5325, 57.4, 4.3, 9.9, 72.8)}
@@ -131,7 +135,7 @@ def regimes() -> pd.DataFrame:
     return _ext(rows, ["reference_model", "regime", "intervention", "sink", "pct_of_baseline"])
 
 
-def emergence() -> pd.DataFrame:
+def emergence_rows() -> pd.DataFrame:
     """The extension's emergence numbers (5 Stanford-CRFM GPT-2-small runs, mean over runs). Their
     "alignment" does not say whether it is per head or over the concatenated heads: measure 'alignment'."""
     sink = {0: 0.034, 400: 0.011, 1000: 0.203, 4000: 0.323, 10000: 0.539, 40000: 0.776, 100000: 0.839,
@@ -144,7 +148,7 @@ def emergence() -> pd.DataFrame:
         note="5 Stanford-CRFM GPT-2-small runs, mean over runs")
 
 
-def delta() -> pd.DataFrame:
+def delta_rows() -> pd.DataFrame:
     """The authors' per-head Δ = b_Q·k percentiles (min-normalised per slice) for GPT-2 small, every layer."""
     d = reference.delta_percentiles()
     d = d.assign(reference_model=GPT2_SMALL, source=AUTHORS, band="all layers", band_start=0,
@@ -153,24 +157,21 @@ def delta() -> pd.DataFrame:
               "band_start", "band_stop"]]
 
 
-PUBLISHED = {"table1": table1, "pathways": pathways, "combined": combined, "relocation": relocation, "dose": dose,
-             "lengths": lengths, "cost": cost, "regimes": regimes, "emergence": emergence, "delta": delta}
-
-
-def for_models(experiment: str, infos: pd.DataFrame) -> pd.DataFrame | None:
-    """The published rows of `experiment` for every computed model that IS a published one (match), with a
-    `model` column naming the computed model they stand beside. None when nothing matches."""
-    if experiment not in PUBLISHED or infos is None or infos.empty:
+def for_models(rows: Callable[[], pd.DataFrame], infos: pd.DataFrame) -> pd.DataFrame | None:
+    """The published rows (`rows()`: an experiment's declared published function, e.g. table1_rows) for every
+    computed model that IS a published one (match), with a `model` column naming the computed model they stand
+    beside. None when nothing matches."""
+    if rows is None or infos is None or infos.empty:
         return None
     frames = []
-    pub = PUBLISHED[experiment]()
+    pub = rows()
     for _, info in infos.drop_duplicates("model").iterrows():
         name = match(info, info.get("model"))
         if name is None:
             continue
-        rows = pub[pub["reference_model"] == name]
-        if len(rows):
-            frames.append(rows.assign(model=info["model"]))
+        found = pub[pub["reference_model"] == name]
+        if len(found):
+            frames.append(found.assign(model=info["model"]))
     if not frames:
         return None
     out = pd.concat(frames, ignore_index=True)

@@ -10,7 +10,7 @@ import pytest
 from sinklab import charts, lessons
 from sinklab.interventions import make
 from sinklab.published.reference import epe_validation as published_epe
-from sinklab.published.reference import table1
+from sinklab.published.reference import authors_table1
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_epe_charts(views):
     assert "massive" in t and charts.FIRST in t and "threshold" in t
     assert has_title(spec(charts.epe_validation(v.validation)))
     t = text(charts.epe_validation(v.validation, published=published_epe()))
-    assert charts.PUBLISHED_LABEL in t and charts.PUBLISHED in t
+    assert charts.PUBLISHED_LABEL in t and charts.PUBLISHED_COLOUR in t
 
 
 def test_gamma_charts(views):
@@ -107,7 +107,7 @@ def test_domain_charts(views):
     v = views["dom"]
     t = text(charts.domain_bars(v.table))
     assert "errorbar" in t and charts.PUBLISHED_LABEL not in t
-    t = text(charts.domain_bars(v.table, published=table1()))
+    t = text(charts.domain_bars(v.table, published=authors_table1()))
     assert charts.PUBLISHED_LABEL in t
 
 
@@ -137,11 +137,11 @@ def test_published_marks_stand_beside_the_model_they_match_only():
     import pandas as pd
 
     from sinklab.experiments import figures
-    from sinklab.published import tables as published
+    from sinklab.published import beside as published
 
     rows = [{"model": m, "domain": "all", "curve": c, "alpha": a, "sink_mean": 0.5 * a + k, "sink_sd": 0.01}
             for k, m in enumerate(("gpt2-like", "textbook")) for c in ("b", "scale_wk") for a in (0.0, 0.5, 1.0)]
-    pub = published.dose().assign(model="gpt2-like")  # as published.for_models names the matching model
+    pub = published.dose_rows().assign(model="gpt2-like")  # as published.for_models names the matching model
     spec = figures.chart("dose", pd.DataFrame(rows), pub).to_dict()
     data = [r for rows in spec["datasets"].values() for r in rows]
     shown = {r["model"] for r in data if r.get("kind") == "published"}
@@ -157,11 +157,11 @@ def test_published_marks_of_another_domain_say_so():
     import pandas as pd
 
     from sinklab.experiments import figures
-    from sinklab.published import tables as published
+    from sinklab.published import beside as published
 
     rows = [{"model": "gpt2", "domain": d, "curve": "b", "alpha": a, "sink_mean": 0.5 * a, "sink_sd": 0.01}
             for d in ("nl",) for a in (0.0, 0.5, 1.0)]
-    pub = published.dose().assign(model="gpt2")
+    pub = published.dose_rows().assign(model="gpt2")
     assert set(pub["domain"]) == {"all"}
     title = str(figures.chart("dose", pd.DataFrame(rows), pub).to_dict().get("title"))
     assert "the three domains pooled; computed here: nl only" in title

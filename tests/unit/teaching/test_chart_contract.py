@@ -46,7 +46,7 @@ def built():
         "alignment_chart": [charts.alignment_chart(gam.alignment)],
         "before_after_maps": [charts.before_after_maps(iv.before, iv.after, 2)],
         "per_layer_change": [charts.per_layer_change(iv.per_layer)],
-        "domain_bars": [charts.domain_bars(dom.table), charts.domain_bars(dom.table, reference.table1())],
+        "domain_bars": [charts.domain_bars(dom.table), charts.domain_bars(dom.table, reference.authors_table1())],
         "variance_chart": [charts.variance_chart(ori.stats), charts.variance_chart(ori.stats, 0, "norm")],
         "down_projection_bar": [charts.down_projection_bar(ori.row)],
         "moves_chart": [charts.moves_chart(ori.moves)],
@@ -56,10 +56,10 @@ def built():
         "signature_heatmap": [charts.signature_heatmap(cmp_.computed, cmp_.published)],
         "circuit_diagram": [charts.circuit_diagram(circ.nodes, circ.edges)],
         "length_curve": [charts.length_curve(cur.lengths_summary),
-                         charts.length_curve(cur.lengths_summary, sinklab.published.tables.lengths())],
+                         charts.length_curve(cur.lengths_summary, sinklab.published.beside.lengths_rows())],
         "dose_curves": [charts.dose_curves(cur.dose_summary),
-                        charts.dose_curves(cur.dose_summary, sinklab.published.tables.dose()),
-                        charts.dose_curves(cur.dose_summary, sinklab.published.tables.dose().assign(
+                        charts.dose_curves(cur.dose_summary, sinklab.published.beside.dose_rows()),
+                        charts.dose_curves(cur.dose_summary, sinklab.published.beside.dose_rows().assign(
                             model=lm.info.name))],  # as for_models gives them: beside a named model
     }
 

@@ -1,11 +1,11 @@
 """Checks for the tutorials' "Your turn" exercises (tutorials/NN_*.py): one function per exercise.
 
-    import checks
-    checks.check_first_token_share(first_token_share, lm, view)
+    import feedback
+    feedback.check_first_token_share(first_token_share, lm, view)
 
 A check calls your function, compares its answer with what sinklab computes itself (the sink
 metric of `sinklab.analyses.metrics`, EPE and its massive coordinates from `sinklab.analyses.epe`, gamma from
-`sinklab.analyses.gamma`, weights read through `sinklab.model.layout`, the tables of the `sinklab.teaching.lessons`
+`sinklab.analyses.gamma`, weights read through `sinklab.model.families`, the tables of the `sinklab.teaching.lessons`
 views), never with the reference solutions, and when the two differ it tries to recognise a
 common mistake (a 1-indexed position, the wrong layer, a forgotten term...) to give a specific hint.
 
@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from sinklab.analyses import epe, gamma, origin
-from sinklab.model import layout
+from sinklab.model import families, layout
 from sinklab import lessons
 from sinklab.analyses.decomposition import TERMS
 from sinklab.interventions import PAPER, REGISTRY, NotApplicable, make
@@ -394,12 +394,12 @@ def check_epe_first(fn: Callable, lm, strict: bool = False) -> Verdict:
         with torch.no_grad():
             table = epe.epe(model).float().cpu()  # [n_positions, d_model]
             truth = table[0]
-            p = layout.pos_embed(model).float().cpu()
+            p = families.pos_embed(model).float().cpu()
             block = model.transformer.h[0]
             wte0 = model.transformer.wte.weight[0]
             candidates = [
                 ("all_positions", table, "you returned EPE for every position: EPE_0 is the first row only ([0])."),
-                ("no_residual", layout.mlp(block, layout.pos_embed(model)[0]).float().cpu(),
+                ("no_residual", layout.mlp(block, families.pos_embed(model)[0]).float().cpu(),
                  "you returned MLP(p_0) alone: add p_0 back (EPE_0 = MLP(p_0) + p_0, the residual stream)."),
                 ("no_mlp", p[0], "you returned p_0 alone: apply the first block's MLP and add p_0."),
                 ("ln2", epe.epe(model, ln2=True)[0].float().cpu(),
@@ -407,7 +407,7 @@ def check_epe_first(fn: Callable, lm, strict: bool = False) -> Verdict:
                 ("one_indexed", table[1],
                  "you used the second position: p_0 (the first position, counted from 0) is row 0 of the position embeddings."),
                 ("token_embedding", (layout.mlp(block, wte0) + wte0).float().cpu(),
-                 "you used a token embedding (wte); p_0 is the position embedding: layout.pos_embed(model)[0]."),
+                 "you used a token embedding (wte); p_0 is the position embedding: families.pos_embed(model)[0]."),
             ]
         for code, candidate, hint in candidates:
             if got.shape == candidate.shape and torch.allclose(got, candidate, rtol=1e-4, atol=1e-4) \
@@ -428,7 +428,7 @@ def check_gamma_by_hand(fn: Callable, lm, strict: bool = False) -> Verdict:
     """fn(model, layer) -> gamma = W_k b_Q (all heads), a vector of length d_model, from the packed Conv1D.
 
     Compared with `sinklab.analyses.gamma.gamma(model, layer)` in every layer; the mistakes are recognised
-    from the `sinklab.model.layout.attn_weights` views.
+    from the `sinklab.model.families.attn_weights` views.
     """
     model = lm.model
     L, d = lm.info.n_layer, lm.info.d_model
@@ -437,7 +437,7 @@ def check_gamma_by_hand(fn: Callable, lm, strict: bool = False) -> Verdict:
         got = {l: _vector(_call(fn, model, l), d) for l in range(L)}
         with torch.no_grad():
             truth = {l: gamma.gamma(model, l).float().cpu() for l in range(L)}
-            views = {l: layout.attn_weights(model, l) for l in range(L)}
+            views = {l: families.attn_weights(model, l) for l in range(L)}
 
         def same(a: torch.Tensor, b: torch.Tensor) -> bool:
             return a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5)
@@ -649,7 +649,7 @@ def check_top_written_coords(fn: Callable, lm, view, strict: bool = False) -> Ve
     """fn(row, n) -> the n coordinates with the largest |weight| of a down-projection row, largest first.
 
     Tried on the top super neuron's row and on two other neurons' rows (`sinklab.analyses.origin.down_projection`),
-    compared with the largest |weight| of `sinklab.model.layout.mlp_out_rows(model, layer)[neuron]`.
+    compared with the largest |weight| of `sinklab.model.families.mlp_out_rows(model, layer)[neuron]`.
     """
     layer, top = view.top_neuron
     neurons = [top] + [n for n in (0, 1, 2) if n != top][:2]
@@ -663,7 +663,7 @@ def check_top_written_coords(fn: Callable, lm, view, strict: bool = False) -> Ve
     def body():
         cases = []
         for neuron in neurons:
-            w = layout.mlp_out_rows(lm.model, layer)[neuron].float().cpu()
+            w = families.mlp_out_rows(lm.model, layer)[neuron].float().cpu()
             row = origin.down_projection(lm.model, layer, neuron)
             order = torch.argsort(w.abs(), descending=True, stable=True).tolist()
             for n in sizes(w):

@@ -6,7 +6,7 @@ import torch
 
 import sinklab
 from helpers import random_gpt2
-from sinklab.model import layout
+from sinklab.model import families
 from sinklab.analyses import decomposition as dc
 from sinklab.analyses import effects, epe, gamma
 from sinklab import metrics
@@ -58,14 +58,14 @@ def test_delta_equals_bq_wk_x_and_the_scaled_term_3(model_and_trace):
     layer = model.config.n_layer - 1
     df = dc.delta(tr, model, (layer, layer + 1))
     x = tr["ln1", layer]
-    w = layout.attn_weights(model, layer)
+    w = families.attn_weights(model, layer)
     w_k, b_q = w.W_K, w.b_Q
     h = H - 1
     want = x[0] @ w_k[:, h * dh:(h + 1) * dh] @ b_q[h * dh:(h + 1) * dh]  # [pos]
     got = df[(df.example == 0) & (df["head"] == h)].sort_values("position")["delta"].to_numpy()
     torch.testing.assert_close(torch.tensor(got), want.float(), atol=1e-5, rtol=1e-5)
     term3 = dc.score_terms(tr, model, layer)[2, 0, h, -1]  # same for every query
-    scale = layout.attn_scale(model.config, layer)
+    scale = families.attn_scale(model.config, layer)
     torch.testing.assert_close(term3, want * scale, atol=1e-5, rtol=1e-5)
     # gamma is the same vector: Delta = gamma_h . x
     torch.testing.assert_close(x[0] @ gamma.gamma(model, layer, h), want, atol=1e-5, rtol=1e-5)

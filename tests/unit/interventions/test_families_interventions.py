@@ -13,7 +13,7 @@ from sinklab.interventions import NotApplicable, PAPER, REGISTRY, make, meanings
 
 FAMS = list(families.SMALL)
 LEARNED = ["gpt2", "gpt_neo", "opt"]
-ROTARY = ["llama", "qwen2", "gemma3_text"]
+ROTARY = ["llama", "qwen2", "gemma3_text", "gpt_neox"]
 NO_QUERY_BIAS = ("gpt_neo", "llama", "gemma3_text")
 T = 12
 IDS = torch.randint(0, 101, (2, T), generator=torch.Generator().manual_seed(11))
@@ -55,17 +55,25 @@ def _attn(fam, l):
     return fam.blocks[l].attn if fam.name == "gpt2" else fam._proj(l)
 
 
+def _packed(fam, l, what: str):
+    """GPT-NeoX's query_key_value weight or bias as [head, q/k/v, d_head, ...] (a view: writable)."""
+    lin = fam.blocks[l].attention.query_key_value
+    return getattr(lin, what).view(fam.n_head, 3, fam.d_head, *(() if what == "bias" else (-1,)))
+
+
 def zero_q_bias(fam, l):
     if fam.name == "gpt2":
         _attn(fam, l).c_attn.bias[: fam.d_model] = 0
+    elif fam.name == "gpt_neox":
+        _packed(fam, l, "bias")[:, 0] = 0
     else:
         _attn(fam, l)[0].bias.zero_()
 
 
 def zero_mlp_out(fam, l):
     b = fam.blocks[l]
-    lin = {"gpt2": lambda: b.mlp.c_proj, "gpt_neo": lambda: b.mlp.c_proj, "opt": lambda: b.fc2}.get(
-        fam.name, lambda: b.mlp.down_proj)()
+    lin = {"gpt2": lambda: b.mlp.c_proj, "gpt_neo": lambda: b.mlp.c_proj, "opt": lambda: b.fc2,
+           "gpt_neox": lambda: b.mlp.dense_4h_to_h}.get(fam.name, lambda: b.mlp.down_proj)()
     for p in lin.parameters():
         p.zero_()
 
@@ -80,6 +88,8 @@ def zero_k_inputs(coords_of):
         c = list(coords_of(l))
         if fam.name == "gpt2":
             fam.blocks[l].attn.c_attn.weight[c, fam.d_model: 2 * fam.d_model] = 0
+        elif fam.name == "gpt_neox":
+            _packed(fam, l, "weight")[:, 1, :, c] = 0
         else:
             _attn(fam, l)[1].weight[:, c] = 0
     return edit
@@ -99,11 +109,12 @@ def bases(models):
 def test_every_intervention_declares_its_meaning_on_every_family():
     table = meanings()
     assert list(table["label"]) == list(REGISTRY)
-    assert set(table.columns) == {"label", "title", "GPT-2", "GPT-Neo", "OPT", "Llama", "Qwen2", "Gemma 3"}
+    assert set(table.columns) == {"label", "title", "GPT-2", "GPT-Neo", "OPT", "Llama", "Qwen2", "Gemma 3",
+                                  "GPT-NeoX"}
     row = table.set_index("label")
     for fam in ("GPT-Neo", "Llama", "Gemma 3"):  # a declared no-op does not apply
         assert row.loc["b", fam].startswith("not applicable") and "no query bias" in row.loc["b", fam]
-    for fam in ("Llama", "Qwen2", "Gemma 3"):
+    for fam in ("Llama", "Qwen2", "Gemma 3", "GPT-NeoX"):
         assert row.loc["c", fam].startswith("not applicable")
         assert row.loc["interpolate", fam].startswith("not applicable")
         assert "position ids" in row.loc["d", fam] and "position ids" in row.loc["e", fam]

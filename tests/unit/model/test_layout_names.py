@@ -6,14 +6,14 @@ import torch
 
 import sinklab
 from sinklab import checks
-from sinklab.model import layout
+from sinklab.model import families, layout
 from sinklab.model.names import POINTS, act_name
 
 
 def test_attn_views_reproduce_hf_q_k_v(tiny):
     x = torch.randn(2, 5, tiny.config.n_embd)
     qkv = tiny.transformer.h[1].attn.c_attn(x)  # HF Conv1D, [2, 5, 3 d]
-    w = layout.attn_weights(tiny, 1)
+    w = families.attn_weights(tiny, 1)
     d = tiny.config.n_embd
     torch.testing.assert_close(x @ w.W_Q + w.b_Q, qkv[..., :d])
     torch.testing.assert_close(x @ w.W_K + w.b_K, qkv[..., d:2 * d])
@@ -62,11 +62,11 @@ def test_weight_layout_and_names_are_written_in_one_place():
     import re
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for path in [*(root / "sinklab").rglob("*.py"), *(root / "app").rglob("*.py")]:
         text = path.read_text()
         if path.parent.name != "families" and path.name != "layout.py":
-            assert "c_attn" not in text, f"{path.relative_to(root)} reads c_attn: use layout.attn_weights"
+            assert "c_attn" not in text, f"{path.relative_to(root)} reads c_attn: use families.attn_weights"
         if path.name != "names.py":
             assert not re.search(r"""f["']blocks\.\{""", text), f"{path.relative_to(root)}: use names.act_name"
             assert not re.search(r"""endswith\(["'](hook_|attn\.)""", text), f"{path.relative_to(root)}: use names.is_point"

@@ -9,7 +9,7 @@ import torch
 import sinklab
 from sinklab.analyses import decomposition as dc
 from sinklab.analyses import epe, gamma
-from sinklab.model import families, layout
+from sinklab.model import families
 from sinklab.published import reference
 from sinklab.model.families import random_model
 from sinklab.interventions import NotApplicable
@@ -63,10 +63,10 @@ def test_epe_validation_runs_on_learned_tables(models, traces, t):
 def test_epe_and_everything_built_on_it_refuse_rotary_models(models, traces, t):
     m = models[t]
     for call in (lambda: epe.epe(m), lambda: epe.massive_coords(m), lambda: epe.epe_validation(traces[t], m),
-                 lambda: layout.pos_embed(m)):
+                 lambda: families.pos_embed(m)):
         with pytest.raises(NotApplicable, match="rotary"):
             call()
-    assert not layout.has_position_embeddings(m)
+    assert not families.has_position_embeddings(m)
 
 
 # ------------------------------------------------------------------------------ decomposition, Δ, γ
@@ -105,7 +105,7 @@ def test_delta_and_gamma_on_opt_are_the_scaled_term_3(models, traces):
     want = tr["ln1", layer][0] @ gamma.gamma(m, layer, h)  # [pos]
     torch.testing.assert_close(torch.tensor(got), want, atol=1e-5, rtol=1e-5)
     term3 = dc.score_terms(tr, m, layer)[2, 0, h, -1]
-    torch.testing.assert_close(term3, want * layout.attn_scale(m, layer), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(term3, want * families.attn_scale(m, layer), atol=1e-5, rtol=1e-5)
     assert len(gamma.gamma_table(m)) == families.of(m).n_layer * len(epe.massive_coords(m))
 
 
@@ -116,7 +116,7 @@ def test_alignment_per_head_and_over_concatenated_heads(models, t):
     heads = gamma.alignment_heads(m, positions=6)
     fam = families.of(m)
     assert len(heads) == fam.n_layer * fam.n_head * 6
-    w = layout.attn_weights(m, 1)
+    w = families.attn_weights(m, 1)
     e = epe.epe(m)[:6]
     h = 2
     sl = w.head_slice(h)

@@ -1,0 +1,235 @@
+"""Setting names: the small language an experiment names what each job runs in, resolved per model.
+
+    baseline, b, c, ..., transplant, ...   the signature's interventions (signature_settings: every registered
+                                           intervention but those declaring in_signature = False)
+    b∧c, b∧i∧d                             those composed (a tuple: all act in the same forward)
+    transplant@k                           the transplant to position k
+    dose:b:α / dose:scale_wk:α / dose:pe:α scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1
+
+How (i), (j) and scale_wk pick their W_k coordinates is a job's `key_coords` (KeyCoords: explicit
+coordinates, the top n of |EPE_0|, or the mean + kσ rule; (j) one draw or re-drawn per layer, seeded).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+
+from .. import checks
+from ..errors import BadInput
+from ..interventions import REGISTRY, InterpolatePE, ScaleKeyRows, ZeroKeyCoords, make, standard_settings
+from ..model import families
+
+AND = "∧"
+DOSE_CURVES = {"b": "scale b_Q", "scale_wk": "scale selected W_k rows", "pe": "interpolate PE_0 → PE_1"}
+
+
+@dataclass(frozen=True)
+class KeyCoords:
+    """How (i), (j) and scale_wk choose the rows of W_k they act on (plain values: ships with a job).
+
+    coords: explicit coordinates (they win); top: the `top` largest |EPE_0| coordinates; else the
+    mean + k_sigma·std rule (None: the intervention's default, 3). (j) zeroes as many random coordinates:
+    one draw for every layer, never a massive one (default), or re-drawn in every layer from
+    (j_seed, layer) over all coordinates (j_per_layer: the authors' and the extension's way)."""
+
+    coords: tuple[int, ...] | None = None
+    top: int | None = None
+    k_sigma: float | None = None
+    j_per_layer: bool = False
+    j_seed: int = 0
+
+    def check(self) -> "KeyCoords":
+        """Validate without a model (a coordinate past the model's width is refused when the job runs)."""
+        if self.coords is not None and self.top is not None:
+            raise BadInput("pass either explicit coordinates (--coords) or the top n (--i-top), not both")
+        if self.k_sigma is not None and (self.coords is not None or self.top is not None):
+            raise BadInput("--i-ksigma sets the mean + kσ rule, which explicit --coords or --i-top replace: pass one")
+        if self.coords is not None:
+            if isinstance(self.coords, (str, int)) or not all(isinstance(c, int) and not isinstance(c, bool)
+                                                               for c in self.coords):
+                raise BadInput(f"coords must be integers; got {self.coords!r}")
+            if not self.coords:
+                raise BadInput("coords must name at least one coordinate")
+            for c in self.coords:
+                checks.at_least("coords", c, 0)
+        params = REGISTRY["j"].params()
+        if self.top is not None:
+            if isinstance(self.top, bool) or not isinstance(self.top, int):
+                raise BadInput(f"i_top (--i-top) must be an integer; got {self.top!r}")
+            checks.at_least("i_top (--i-top)", self.top, params["n"][1].low)
+        if self.k_sigma is not None:
+            p = params["k_sigma"][1]
+            checks.in_range("i_k_sigma (--i-ksigma)", self.k_sigma, p.low, p.high)
+        p = params["seed"][1]
+        if isinstance(self.j_seed, bool) or not isinstance(self.j_seed, int):
+            raise BadInput(f"j_seed (--j-seed) must be an integer; got {self.j_seed!r}")
+        checks.in_range("j_seed (--j-seed)", self.j_seed, p.low, p.high)
+        return self
+
+    def apply(self, iv):
+        """`iv` with these definitions if it picks W_k coordinates ((i), (j), scale_wk), else unchanged."""
+        if not isinstance(iv, ZeroKeyCoords):
+            return iv
+        names = {f.name for f in dataclasses.fields(iv)}
+        kw = {}
+        if self.coords is not None:
+            kw.update(coords=tuple(self.coords), n=None)
+        elif self.top is not None:
+            kw.update(coords=None, n=self.top)
+        if self.k_sigma is not None:
+            kw["k_sigma"] = float(self.k_sigma)
+        kw.update(seed=self.j_seed, per_layer_draw=self.j_per_layer)
+        return dataclasses.replace(iv, **{k: v for k, v in kw.items() if k in names})
+
+    def describe(self) -> str:
+        """In words, for report.md."""
+        k = self.k_sigma if self.k_sigma is not None else REGISTRY["i"].params()["k_sigma"][0].default
+        i = (f"(i): the coordinates {', '.join(map(str, self.coords))}" if self.coords is not None else
+             f"(i): the top {self.top} |EPE_0| coordinates" if self.top is not None else
+             f"(i): the EPE_0 coordinates above mean + {k:g}σ (a planted model without position embeddings: "
+             "its planted massive coordinates)")
+        j = ("re-drawn in every layer over all coordinates" if self.j_per_layer else
+             "one draw for every layer, never a chosen (i) coordinate")
+        return f"{i}; (j): as many random coordinates, {j}, seed {self.j_seed}"
+
+
+def in_signature(cls) -> bool:
+    """False for an intervention class that declares `in_signature = False` (a dose such as scale_wk): it stays
+    registered (app, catalogue) but out of the signature (Table 1)."""
+    return bool(getattr(cls, "in_signature", True))
+
+
+def signature_names() -> tuple[str, ...]:
+    """The signature's setting names, baseline first (what signature_settings builds on any model)."""
+    return tuple(k for k in standard_settings() if k == "baseline" or in_signature(REGISTRY[k]))
+
+
+def _coords(lm):
+    """A model without position embeddings: (i)/(j)'s coordinates from its ground truth (meta["massive_coords"])."""
+    if not families.has_position_embeddings(lm.model) and lm.meta and lm.meta.get("massive_coords"):
+        return tuple(lm.meta["massive_coords"])
+    return None
+
+
+def signature_settings(lm, target: int = 1, factor: float | None = None, seed: int = 0) -> dict:
+    """Every registered intervention with its defaults on this model, except those declaring
+    in_signature = False; a model without position embeddings gets (i)/(j)'s coordinates from its ground
+    truth (meta["massive_coords"]) when it has one. target: the key position of those that move the sink;
+    factor: amplify's factor (None: its default)."""
+    out = standard_settings(target=target, factor=factor, seed=seed, coords=_coords(lm))
+    return {k: v for k, v in out.items() if k == "baseline" or in_signature(REGISTRY[k])}
+
+
+def signature(lm, target: int, seed: int = 0, key_coords: KeyCoords = KeyCoords(), factor: float | None = None) -> dict:
+    """The signature's settings on this model, (i)/(j) with the job's coordinate definitions."""
+    return {k: key_coords.apply(v) for k, v in signature_settings(lm, target=target, factor=factor, seed=seed).items()}
+
+
+def title(setting: str) -> str:
+    """A readable title for a setting name."""
+    if setting == "baseline":
+        return "Baseline"
+    if setting in REGISTRY:
+        return REGISTRY[setting].title
+    if AND in setting:
+        return " + ".join(title(p) for p in setting.split(AND))
+    if setting.startswith("transplant@"):
+        return f"Transplant EPE_0 to position {setting.split('@')[1]}"
+    if setting.startswith("dose:"):
+        _, curve, alpha = setting.split(":")
+        return f"{DOSE_CURVES.get(curve, curve)}, α = {alpha}"
+    return setting
+
+
+SETTING_FORMS = f"combinations joined with {AND} (or +), transplant@k, dose:<{'|'.join(DOSE_CURVES)}>:<α>"
+_TRANSPLANT = re.compile(r"transplant@(-?\d+)")
+_DOSE = re.compile(r"dose:(\w+):(.*)")
+
+
+def _parts(name: str) -> list[str] | None:
+    """The parts of a combination (joined with ∧ or +), or None for a single setting."""
+    for sep in (AND, "+"):
+        if sep in name:
+            return [p.strip() for p in name.split(sep)]
+    return None
+
+
+def _dose(name: str) -> tuple[str, float] | None:
+    """(curve, α) of a 'dose:<curve>:<α>' setting, None for another form; BadInput for a malformed one."""
+    m = _DOSE.fullmatch(name)
+    if m is None:
+        return None
+    if m.group(1) not in DOSE_CURVES:
+        raise BadInput(f"unknown dose curve {m.group(1)!r} in {name!r}; choose from {', '.join(DOSE_CURVES)}")
+    try:
+        alpha = float(m.group(2))
+    except ValueError:
+        raise BadInput(f"the dose α of {name!r} must be a number; got {m.group(2)!r}") from None
+    if not math.isfinite(alpha):
+        raise BadInput(f"the dose α of {name!r} must be finite; got {m.group(2)!r}")
+    return m.group(1), alpha
+
+
+def labels_of(name: str) -> set[str]:
+    """The registered intervention labels a setting name uses: 'b∧c' -> {b, c}, 'transplant@3' -> {transplant},
+    'dose:b:0.5' -> {b}, 'dose:scale_wk:1' -> {scale_wk} (the unregistered PE interpolation: none)."""
+    parts = _parts(name)
+    if parts is not None:
+        return set().union(*(labels_of(p) for p in parts))
+    if _TRANSPLANT.fullmatch(name):
+        return {"transplant"}
+    m = _DOSE.fullmatch(name)
+    label = m.group(1) if m else name
+    return {label} if label in REGISTRY else set()
+
+
+def check_setting(name: str) -> str:
+    """Refuse a setting name that no model could resolve (before any job runs), listing the valid ones."""
+    labels = signature_names()
+    if not isinstance(name, str) or not name.strip():
+        raise BadInput(f"setting names must be non-empty strings; got {name!r}")
+    if name in labels:
+        return name
+    parts = _parts(name)
+    if parts is not None:
+        for p in parts:
+            check_setting(p)
+        return name
+    m = _TRANSPLANT.fullmatch(name)
+    if m:
+        checks.at_least(f"the target k of {name!r}", int(m.group(1)), 1)
+        return name
+    if _dose(name) is not None:
+        return name
+    raise BadInput(f"unknown intervention {name!r}; valid: {', '.join(k for k in labels if k != 'baseline')}, "
+                   f"{SETTING_FORMS}")
+
+
+def resolve_setting(name: str, lm, target: int, base: dict, key_coords: KeyCoords = KeyCoords()):
+    """The intervention(s) a setting name stands for on this model (BadInput if it cannot be built)."""
+    if name in base:
+        return base[name]
+    parts = _parts(name)
+    if parts is not None:
+        out = []
+        for p in parts:
+            iv = resolve_setting(p, lm, target, base, key_coords)
+            out.extend(() if iv is None else iv if isinstance(iv, tuple) else (iv,))
+        return tuple(out)
+    m = _TRANSPLANT.fullmatch(name)
+    if m:
+        return make("transplant", other=int(m.group(1)))
+    dose = _dose(name)
+    if dose is not None:
+        curve, alpha = dose
+        if curve == "b":
+            try:
+                return make("b", alpha=alpha)
+            except BadInput as e:
+                raise BadInput(f"{e} (sinklab's (b) declares α in its range; the dose grid asks for {alpha})") from None
+        if curve == "scale_wk":
+            return key_coords.apply(ScaleKeyRows(alpha=alpha, coords=_coords(lm)))
+        return InterpolatePE(alpha=alpha)  # curve "pe"
+    raise BadInput(f"unknown setting {name!r}; valid: {', '.join(base)}, {SETTING_FORMS}")
