@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shlex
 import sys
 
 from huggingface_hub import constants
@@ -170,6 +171,7 @@ def report(args, config=None) -> int:
             bar.close()
             res = experiments.assemble(plan, results)
             res.engine = engine.describe()
+            res.command = shlex.join(["sinklab", *sys.argv[1:]]) if sys.argv[1:2] == ["report"] else ""
         finally:
             engine.close()
     out = experiments.write(res, args.out, formats=formats)

@@ -163,28 +163,3 @@ def measure(lm, ids: torch.Tensor, mask: torch.Tensor | None = None, target: int
                               "n_inputs": int(ids.shape[0]), "target": target}])
     ch = ch.assign(super_neurons=ch["super_neurons"].map(lambda t: " ".join(map(str, t))))
     return {"found": found_df, "chain": ch, "sink_per_layer": per_layer.reset_index(drop=True), "effects": eff}
-
-
-# ---------------------------------------------------------------------------------------------- over data seeds
-def summarise(effects_rows: pd.DataFrame) -> pd.DataFrame:
-    """Per model, domain and setting: mean ± standard error over data seeds of pct_of_baseline, pct_at_k and
-    ce_change (n_seeds = the seeds that ran); settings that never ran keep their reason in `note`."""
-    ran = effects_rows[effects_rows["n"] > 0]
-    keys = ["model", "domain", "setting", "label", "layer"]
-    agg = ran.groupby(keys, dropna=False, sort=False).agg(
-        n_seeds=("seed", "nunique"), n_inputs=("n", "sum"),
-        pct_mean=("pct_of_baseline", "mean"), pct_sd=("pct_of_baseline", "std"),
-        pct_at_k_mean=("pct_at_k", "mean"), pct_at_k_sd=("pct_at_k", "std"),
-        ce_change_mean=("ce_change", "mean"), ce_change_sd=("ce_change", "std")).reset_index()
-    for c in ("pct", "pct_at_k", "ce_change"):
-        agg[f"{c}_se"] = agg[f"{c}_sd"] / agg["n_seeds"].clip(lower=1) ** 0.5
-        agg.loc[agg["n_seeds"] < 2, f"{c}_se"] = float("nan")
-    agg["note"] = ""
-    never = effects_rows[effects_rows["n"] == 0].drop_duplicates(["model", "domain", "setting"])
-    never = never[~never.set_index(["model", "domain", "setting"]).index.isin(agg.set_index(["model", "domain",
-                                                                                           "setting"]).index)]
-    if len(never):
-        agg = pd.concat([agg, never[keys + ["note"]].assign(n_seeds=0, n_inputs=0)], ignore_index=True)
-    return agg[keys + ["n_seeds", "n_inputs", "pct_mean", "pct_se", "pct_at_k_mean", "pct_at_k_se",
-                       "ce_change_mean", "ce_change_se", "note"]]
-

@@ -2,6 +2,8 @@
 numbers in their own CSVs, errors.csv, jobs.csv, figures (PNG / SVG) and report.md."""
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pandas as pd
@@ -161,4 +163,32 @@ def write(res, out: str | Path, formats=FORMATS) -> Path:
     if len(res.examples):
         res.examples.to_csv(out / "examples.csv", index=False)
     (out / "report.md").write_text(markdown(res))
+    (out / "run.json").write_text(json.dumps(run_record(res), indent=1, default=str))
     return out
+
+
+def run_record(res) -> dict:
+    """run.json: the command, the plan, the package versions and each model's identity (a GGUF model's SHA-256)."""
+    import platform
+    from importlib import metadata
+
+    from ..model import gguf
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    p = res.plan
+    models = {}
+    for m in p.models:
+        info = {"display": gguf.PACKAGED[m].display, "sha256": gguf.PACKAGED[m].sha256,
+                "packages": list(gguf.PACKAGED[m].distributions), "version": gguf.PACKAGED[m].version} \
+            if m in gguf.PACKAGED else {"display": m}
+        models[m] = info
+    return {"command": res.command or "sinklab report (from Python)",
+            "models": models, "seeds": list(p.seeds), "n": p.n, "n_tokens": p.n_tokens, "metric": p.metric,
+            "experiments": list(p.experiments), "domains": list(p.domains),
+            "versions": {"sinklab": version("sinklab"), "python": platform.python_version(), "torch": version("torch"),
+                         "transformers": version("transformers"), "gguf": version("gguf"), "pandas": version("pandas")}}

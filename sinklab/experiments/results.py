@@ -38,6 +38,7 @@ class Results:
     jobs: pd.DataFrame = field(default_factory=pd.DataFrame)
     meanings: pd.DataFrame = field(default_factory=pd.DataFrame)  # per model: label, title, applies, meaning
     engine: str = "local"
+    command: str = ""  # the `sinklab report ...` command line that made it (run.json)
 
     def __getitem__(self, experiment: str) -> ExperimentResult:
         return ExperimentResult(self.tables.get(experiment, pd.DataFrame()),

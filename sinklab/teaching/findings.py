@@ -4,9 +4,10 @@ numbers (labelled). Every number in the document is formatted here from the run'
 
     python -m sinklab.teaching.findings RUN_DIR docs/findings-real-models.md
 
-RUN_DIR holds structural_effects.csv, structural_found.csv, structural_chain.csv and run.json (what `sinklab report
---experiments structural` writes; the plan, package versions and each model's identity). `numbers(text)` lists the
-numbers a document states; tests/integration/test_findings.py re-derives them from the CSVs.
+RUN_DIR is what `sinklab report --experiments structural --out RUN_DIR` writes: structural.csv (per model, data seed
+and domain), structural_summary.csv (mean and SD across the seeds) and run.json (the command, the plan, the package
+versions, each model's identity). `numbers(text)` lists the numbers a document states; tests/integration/
+test_findings.py re-derives every one of them from those files.
 """
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analyses.structural import summarise
-from .compare import CUT, KEPT, MOVED
+from ..analyses.verdicts import CUT, KEPT, MOVED
 
 REAL = ("smollm2-135m", "gemma-3-270m")
 PLANTED = "textbook-structural"
@@ -66,32 +66,34 @@ def _title(model: str, run: dict) -> str:
 
 
 def _verdict(label: str, rows: pd.DataFrame) -> tuple[str, str]:
-    """(holds / does not hold / not run, the numbers) for one link on one model's pooled ("all") rows."""
+    """(holds / does not hold / not run, the numbers) for one link on one model's pooled ("all") summary rows."""
     r = rows[rows["label"] == label]
-    if r.empty or r["n_seeds"].max() == 0:
-        note = r["note"].iloc[0] if len(r) else "not run"
-        return "not run", note
+    if r.empty:
+        return "not run", "no row"
     if label in ("isolate", "amplify"):
         best = r.loc[r["pct_at_k_mean"].idxmax()]
         holds = best["pct_at_k_mean"] >= MOVED
-        what = f"{pct(best['pct_at_k_mean'])} of the baseline sink arrives at k ({pct(best['pct_mean'])} stays at 0)"
+        what = f"{pct(best['pct_at_k_mean'])} of the baseline sink arrives at k ({pct(best['pct_of_baseline_mean'])} stays at 0)"
         if label == "amplify":
-            what += f", largest at factor {best['setting'].split(':')[1]}"
+            what += f", most at factor {best['setting'].split(':')[1]}"
         return ("holds" if holds else "does not hold"), what
-    m = float(r["pct_mean"].mean())
     if label == "zero_random_neurons":
-        lo = float(r["pct_mean"].min())
-        return ("holds" if lo >= KEPT else "does not hold"), f"{pct(lo)} left at the least of {len(r)} seeds' draws"
+        lo = float(r["pct_of_baseline_mean"].min())
+        return ("holds" if lo >= KEPT else "does not hold"), f"{pct(lo)} left by the lowest of {len(r)} draws"
+    m = float(r["pct_of_baseline_mean"].mean())
     return ("holds" if m <= CUT else "does not hold"), f"{pct(m)} of the baseline sink left"
 
 
 def write(run_dir: str | Path) -> str:
-    """The findings document (markdown) from the run in `run_dir`."""
+    """The findings document (markdown) from the `structural` run in `run_dir`."""
     run_dir = Path(run_dir)
     run = json.loads((run_dir / "run.json").read_text())
-    eff = pd.read_csv(run_dir / "structural_effects.csv")
-    found = pd.read_csv(run_dir / "structural_found.csv")
-    summ = summarise(eff)
+    table = pd.read_csv(run_dir / "structural.csv")
+    summ = pd.read_csv(run_dir / "structural_summary.csv")
+    eff = table[table["part"] == "effect"]
+    summ = summ[summ["part"] == "effect"].copy()
+    for c in ("pct_of_baseline", "pct_at_k", "ce_change"):
+        summ[f"{c}_se"] = summ[f"{c}_sd"] / summ["n_seeds"].clip(lower=1) ** 0.5
     models = [m for m in (*REAL, PLANTED) if m in set(eff["model"])]
     d = _Doc()
     d.add("# Findings: the structural account of attention sinks, tested on real weights", "",
@@ -102,78 +104,81 @@ def write(run_dir: str | Path) -> str:
           "Models: " + "; ".join(f"{m} = {info.get('display', m)}" + (f" (GGUF SHA-256 {info['sha256']})"
                                                                        if info.get("sha256") else "")
                                   for m, info in run["models"].items()) + ".", "",
-          f"Plan: {run['n']} inputs per domain (natural language, math word problems, code), data seeds "
-          f"{', '.join(map(str, run['seeds']))}, {run['n_tokens']} tokens per input, sink = the paper metric "
-          "(attention from the second half of the queries to position 0, middle layers). Every number below is "
-          "the mean over the data seeds ± its standard error, as % of the same inputs' baseline sink.", "")
+          f"Plan: {run['n']} inputs per domain ({', '.join(run['domains'])}), data seeds "
+          f"{', '.join(map(str, run['seeds']))}, {run['n_tokens']} tokens per input, sink = the {run['metric']} metric "
+          "(attention from the second half of the queries to position 0, middle layers). A number is the mean over the "
+          "data seeds ± its standard error, as % of the same inputs' baseline sink; the domains are pooled as their "
+          "mean per seed.", "")
     d.add("## The question", "",
           "The structural-origin paper explains the first-token sink by a chain: position 0 attends only to itself, "
           "so its attention output is one value vector (a variance discrepancy); FFN *super neurons* turn that into a "
           "few *massive* residual coordinates at position 0; keys built from them draw every query's attention. "
           "It reports no code and its referee asked for ablations with controls. Here each link is cut on two real "
           "trained language models, beside a control, and beside the planted specimen built to obey the account.", "")
-    d.add("## What the finder sees", "")
-    d.add("| model | baseline sink | massive coordinate appears after layer | coordinate | magnitude at position 0 | "
-          "super neurons found (runs) |", "|---|---|---|---|---|---|")
+    d.add("## What the finder sees", "",
+          "| model | baseline sink | massive coordinate appears after layer (runs) | coordinate (runs) | its magnitude "
+          "at position 0 | super neurons found (runs) |", "|---|---|---|---|---|---|")
     for m in models:
-        f = found[found["model"] == m]
-        base = eff[(eff["model"] == m) & (eff["setting"] == "baseline")]
-        layers = f["layer"].dropna().astype(int).value_counts()
-        coords = f["coord"].astype(int).value_counts()
-        neurons = pd.Series([n for s in f["neurons"].fillna("").astype(str) for n in s.split()]).value_counts()
+        f = eff[(eff["model"] == m) & (eff["domain"] != "all") & (eff["setting"] == "baseline")]
         runs = len(f)
-        d.add(f"| {_title(m, run)} | {base['sink'].mean():.2f} | "
+        layers = f["found_layer"].dropna().astype(int).value_counts()
+        coords = f["coord"].dropna().astype(int).value_counts()
+        neurons = pd.Series([n for x in f["neurons"].fillna("").astype(str) for n in x.split()]).value_counts()
+        d.add(f"| {_title(m, run)} | {f['sink'].mean():.2f} | "
               + (", ".join(f"{l} ({c} of {runs})" for l, c in layers.items()) or "never") + " | "
               + ", ".join(f"{c} ({k} of {runs})" for c, k in coords.items()) + " | "
               + f"{f['magnitude'].mean():,.0f} | "
               + (", ".join(f"{n} ({k} of {runs})" for n, k in neurons.items()) or "none") + " |")
-    d.add("", "(runs = model × domain × data seed; the massive coordinate appears where position 0 first holds half "
-          "its largest magnitude; the rules are in docs/research.md.)", "")
+    d.add("", "(A run is one model × domain × data seed. The massive coordinate appears where position 0 first holds "
+          "half its largest magnitude; the rules are in docs/research.md.)", "")
     d.add("## Each link cut, beside its control", "")
     for m in models:
         s = summ[summ["model"] == m]
         d.add(f"### {_title(m, run)}", "",
-              "| link cut | NL | math | code | all domains | CE change (all) |", "|---|---|---|---|---|---|")
+              "| link cut | " + " | ".join(run["domains"]) + " | all domains | CE change (all, nats) |",
+              "|---|" + "---|" * (len(run["domains"]) + 2))
         for setting in dict.fromkeys(s["setting"]):
             if setting == "baseline":
                 continue
             rows = s[s["setting"] == setting].set_index("domain")
             cells = []
-            for dom in ("nl", "math", "code", "all"):
-                if dom not in rows.index or rows.loc[dom, "n_seeds"] == 0:
+            for dom in (*run["domains"], "all"):
+                if dom not in rows.index:
                     cells.append("n/a")
                     continue
                 r = rows.loc[dom]
-                col = "pct_at_k" if r["label"] in ("isolate", "amplify") else "pct"
+                col = "pct_at_k" if r["label"] in ("isolate", "amplify") else "pct_of_baseline"
                 cells.append(pm(r[f"{col}_mean"], r[f"{col}_se"]) + (" at k" if col == "pct_at_k" else ""))
             ce = rows.loc["all", "ce_change_mean"] if "all" in rows.index else float("nan")
             d.add(f"| {setting} | " + " | ".join(cells) + f" | {'n/a' if pd.isna(ce) else f'{ce:+.2f}'} |")
-        notes = s[s["n_seeds"] == 0].drop_duplicates("setting")
+        notes = eff[(eff["model"] == m) & (eff["note"].fillna("").astype(str) != "")].drop_duplicates("setting")
         for r in notes.itertuples():
             d.add("", f"Not run: {r.setting}: {r.note}")
         d.add("")
     d.add("## Where the structural paper's claims hold on real weights", "",
           f"A cut *holds* when at most {CUT:.0f} % of the sink is left, a control when it keeps at least {KEPT:.0f} % "
-          f"(every seed's draw), a move when at least {MOVED:.0f} % of the baseline sink arrives at k; all on the "
-          "three domains pooled.", "",
+          f"(every draw), a move when at least {MOVED:.0f} % of the baseline sink arrives at k; all domains pooled "
+          "(sinklab.analyses.verdicts).", "",
           "| link | prediction | " + " | ".join(_title(m, run) for m in models) + " |",
           "|---|---|" + "---|" * len(models))
     pooled = summ[summ["domain"] == "all"]
     for label, what, predicted in LINKS:
         cells = []
         for m in models:
-            v, numbers_ = _verdict(label, pooled[pooled["model"] == m])
-            cells.append(f"{v}: {numbers_}")
+            v, said = _verdict(label, pooled[pooled["model"] == m])
+            cells.append(f"{v}: {said}")
         d.add(f"| {what} | {predicted} | " + " | ".join(cells) + " |")
     d.add("")
-    pub = run.get("published_gpt2")
-    if pub:
-        d.add("## For comparison: GPT-2 small, published (not computed here)", "",
-              f"The circuit paper's authors published for GPT-2 small (300 inputs, 40 tokens): baseline sink "
-              f"{pub['baseline']:.2f}; without the first MLP (their (g), where GPT-2's super neurons live) "
-              f"{pct(pub['g'])} of it is left; zeroing the key weights' rows at its three massive coordinates (their "
-              f"(i)) leaves {pct(pub['i'])}. GPT-2's route adds a learned query bias and position embeddings that "
-              "neither real model here has.", "")
+    from ..published.reference import authors_table1
+
+    t = authors_table1()
+    t = t[t["domain"] == "all"].set_index("intervention")["sink"]
+    d.add("## For comparison: GPT-2 small, published (not computed here)", "",
+          f"The circuit paper's authors published for GPT-2 small (300 inputs, 40 tokens): baseline sink "
+          f"{t['baseline']:.2f}; without the first block's MLP (their (g), where GPT-2's super neurons live) "
+          f"{pct(100 * t['g'] / t['baseline'])} of it is left; zeroing the key weights' rows at its three massive "
+          f"coordinates (their (i)) leaves {pct(100 * t['i'] / t['baseline'])}. GPT-2's route adds a learned query "
+          "bias and position embeddings that neither real model here has.", "")
     d.add("## Caveats", "",
           "- The real models' weights are 4-bit GGUF files dequantized to float32: the numbers are these quantized "
           "models', not the original weights'.",
