@@ -110,3 +110,26 @@ def test_engine_arguments():
         from sinklab.experiments.engine import DaskEngine
 
         DaskEngine(address="tcp://127.0.0.1:9", timeout="1s")
+
+
+@pytest.mark.slow  # two worker processes, and SmolLM2 in one of them
+def test_the_structural_experiment_is_reproducible_and_the_same_on_dask(plain_main):
+    """The structural experiment from a data seed: the same tables twice in-process, and on two Dask worker
+    processes (a real model included: SmolLM2's super neurons, coordinate 507, the random control's draws)."""
+    pytest.importorskip("dask.distributed")
+    plan = ex.Plan(models=("textbook-structural", "smollm2-135m"), experiments=("structural",), seeds=(0, 1), n=2,
+                   n_tokens=16, domains=("nl", "code"), amplify_factors=(5.0,), control_seeds=(0, 1))
+    first = ex.run_plan(plan, engine=LocalEngine(threads=1))
+    again = ex.run_plan(plan, engine=LocalEngine(threads=1))
+    t = first.tables["structural"]
+    assert set(t[(t["model"] == "smollm2-135m") & (t["part"] == "effect")]["found_layer"]) == {11}
+    assert {"zero_neurons", "zero_random_neurons:0", "zero_random_neurons:1", "zero_massive", "isolate", "amplify:5",
+            "rmsnorm", "skip_mlp"} <= set(t["setting"])
+    pd.testing.assert_frame_equal(t, again.tables["structural"], check_exact=True)
+    engine = make_engine("dask", workers=2, threads=1, processes=True)
+    try:
+        distributed = ex.run_plan(plan, engine=engine)
+    finally:
+        engine.close()
+    pd.testing.assert_frame_equal(t, distributed.tables["structural"], check_exact=True)
+    pd.testing.assert_frame_equal(first.summaries["structural"], distributed.summaries["structural"], check_exact=True)
