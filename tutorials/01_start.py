@@ -53,12 +53,15 @@ course.offline_charts()  # the charts' JavaScript, inlined once: they render wit
 # ## One prompt, every layer
 #
 # The default prompt is the paper's: the opening of Shelley's *Ozymandias*, cut to 40
-# tokens, without a BOS token (so position 0 is simply the first word or word piece).
+# tokens, without a BOS token (so position 0 is simply the first word or word piece) — unless the
+# model's own tokenizer puts one first (Gemma's adds `<bos>`; GPT-2's and SmolLM2's add nothing):
+# then, as in the app, so does the prompt.
 # `lessons.start` runs the model once and returns what the page shows: the tokens, the
 # attention maps (`view.maps`, arrays indexed [layer, head, query, key]) and tidy tables.
 
 # %%
-view = lessons.start(lm, Prompt())
+PROMPT = Prompt(prepend_bos=cards.prepends_bos(lm.tokenizer))  # the model's own BOS convention
+view = lessons.start(lm, PROMPT)
 print(f"{len(view.tokens)} tokens" + (f" (the text had {view.truncated_from} and was truncated)"
                                       if view.truncated_from else "") + f"; position 0 is {view.tokens.token[0]!r}")
 view.tokens.head(8)
@@ -165,7 +168,7 @@ else:
 # and a Python function:
 
 # %%
-scores = {domain: lessons.start(lm, Prompt(text=text)).score for domain, text in example_prompts().items()}
+scores = {domain: lessons.start(lm, Prompt(text=text, prepend_bos=PROMPT.prepend_bos)).score for domain, text in example_prompts().items()}
 print({d: round(s, 3) for d, s in scores.items()})
 
 # %% [markdown]

@@ -57,7 +57,7 @@ config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
 course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
-PROMPT = Prompt()  # the paper's Ozymandias sentence, 40 tokens, no BOS
+PROMPT = Prompt(prepend_bos=cards.prepends_bos(lm.tokenizer))  # Ozymandias, 40 tokens, BOS as its tokenizer
 
 # %% [markdown]
 # ## The route, measured

@@ -69,7 +69,7 @@ try:
     view = lessons.decomposition(lm, Prompt(), layer=LAYER, head=HEAD)
 except NotApplicable as why:
     print(f"Refused on {lm.info.name}: {why}.")
-    instead = lessons.positional_absent(lm, Prompt(), needs=("unrotated",))
+    instead = lessons.positional_absent(lm, Prompt(prepend_bos=cards.prepends_bos(lm.tokenizer)), needs=("unrotated",))
     for claim in claims.instead(instead):
         print(claim.finding)
     display(charts.chain_chart(instead.chain))  # the chain per layer: sink, and the massive coordinate at 0

@@ -73,7 +73,7 @@ try:
     view = lessons.epe_lesson(lm, k_sigma=K_SIGMA, ln2=False, n=9)
 except NotApplicable as why:
     print(f"Refused on {lm.info.name}: {why}")
-    instead = lessons.positional_absent(lm, Prompt(), needs=("pe",))
+    instead = lessons.positional_absent(lm, Prompt(prepend_bos=cards.prepends_bos(lm.tokenizer)), needs=("pe",))
     for claim in claims.instead(instead):
         print(claim.finding)
     display(charts.chain_chart(instead.chain))  # where position 0's massive coordinate appears, layer by layer

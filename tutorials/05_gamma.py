@@ -59,7 +59,7 @@ try:
     view = lessons.gamma_lesson(lm, k_sigma=3.0)
 except NotApplicable as why:
     print(f"Refused on {lm.info.name}: {why}")
-    instead = lessons.positional_absent(lm, Prompt(), needs=("pe", "bq"))
+    instead = lessons.positional_absent(lm, Prompt(prepend_bos=cards.prepends_bos(lm.tokenizer)), needs=("pe", "bq"))
     for claim in claims.instead(instead):
         print(claim.finding)
     lm = sinklab.load_model(claims.POSITIONAL)

@@ -52,7 +52,7 @@ config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
 course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
-PROMPT = Prompt()  # the paper's Ozymandias sentence, 40 tokens
+PROMPT = Prompt(prepend_bos=cards.prepends_bos(lm.tokenizer))  # Ozymandias, 40 tokens, BOS as its tokenizer
 PUBLISHED = authors_table1()  # the authors' GPT-2 small numbers: shown only as labelled references
 NOOPS = course.declared_noops(lm)  # {label: why}: runs on this model but is declared to change nothing
 

@@ -57,7 +57,7 @@ config = Config.load()
 lm, note = sinklab.load_configured(config)
 print(cards.introduce(lm, note))
 course.offline_charts()  # the charts' JavaScript, inlined once: they render without a network
-PROMPT = Prompt()  # the paper's Ozymandias sentence, 40 tokens
+PROMPT = Prompt(prepend_bos=cards.prepends_bos(lm.tokenizer))  # Ozymandias, 40 tokens, BOS as its tokenizer
 K = 5  # the position we try to turn into a sink
 
 # %% [markdown]
@@ -217,6 +217,8 @@ ran[["label", "layer", "sink", "pct_of_baseline", "pct_at_k"]].round(3)
 # %%
 corpora = load_corpora(lm.tokenizer, n=max(1, config.tutorial_n // 4), n_tokens=min(40, lm.info.n_positions), seed=0)
 ids = torch.cat([c.ids for c in corpora.values()])
+if PROMPT.prepend_bos:  # the same convention as the prompt: the tokenizer's BOS first, the last token dropped
+    ids = structural.with_bos(ids, lm.tokenizer.bos_token_id)
 wide = structural.measure(lm, ids, target=K, factors=(), ce=False)
 wide_found = wide["found"].iloc[0]
 effects = wide["effects"].set_index("setting")

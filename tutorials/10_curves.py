@@ -38,6 +38,7 @@ from sinklab import experiments as ex
 from sinklab.config import Config
 from sinklab.experiments import figures
 from sinklab.experiments.tables import not_run
+from sinklab.model import families
 from sinklab.teaching.lessons import Prompt
 
 import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
@@ -59,8 +60,15 @@ LENGTHS = tuple(T for T in lessons.CURVE_LENGTHS if T <= min(128, lm.info.n_posi
 # `sinklab report` command runs): for each data seed, N inputs of running text at each length, and
 # N inputs of one domain at 40 tokens for the dose curves. A length past the model's positions,
 # or a dose curve that does not apply (no position embedding to interpolate), lands in
-# `view.errors` with the reason. A curve or cut that is a declared no-op on this model (e.g. (b)
-# without a query bias) runs, flat at 100 % by construction, and is set apart below.
+# `view.errors` with the reason. A curve or cut that is a declared no-op on this model runs, flat at
+# 100 % by construction, and is set apart below.
+#
+# (i) and the W_k dose pick their coordinates from EPE_0. On a model without position embeddings
+# and without known massive coordinates (a real rotary model such as SmolLM2) there is no EPE: the
+# notebook then gives them the coordinates sinklab's finder locates on the prompt (the massive
+# coordinate of position 0's residual stream, `lessons.circuit_plan(...).coords`) and runs the same
+# two experiments with them (`sinklab.experiments.Plan(coords=...)`): they test the same wire of the
+# structural chain — do the keys read that coordinate? — at every length and as a dial.
 #
 # **Predict.** Before running the next cells: will the first token still be a sink (at least 0.3
 # of the attention, and 5× an even spread) at the longest length? Write `True` or `False`.
@@ -69,7 +77,22 @@ LENGTHS = tuple(T for T in lessons.CURVE_LENGTHS if T <= min(128, lm.info.n_posi
 guess = None  # your prediction: True or False
 
 # %%
-view = lessons.curves_lesson(lm, n=N, lengths=LENGTHS, seeds=SEEDS, domain="nl")
+instead = lessons.positional_absent(lm, Prompt(), needs=("pe",))  # None: the model has position embeddings
+COORDS = None  # (i) / scale_wk's coordinates when EPE cannot give them: the finder's, on the prompt
+if instead is not None and instead.found["layer"] is not None and not (lm.meta or {}).get("massive_coords"):
+    COORDS = tuple(lessons.circuit_plan(lm, Prompt()).coords)
+    print(f"{lm.info.name} has no EPE: (i) and the W_k dose use coordinate(s) {list(COORDS)} ("
+          + claims.instead(instead)[-1].evidence + ")")
+if COORDS is None:
+    view = lessons.curves_lesson(lm, n=N, lengths=LENGTHS, seeds=SEEDS, domain="nl")
+else:  # curves_lesson's two experiments, with the finder's coordinates (it takes none)
+    plan_k = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=SEEDS, n=N, lengths=LENGTHS,
+                     n_tokens=min(40, lm.info.n_positions), domains=("nl",), coords=COORDS)
+    res_k = ex.run(plan_k, lm=lm)
+    view = lessons.CurvesView(lengths=res_k.tables["lengths"], lengths_summary=res_k.summaries["lengths"],
+                              dose=res_k.tables["dose"], dose_summary=res_k.summaries["dose"],
+                              published=dict(res_k.published), errors=res_k.errors, domain="nl",
+                              n_tokens=plan_k.n_tokens, query_bias=families.of(lm.model).has_query_bias)
 print(f"lengths {LENGTHS}, {N} inputs per seed, seeds {SEEDS}")
 for label, why in NOOPS.items():
     print(f"({label}) is a declared no-op on {lm.info.name}: {why}. Its rows and curve are flat by construction.")
@@ -81,7 +104,7 @@ not_run(view.errors)  # one row per reason (view.errors has one per job and sett
 # The baseline row is the sink itself; every other row is the sink left after a cut, as a
 # percentage of the baseline at the same length: (b) no query bias, (c) no first position
 # embedding, (d) and its control (e) the EPE and PE swaps, (i) W_k zeroed at the massive
-# coordinates.
+# coordinates (on a model without EPE: at the finder's coordinates, see above).
 
 # %%
 charts.length_curve(view.lengths_summary, view.published.get("lengths"))
@@ -111,34 +134,6 @@ charts.dose_curves(view.dose_summary, view.published.get("dose"))
 view.dose_summary.pivot_table(index="alpha", columns="curve", values="sink_mean").round(3)
 
 # %% [markdown]
-# ### Without EPE: the finder's coordinates
-#
-# (i) and the W_k dose pick their coordinates from EPE_0. A model without position embeddings has
-# no EPE, so they did not run above; given the coordinates sinklab's finder locates on the prompt
-# (the massive coordinate of position 0's residual stream, `lessons.circuit_plan(...).coords`) they
-# test the same wire of the structural chain — do the keys read that coordinate? — at every
-# length and as a dial (`sinklab.experiments.Plan(coords=...)`).
-
-# %%
-instead = lessons.positional_absent(lm, Prompt(), needs=("pe",))  # None: the model has position embeddings
-keyed = None  # the same view, with (i) and the W_k dose run at the finder's coordinates
-if instead is not None and instead.found["layer"] is not None and "scale_wk" not in set(view.dose_summary["curve"]):
-    COORDS = tuple(lessons.circuit_plan(lm, Prompt()).coords)
-    plan_k = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=SEEDS, n=N, lengths=LENGTHS,
-                     n_tokens=view.n_tokens, domains=(view.domain,), interventions=("i",), coords=COORDS)
-    res_k = ex.run(plan_k, lm=lm)
-    keyed = dataclasses.replace(view, lengths=res_k.tables["lengths"], lengths_summary=res_k.summaries["lengths"],
-                                dose=res_k.tables["dose"], dose_summary=res_k.summaries["dose"], errors=res_k.errors)
-    print(f"{lm.info.name}: (i) and scale_wk at coordinate(s) {list(COORDS)} (" + claims.instead(instead)[-1].evidence
-          + ")")
-    display(charts.length_curve(keyed.lengths_summary))
-    display(charts.dose_curves(keyed.dose_summary[~keyed.dose_summary["curve"].isin(list(NOOPS))]))
-else:
-    print(f"{lm.info.name} has position embeddings: (i) and the W_k dose ran above with EPE_0's coordinates."
-          if instead is None else "(i) and the W_k dose ran above with this model's known massive coordinates."
-          if "scale_wk" in set(view.dose_summary["curve"]) else "No massive coordinate on the prompt to give them.")
-
-# %% [markdown]
 # ## Checkpoint
 #
 # Answer from the length table above, then write your answer in `my_answer` and run the cell (the
@@ -160,9 +155,8 @@ course.Checkpoint(f"On {lm.info.name}, at which of the lengths {', '.join(map(st
 # and are not declared no-ops; on a model without EPE, the W_k curve at the finder's coordinates.)
 
 # %%
-exercise_view = keyed if keyed is not None else view
-exercise_view = dataclasses.replace(exercise_view, dose_summary=exercise_view.dose_summary[
-    ~exercise_view.dose_summary["curve"].isin(list(NOOPS))])  # a declared no-op's flat curve is no dial
+exercise_view = dataclasses.replace(view, dose_summary=view.dose_summary[
+    ~view.dose_summary["curve"].isin(list(NOOPS))] if len(view.dose_summary) else view.dose_summary)
 
 
 # %%
@@ -210,14 +204,11 @@ figures.chart("cost", res.summaries["cost"], res.published.get("cost"))  # the r
 # %%
 for claim in claims.curves(view):
     print(claim.finding)
-if keyed is not None:
-    print(f"With (i) and the W_k dose at the finder's coordinate(s) {list(COORDS)}:")
-    for claim in claims.curves(keyed):
-        if claim.id != "curves.sink":  # the same baseline as above
-            print("   ", claim.finding)
-    i_left = keyed.lengths_summary.query("intervention == 'i'").set_index("n_tokens")["pct_of_baseline_mean"]
-    if len(i_left):
-        print("    (i) leaves " + ", ".join(f"{p:.0f} % at {int(T)}" for T, p in i_left.items()) + " tokens.")
+if COORDS is not None:
+    i_left = view.lengths_summary.query("intervention == 'i'").set_index("n_tokens")["pct_of_baseline_mean"]
+    print(f"(i) and the W_k dose ran at the finder's coordinate(s) {list(COORDS)}"
+          + (": (i) leaves " + ", ".join(f"{p:.0f} % at {int(T)}" for T, p in i_left.items()) + " tokens."
+             if len(i_left) else "."))
 print()
 curves_here = sorted(set(exercise_view.dose_summary["curve"]))
 half = {c: half_dose(exercise_view.dose_summary, c) for c in curves_here}
@@ -241,7 +232,7 @@ print("Baseline sink by content regime: " + ", ".join(f"{r} {x:.2f}" for r, x in
 # Checks (hidden in the rendered notebook): asserted only on the planted specimens, whose answer is known: the
 # sink survives every length, b_Q and W_k are dials, and on the positional specimen PE_0 is a switch.
 meta = lm.meta or {}
-assert keyed is None or instead is not None  # the finder's coordinates only where EPE is absent
+assert COORDS is None or instead is not None  # the finder's coordinates only where EPE is absent
 if meta.get("kind") == "planted":
     said = {c.id: c for c in claims.curves(view)}
     assert all(c.holds for c in said.values()), [c.text for c in said.values()]

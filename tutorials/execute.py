@@ -8,7 +8,8 @@ Each notebook runs in a fresh kernel started in tutorials/ (as JupyterLab and nb
 and SINKLAB_SOLUTIONS=1 (the exercises' reference solutions, as in CI) unless the environment says otherwise.
 The executed notebook is written to --out even when a cell fails (outputs up to the failure, the error
 included); with --html it is also rendered next to it by nbconvert, the way .ci/run renders the tutorials.
-Prints one line per notebook (seconds, ok / the failing cell's error); the exit status is 1 if any failed.
+Prints one line per notebook (wall and CPU seconds, ok / the failing cell's error); the exit status is 1 if any
+failed.
 Used by tests/integration/test_tutorials_*.py (in a subprocess, with a timeout).
 """
 from __future__ import annotations
@@ -23,8 +24,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def execute(path: Path, out: Path, cell_timeout: int = 300) -> tuple[bool, float, str]:
-    """Run one notebook; write the executed .ipynb to out/<stem>.ipynb. (ok, seconds, error summary)"""
+def execute(path: Path, out: Path, cell_timeout: int = 300) -> tuple[bool, float, float, str]:
+    """Run one notebook; write the executed .ipynb to out/<stem>.ipynb. (ok, wall seconds, the kernel's CPU seconds,
+    error summary). CPU time does not grow when other jobs share the cores; wall time does."""
     import jupytext
     import nbformat
     from nbclient import NotebookClient
@@ -33,7 +35,7 @@ def execute(path: Path, out: Path, cell_timeout: int = 300) -> tuple[bool, float
     nb = jupytext.read(path)
     nb.metadata.setdefault("kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}})
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     error = ""
     try:
         client.execute()
@@ -42,10 +44,17 @@ def execute(path: Path, out: Path, cell_timeout: int = 300) -> tuple[bool, float
         error = lines[-1] if lines else type(e).__name__
     except Exception as e:  # noqa: BLE001 - a kernel that died or timed out: report it, keep the partial notebook
         error = f"{type(e).__name__}: {e}"
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu  # the kernel is reaped at shutdown
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / f"{path.stem}.ipynb")
-    return not error, seconds, error
+    return not error, seconds, cpu, error
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def render(ipynb: Path) -> Path:
@@ -71,11 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for name in args.notebooks:
         path = Path(name) if Path(name).exists() else HERE / name
-        ok, seconds, error = execute(path, out, args.cell_timeout)
+        ok, seconds, cpu, error = execute(path, out, args.cell_timeout)
         if args.html:
             render(out / f"{path.stem}.ipynb")
         failed += not ok
-        print(f"{path.name}: {seconds:.1f} s on {os.environ.get('SINKLAB_MODEL', '(default model)')}: "
+        print(f"{path.name}: {seconds:.1f} s ({cpu:.1f} s CPU) on {os.environ.get('SINKLAB_MODEL', '(default model)')}: "
               + ("ok" if ok else f"FAILED: {error}"), flush=True)
     return 1 if failed else 0
 
