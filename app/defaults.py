@@ -55,8 +55,8 @@ def default_requests(s) -> dict[str, list[tuple[Callable, str | tuple[str, ...],
     origin = dict(prompt=s.prompt, position=position, factor=ORIGIN["factor"], metric=s.metric)
     out = {
         "start": [(lessons.start, m, dict(prompt=s.prompt, metric=s.metric))],
-        "circuit": [(lessons.circuit_lesson, m, dict(prompt=s.prompt, route=serving.quick(lessons.circuit_routes, s)[1], cuts=(),
-                                                     metric=s.metric)),
+        "circuit": [(lessons.circuit_lesson, m, dict(prompt=s.prompt, route=serving.quick(lessons.circuit_routes, s)[1],
+                                                     cuts=(), metric=s.metric)),
                     (lessons.start, m, dict(prompt=s.prompt, metric=s.metric))],
         "decomposition": [(lessons.decomposition, m, dict(prompt=s.prompt, layer=min(LAYER, s.n_layer - 1), head=0))],
         "epe": [(lessons.epe_lesson, m, dict(k_sigma=EPE["k_sigma"], ln2=False, n=EPE["n"], n_tokens=s.n_tokens))],

@@ -23,7 +23,8 @@ import streamlit as st
 
 from sinklab.config import Config
 from sinklab.errors import BadInput, SinklabError
-from sinklab.model.loading import BUILT_IN, BUNDLED, BUNDLED_DIR, DEFAULT_ONLINE, OFFLINE_DEFAULT, LoadedModel, describe, load_model
+from sinklab.model.loading import (BUILT_IN, BUNDLED, BUNDLED_DIR, DEFAULT_ONLINE, OFFLINE_DEFAULT, LoadedModel,
+                                   describe, load_model)
 
 OTHER_MODEL = "other: a Hugging Face id or a local directory…"
 FIX = ("connect to the internet once so GPT-2 is cached (later runs work offline), or set SINKLAB_MODELS "

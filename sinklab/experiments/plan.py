@@ -106,7 +106,8 @@ class Plan:
         if unknown:
             raise BadInput(f"unknown plan option(s) {', '.join(unknown)}; the experiments' options are "
                            f"{', '.join(declared)}")
-        object.__setattr__(self, "options", tuple((k, o.validate(given.get(k, o.default))) for k, o in declared.items()))
+        object.__setattr__(self, "options",
+                           tuple((k, o.validate(given.get(k, o.default))) for k, o in declared.items()))
         self.validate()
 
     def __getattr__(self, name: str):
