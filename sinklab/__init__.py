@@ -21,7 +21,8 @@ with warnings.catch_warnings():  # tqdm.auto warns in kernels without ipywidgets
 from . import _aliases
 from .errors import BadInput, ModelUnavailable, SinklabError
 from .model.forward import Trace, run
-from .model.loading import BUNDLED, OFFLINE_DEFAULT, LoadedModel, ModelInfo, load_configured, load_model, load_preferred, pick_device
+from .model.loading import (BUNDLED, OFFLINE_DEFAULT, LoadedModel, ModelInfo, load_configured, load_model,
+                            load_preferred, pick_device)
 from .model.tokens import Tokens, batch, tokenize
 
 _aliases.install()  # sinklab.epe, sinklab.lessons, ... (the flat names of sinklab 0.1) still import

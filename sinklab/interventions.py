@@ -1081,6 +1081,26 @@ def standard_settings(target: int = 1, factor: float | None = None, seed: int = 
     return out
 
 
+def signature_names() -> tuple[str, ...]:
+    """The signature's setting names, baseline first: every registered intervention but those declaring
+    in_signature = False (a dose or a tool), in story order (what standard_settings builds)."""
+    return tuple(standard_settings())
+
+
+def planted_coords(lm) -> tuple[int, ...] | None:
+    """(i)/(j)'s coordinates on a loaded model without position embeddings (no EPE to pick them from): its
+    ground truth (meta["massive_coords"]) when it has one, else None (they pick from EPE_0)."""
+    if not families.has_position_embeddings(lm.model) and lm.meta and lm.meta.get("massive_coords"):
+        return tuple(lm.meta["massive_coords"])
+    return None
+
+
+def signature_settings(lm, target: int = 1, factor: float | None = None, seed: int = 0) -> dict:
+    """The signature on a loaded model: standard_settings with the target position of those that move the sink,
+    amplify's factor (None: its default) and (i)/(j)'s coordinates from planted_coords."""
+    return standard_settings(target=target, factor=factor, seed=seed, coords=planted_coords(lm))
+
+
 def meanings(model=None) -> "pd.DataFrame":
     """What every registered intervention does per family, declared by its class.
 

@@ -13,7 +13,7 @@ from .metrics import sink_score
 
 
 def _second_half_mean(p: torch.Tensor, mask: torch.Tensor, key: int = 0) -> torch.Tensor:
-    """Mean over heads and second-half queries of p[..., key] (as the paper metric of sinklab.analyses.metrics). [batch]"""
+    """Mean over heads and second-half queries of p[..., key] (as the paper metric, metrics.sink_score). [batch]"""
     view = Trace(ids=mask, mask=mask, n_layer=1, n_head=p.shape[1], cache={act_name("pattern", 0): p})
     return sink_score(view, key=key, metric="paper", layers=(0, 1))
 

@@ -18,11 +18,11 @@ from ..analyses import bands
 from ..analyses.metrics import METRICS
 from ..errors import BadInput
 from ..inputs.corpora import DOMAINS, SOURCES
-from ..interventions import make
+from ..interventions import make, signature_names
 from .experiment import REGISTRY, Option
 from .experiment import options as declared_options
 from .jobs import DTYPES, Job
-from .settings import KeyCoords, check_setting, signature_names
+from .settings import KeyCoords, check_setting
 
 EFFICACY = ("b", "c", "d", "e", "i")
 # an option several experiments read (each declares this same object)
@@ -106,7 +106,8 @@ class Plan:
         if unknown:
             raise BadInput(f"unknown plan option(s) {', '.join(unknown)}; the experiments' options are "
                            f"{', '.join(declared)}")
-        object.__setattr__(self, "options", tuple((k, o.validate(given.get(k, o.default))) for k, o in declared.items()))
+        object.__setattr__(self, "options",
+                           tuple((k, o.validate(given.get(k, o.default))) for k, o in declared.items()))
         self.validate()
 
     def __getattr__(self, name: str):

@@ -1,7 +1,7 @@
 """Setting names: the small language an experiment names what each job runs in, resolved per model.
 
-    baseline, b, c, ..., transplant, ...   the signature's interventions (signature_settings: every registered
-                                           intervention but those declaring in_signature = False)
+    baseline, b, c, ..., transplant, ...   the signature's interventions (sinklab.interventions.signature_settings:
+                                           every registered intervention but those declaring in_signature = False)
     b∧c, b∧i∧d                             those composed (a tuple: all act in the same forward)
     transplant@k                           the transplant to position k
     dose:b:α / dose:scale_wk:α / dose:pe:α scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from .. import checks
 from ..errors import BadInput
-from ..interventions import REGISTRY, InterpolatePE, ScaleKeyRows, ZeroKeyCoords, make, standard_settings
-from ..model import families
+from ..interventions import (REGISTRY, InterpolatePE, ScaleKeyRows, ZeroKeyCoords, make, planted_coords,
+                             signature_names, signature_settings)
 
 AND = "∧"
 DOSE_CURVES = {"b": "scale b_Q", "scale_wk": "scale selected W_k rows", "pe": "interpolate PE_0 → PE_1"}
@@ -95,36 +95,12 @@ class KeyCoords:
         return f"{i}; (j): as many random coordinates, {j}, seed {self.j_seed}"
 
 
-def in_signature(cls) -> bool:
-    """False for an intervention class that declares `in_signature = False` (a dose such as scale_wk): it stays
-    registered (app, catalogue) but out of the signature (Table 1)."""
-    return bool(getattr(cls, "in_signature", True))
-
-
-def signature_names() -> tuple[str, ...]:
-    """The signature's setting names, baseline first (what signature_settings builds on any model)."""
-    return tuple(k for k in standard_settings() if k == "baseline" or in_signature(REGISTRY[k]))
-
-
-def _coords(lm):
-    """A model without position embeddings: (i)/(j)'s coordinates from its ground truth (meta["massive_coords"])."""
-    if not families.has_position_embeddings(lm.model) and lm.meta and lm.meta.get("massive_coords"):
-        return tuple(lm.meta["massive_coords"])
-    return None
-
-
-def signature_settings(lm, target: int = 1, factor: float | None = None, seed: int = 0) -> dict:
-    """Every registered intervention with its defaults on this model, except those declaring
-    in_signature = False; a model without position embeddings gets (i)/(j)'s coordinates from its ground
-    truth (meta["massive_coords"]) when it has one. target: the key position of those that move the sink;
-    factor: amplify's factor (None: its default)."""
-    out = standard_settings(target=target, factor=factor, seed=seed, coords=_coords(lm))
-    return {k: v for k, v in out.items() if k == "baseline" or in_signature(REGISTRY[k])}
-
-
-def signature(lm, target: int, seed: int = 0, key_coords: KeyCoords = KeyCoords(), factor: float | None = None) -> dict:
-    """The signature's settings on this model, (i)/(j) with the job's coordinate definitions."""
-    return {k: key_coords.apply(v) for k, v in signature_settings(lm, target=target, factor=factor, seed=seed).items()}
+def signature(lm, target: int, seed: int = 0, key_coords: KeyCoords = KeyCoords(),
+              factor: float | None = None) -> dict:
+    """The signature's settings on this model (sinklab.interventions.signature_settings), (i)/(j) with the job's
+    coordinate definitions."""
+    settings = signature_settings(lm, target=target, factor=factor, seed=seed)
+    return {k: key_coords.apply(v) for k, v in settings.items()}
 
 
 def title(setting: str) -> str:
@@ -230,6 +206,6 @@ def resolve_setting(name: str, lm, target: int, base: dict, key_coords: KeyCoord
             except BadInput as e:
                 raise BadInput(f"{e} (sinklab's (b) declares α in its range; the dose grid asks for {alpha})") from None
         if curve == "scale_wk":
-            return key_coords.apply(ScaleKeyRows(alpha=alpha, coords=_coords(lm)))
+            return key_coords.apply(ScaleKeyRows(alpha=alpha, coords=planted_coords(lm)))
         return InterpolatePE(alpha=alpha)  # curve "pe"
     raise BadInput(f"unknown setting {name!r}; valid: {', '.join(base)}, {SETTING_FORMS}")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import altair as alt
 
-from ...interventions import with_role
+from ...interventions import signature_names, with_role
 from ...published import beside
 from .. import figures, tables
 from ..experiment import Experiment
 from ..markdown import summary_markdown
-from ..settings import signature_names
 
 COST_EXTRA = ("dose:b:0.5", "dose:b:0.75")  # b_Q scaled, not removed: the cheap end of the frontier
 COST_COLS = [*tables.BASE_COLS[:tables.BASE_COLS.index("first")], "first", "base_first", "reduction_pct", "ce",

@@ -46,6 +46,6 @@ class Pathways(Experiment, name="pathways"):
         s = figures.shown_domain(summary)
         p, note = figures.same_domain(published, s)
         p = None if p is None else p.assign(intervention=p["measure"])
+        title = f"Two pathways onto position 0: full, content-only (T1), bias-only (T3), Δ share{note}"
         return figures.bars(s.assign(intervention=s["measure"]), "intervention", "value_mean", "value_sd", "model",
-                            None, f"Two pathways onto position 0: full, content-only (T1), bias-only (T3), Δ share{note}",
-                            "attention to position 0 / share", p, "value")
+                            None, title, "attention to position 0 / share", p, "value")

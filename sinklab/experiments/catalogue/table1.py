@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...interventions import describe
+from ...interventions import describe, signature_names
 from ...published import beside
 from .. import figures, tables
 from ..experiment import Experiment
-from ..settings import signature_names
 
 
 def _fmt(x: float, se: float) -> str:
