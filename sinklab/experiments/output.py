@@ -3,6 +3,8 @@ numbers in their own CSVs, errors.csv, jobs.csv, figures (PNG / SVG) and report.
 from __future__ import annotations
 
 import json
+import platform
+from importlib import metadata
 
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pandas as pd
 
 from ..analyses import bands
 from ..interventions import meanings
+from ..model import gguf
 from ..model.families import TYPICAL
 from ..published.beside import AUTHORS, AUTHORS_DEFINITIONS, EXT, EXT_DEFINITIONS
 from . import figures
@@ -169,11 +172,6 @@ def write(res, out: str | Path, formats=FORMATS) -> Path:
 
 def run_record(res) -> dict:
     """run.json: the command, the plan, the package versions and each model's identity (a GGUF model's SHA-256)."""
-    import platform
-    from importlib import metadata
-
-    from ..model import gguf
-
     def version(dist: str) -> str:
         try:
             return metadata.version(dist)

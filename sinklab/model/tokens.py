@@ -72,3 +72,13 @@ def batch(tokens: list[Tokens], pad_id: int = 0) -> tuple[torch.Tensor, torch.Te
         ids[i, : len(t)] = t.ids
         mask[i, : len(t)] = 1
     return ids, mask
+
+
+def prepends_bos(tokenizer) -> bool:
+    """Whether the model's own tokenizer puts a BOS token first when asked for its special tokens
+    (Gemma's: <bos>; GPT-2's and SmolLM2's: nothing). sinklab adds none unless asked (prepend_bos)."""
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is None:
+        return False
+    ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    return bool(ids) and ids[0] == bos

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..model import families, layout
 from ..model.loading import LoadedModel
+from ..model.tokens import prepends_bos  # noqa: F401  (a card says it; the function lives with the tokens)
 from ..published.reference import is_gpt2_small
 
 ROUTE_SUMMARIES = {  # a planted specimen's route (sinklab.interventions.ROUTES), for its card
@@ -80,16 +81,6 @@ def card(lm: LoadedModel) -> Card:
                 sink_route=("the circuit paper's subject: its route is what the paper measured and these pages "
                             "re-measure" if gpt2 else "not known in advance: the pages measure it"),
                 predictions_meaningful=True, position_embeddings=pe, shape=shape, facts=facts(lm), real=True)
-
-
-def prepends_bos(tokenizer) -> bool:
-    """Whether the model's own tokenizer puts a BOS token first when asked for its special tokens
-    (Gemma's: <bos>; GPT-2's and SmolLM2's: nothing). sinklab adds none unless asked (prepend_bos)."""
-    bos = getattr(tokenizer, "bos_token_id", None)
-    if bos is None:
-        return False
-    ids = tokenizer("a", add_special_tokens=True)["input_ids"]
-    return bool(ids) and ids[0] == bos
 
 
 def tokens_text(lm: LoadedModel) -> str:

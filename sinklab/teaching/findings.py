@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..analyses.verdicts import CUT, KEPT, MOVED
+from ..published.reference import authors_table1
 
 REAL = ("smollm2-135m", "gemma-3-270m")
 PLANTED = "textbook-structural"
@@ -169,8 +170,6 @@ def write(run_dir: str | Path) -> str:
             cells.append(f"{v}: {said}")
         d.add(f"| {what} | {predicted} | " + " | ".join(cells) + " |")
     d.add("")
-    from ..published.reference import authors_table1
-
     t = authors_table1()
     t = t[t["domain"] == "all"].set_index("intervention")["sink"]
     d.add("## For comparison: GPT-2 small, published (not computed here)", "",

@@ -7,7 +7,7 @@ import pandas as pd
 
 from ...analyses import structural
 from ...errors import BadInput
-from ...specimens.cards import prepends_bos
+from ...model.tokens import prepends_bos
 from ..experiment import Experiment, Option
 from ..markdown import md_table
 from ..tables import GROUP

@@ -19,7 +19,7 @@ from sinklab.experiments.experiment import REGISTRY, DeclarationError, Experimen
 from sinklab.inputs.corpora import load_corpus
 
 BUILT_IN = ("table1", "lengths", "regimes", "combined", "dose", "pathways", "relocation", "cost", "emergence",
-            "delta")
+            "delta", "structural")
 
 
 @pytest.fixture
