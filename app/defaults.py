@@ -90,7 +90,7 @@ def default_requests(s) -> dict[str, list[tuple[Callable, str | tuple[str, ...],
 
 def warm(s) -> int:
     """Queue every page's default view for settings `s` once per server (lowest priority). Returns #queued."""
-    sched = serving.pool(s.config.workers)
+    sched = serving.pool(s.config.workers, s.config.timeout)
     with sched._lock:
         if s.model in sched.warmed:
             return 0

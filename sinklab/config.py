@@ -12,6 +12,7 @@ SINKLAB_SERVER       server               0                       1: a shared se
 SINKLAB_CUSTOM       allow_custom_models  1 (0 if server)         1: visitors may type any hub id or directory
 SINKLAB_WORKERS      workers              number of cores         model computations run at once
 SINKLAB_MEMORY_MB    memory_budget_mb     4096                    memory for loaded models; LRU beyond it
+SINKLAB_TIMEOUT      timeout              300                     seconds one computation may run (0: no limit)
 SINKLAB_ERRORS       show_error_details   1 (0 if server)         1: visitors see exception details
 SINKLAB_SOLUTIONS    solutions            0                       1: tutorials use the reference solutions
 SINKLAB_TUTORIAL_N   tutorial_n           8                       inputs per domain in the tutorials
@@ -51,6 +52,7 @@ class Config:
     allow_custom_models: bool = True
     workers: int = max(1, os.cpu_count() or 1)
     memory_budget_mb: int = 4096
+    timeout: int = 300  # seconds one page computation may run before the visitor is told and the worker freed
     show_error_details: bool = True
     solutions: bool = False
     tutorial_n: int = 8
@@ -74,7 +76,7 @@ class Config:
                 raise BadInput(f"{file}: not valid TOML ({e})") from None
         names = {"SINKLAB_MODEL": "model", "SINKLAB_OFFLINE": "offline", "SINKLAB_MODELS": "models",
                  "SINKLAB_THREADS": "threads", "SINKLAB_SERVER": "server", "SINKLAB_CUSTOM": "allow_custom_models",
-                 "SINKLAB_WORKERS": "workers", "SINKLAB_MEMORY_MB": "memory_budget_mb",
+                 "SINKLAB_WORKERS": "workers", "SINKLAB_MEMORY_MB": "memory_budget_mb", "SINKLAB_TIMEOUT": "timeout",
                  "SINKLAB_ERRORS": "show_error_details", "SINKLAB_SOLUTIONS": "solutions",
                  "SINKLAB_TUTORIAL_N": "tutorial_n", "SINKLAB_CACHE_DIR": "cache_dir"}
         for var, key in names.items():
@@ -101,7 +103,7 @@ class Config:
                     out[key] = value if isinstance(value, bool) else _flag(value)
                 elif isinstance(default, int):
                     out[key] = int(value)
-                    if out[key] < (0 if key == "memory_budget_mb" else 1):
+                    if out[key] < (0 if key in ("memory_budget_mb", "timeout") else 1):
                         raise ValueError(value)
             except (TypeError, ValueError):
                 raise BadInput(f"sinklab setting {key} has an invalid value {value!r}") from None

@@ -23,9 +23,9 @@ from .waiting import wait
 
 
 @st.cache_resource(show_spinner=False)
-def pool(workers: int) -> Scheduler:
-    """The server's one pool and result cache (per worker count)."""
-    return Scheduler(workers)
+def pool(workers: int, timeout: float = 0.0) -> Scheduler:
+    """The server's one pool and result cache (per worker count and time limit)."""
+    return Scheduler(workers, timeout=timeout)
 
 
 def _name(fn: Callable) -> str:
@@ -67,7 +67,7 @@ def session_id() -> str:
 
 def compute(fn: Callable, model: str | tuple[str, ...], config: Config, *, label: str | None = None, **kwargs):
     """fn(<model>, **kwargs) through the shared cache and pool; shows the queue while it waits."""
-    sched = pool(config.workers)
+    sched = pool(config.workers, config.timeout)
     key, task = request(fn, model, config, **kwargs)
     hit, value = sched.cached(key)
     if hit:
@@ -90,7 +90,7 @@ def view(fn: Callable, s, /, *, label: str | None = None, models: tuple[str, ...
 
 def quick(fn: Callable, s, /, **kwargs):
     """A cheap call (no model forward), cached like `view` but computed inline, not in the pool."""
-    sched = pool(s.config.workers)
+    sched = pool(s.config.workers, s.config.timeout)
     key = (_name(fn), s.model, tuple(sorted(kwargs.items())))
     hit, value = sched.quick_cache.get(key)
     if not hit:

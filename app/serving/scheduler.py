@@ -8,16 +8,38 @@ the page-facing side (serving/factory.py, serving/waiting.py) talks to Streamlit
     session served least recently (round-robin), and a session has at most one job waiting (a newer request from
     the same session, e.g. after a rerun, replaces its older, not yet started one), so 100 rapid reruns of one
     session cannot starve the others; the warm-up pseudo-session (WARMUP) runs only when nobody else waits;
-  * errors propagate to every waiter and are not cached.
+  * errors propagate to every waiter and are not cached; an exception that is not an Exception (SystemExit,
+    KeyboardInterrupt raised inside a computation) is logged and handed on as an Interrupted error, so no waiter
+    spins forever;
+  * a time limit per computation (Config.timeout): a lesson that reports progress stops at its next report once the
+    limit has passed (TimeLimit), which frees the worker; the waiting page gives up at the limit in any case.
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Hashable
 
+from sinklab.errors import SinklabError
+
 from .cache import ResultCache
+
+log = logging.getLogger("sinklab.app")
+
+
+class TimeLimit(SinklabError):
+    """A computation ran past the server's time limit for one computation (Config.timeout)."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"This computation took longer than this server allows for one ({seconds:.0f} s) and was "
+                         "stopped. Try smaller settings (fewer inputs, a shorter prompt) or a smaller model.")
+
+
+class Interrupted(SinklabError):
+    """A computation was ended by SystemExit / KeyboardInterrupt inside it (logged on the server)."""
 
 WARMUP = "<warm-up>"  # the pseudo-session of the server-start computations (lowest priority)
 LOCAL = "<local>"  # requests made outside a Streamlit session (tests, scripts)
@@ -26,23 +48,32 @@ LOCAL = "<local>"  # requests made outside a Streamlit session (tests, scripts)
 class Job:
     """One computation: its key, the function, the future every waiter reads, who waits for it."""
 
-    def __init__(self, key: Hashable, fn: Callable[["Job"], Any], owner: str):
+    def __init__(self, key: Hashable, fn: Callable[["Job"], Any], owner: str, timeout: float = 0.0):
         self.key, self.fn, self.owner = key, fn, owner
         self.future: Future = Future()
         self.waiters = {owner}
         self.started = False
         self.progress: tuple[str, float] | None = None
+        self.timeout = float(timeout)  # seconds (0: no limit)
+        self.deadline: float | None = None  # time.monotonic() at which it must have finished, once it runs
+
+    def overdue(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
 
     def report(self, what: str, fraction: float) -> None:
-        """Progress callback handed to lessons that take one (called from the worker thread)."""
+        """Progress callback handed to lessons that take one (called from the worker thread); past the time limit it
+        raises TimeLimit there, which ends the computation and frees the worker."""
         self.progress = (str(what), min(max(float(fraction), 0.0), 1.0))
+        if self.overdue():
+            raise TimeLimit(self.timeout)
 
 
 class Scheduler:
     """A bounded thread pool with a shared result cache, single flight and round-robin over sessions."""
 
-    def __init__(self, workers: int, cache: ResultCache | None = None):
+    def __init__(self, workers: int, cache: ResultCache | None = None, timeout: float = 0.0):
         self.workers = max(1, int(workers))
+        self.timeout = float(timeout)  # seconds one computation may run (0: no limit)
         self.cache = cache if cache is not None else ResultCache()
         self.quick_cache = ResultCache(max_bytes=64 * 2 ** 20, max_entries=1024)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="sinklab-view")
@@ -64,7 +95,7 @@ class Scheduler:
         with self._lock:
             hit, value = self.cache.get(key)
             if hit:
-                job = Job(key, fn, session)
+                job = Job(key, fn, session, self.timeout)
                 job.started = True
                 job.future.set_result(value)
                 return job
@@ -81,7 +112,7 @@ class Scheduler:
                     self._queues.setdefault(session, deque()).append(job)
                     self._dispatch()
                 return job
-            job = Job(key, fn, session)
+            job = Job(key, fn, session, self.timeout)
             self._inflight[key] = job
             self._queues.setdefault(session, deque()).append(job)
             self._dispatch()
@@ -168,12 +199,21 @@ class Scheduler:
             job.started = True
             if not job.future.set_running_or_notify_cancel():
                 continue
+            if job.timeout:
+                job.deadline = time.monotonic() + job.timeout
             self._running += 1
             self._pool.submit(self._execute, job)
 
     def _execute(self, job: Job) -> None:
         try:
-            value = job.fn(job)
+            try:
+                value = job.fn(job)
+            except Exception:
+                raise
+            except BaseException as e:  # SystemExit, KeyboardInterrupt inside a computation: logged, then an error
+                log.error("a computation was ended by %s (key %r)", e.__class__.__name__, job.key[:1], exc_info=e)
+                raise Interrupted(f"The computation was interrupted on the server ({e.__class__.__name__}); try "
+                                  "again, and if it persists tell whoever runs this server.") from e
         except BaseException as e:  # noqa: BLE001 - handed to every waiter
             with self._lock:
                 self._inflight.pop(job.key, None)

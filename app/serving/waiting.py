@@ -7,7 +7,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 import streamlit as st
 
-from .scheduler import Job, Scheduler
+from .scheduler import Job, Scheduler, TimeLimit
+
+GRACE = 2.0  # seconds past a computation's time limit before its page stops waiting (a reporting lesson stops itself)
 
 POLL = 0.2  # seconds between queue-status checks while waiting
 KEEPALIVE = 0.6  # seconds: an unchanged status is redrawn at most this often (lets a rerun interrupt the wait)
@@ -38,6 +40,8 @@ def wait(sched: Scheduler, job: Job, session: str, label: str):
                         return fut.result(timeout=POLL)
                     except FutureTimeout:
                         pass
+                    if job.deadline is not None and time.monotonic() > job.deadline + GRACE:
+                        raise TimeLimit(job.timeout)  # the page stops waiting (finally: it leaves the job)
                     n = sched.ahead(job)
                     if n is not None:
                         now = ("queue", queue_message(n, sched.workers))

@@ -201,7 +201,7 @@ def test_result_cache_is_a_bounded_lru():
 # ---------------------------------------------------------------- the default views are warm in server mode
 def test_server_mode_warms_every_default_view(monkeypatch):
     monkeypatch.setenv("SINKLAB_SERVER", "1")
-    sched = serving.pool(Config.load().workers)
+    sched = serving.pool(Config.load().workers, Config.load().timeout)
     sched.cache.clear()
     sched.warmed.clear()
     app()  # the first request queues the warm-up
@@ -228,7 +228,7 @@ def test_sessions_never_see_each_others_settings():
 def test_a_page_waiting_in_the_queue_shows_its_position_and_finishes(monkeypatch):
     """One worker, busy with another session's job: the page says it is queued, then shows its result."""
     monkeypatch.setenv("SINKLAB_WORKERS", "1")
-    sched = serving.pool(1)
+    sched = serving.pool(1, Config.load().timeout)
     gate, shown = threading.Event(), []
     real = waiting.queue_message
 
@@ -402,3 +402,46 @@ def test_the_chart_cache_fast_path_is_in_use_and_draws_what_streamlit_draws():
     for chart in (builders.attention_map(v.maps, 1), builders.sink_per_layer(v.per_layer, v.paper_layers)):
         ours, theirs = chart_cache.to_spec(chart), vega_charts._convert_altair_to_vega_lite_spec(chart)
         assert json.dumps(ours, sort_keys=True, default=str) == json.dumps(theirs, sort_keys=True, default=str)
+
+
+# ---------------------------------------------------------------- time limits and interruptions (issue 20)
+def test_a_computation_past_its_time_limit_stops_and_frees_the_worker():
+    sched = scheduler.Scheduler(workers=1, timeout=0.3)
+
+    def slow(job):
+        for i in range(200):
+            time.sleep(0.02)
+            job.report("nl", i / 200)  # a lesson with progress: it stops at its next report
+        return "finished"
+
+    job = sched.submit("slow", slow)
+    with pytest.raises(scheduler.TimeLimit, match="longer than this server allows"):
+        job.future.result(timeout=10)
+    assert sched.result("fast", lambda job: 2) == 2, "the worker is free again"
+    assert "slow" not in sched.cache, "nothing is cached from a stopped computation"
+
+
+@pytest.mark.parametrize("exc", [SystemExit(3), KeyboardInterrupt()])
+def test_an_interruption_inside_a_computation_ends_every_wait_and_is_logged(exc, caplog):
+    sched = scheduler.Scheduler(workers=1)
+
+    def bad(job):
+        raise exc
+
+    with caplog.at_level(logging.ERROR, logger="sinklab.app"):
+        with pytest.raises(scheduler.Interrupted, match=type(exc).__name__):
+            sched.result("bad", bad)
+    assert type(exc).__name__ in caplog.text
+    assert sched.result("ok", lambda job: 5) == 5, "the pool still serves"
+
+
+def test_a_page_whose_computation_exits_shows_a_message(monkeypatch):
+    from sinklab import lessons
+
+    def exits(*a, **kw):
+        raise SystemExit(1)
+
+    monkeypatch.setattr(lessons, "start", exits)
+    at = app()
+    assert not at.exception
+    assert any("interrupted on the server" in e.value for e in at.error), [e.value for e in at.error]

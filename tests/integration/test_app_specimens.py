@@ -126,7 +126,7 @@ def test_compare_goes_through_the_factory_and_accepts_fewer_models():
     assert list(dict.fromkeys(at.dataframe[0].value["model"])) == ["sinklab-mini", "textbook"]
     from sinklab.config import Config
 
-    sched = app_module("serving").pool(Config.load().workers)
+    sched = app_module("serving").pool(Config.load().workers, Config.load().timeout)
     keys = list(sched._inflight) + list(sched.cache._items)
     assert any(k[0].endswith("compare_lesson") and k[1] == ("sinklab-mini", "textbook") for k in keys)
     at.multiselect(key="cmp_models").set_value([]).run()
