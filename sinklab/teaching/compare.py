@@ -67,10 +67,22 @@ def signature(lm: LoadedModel, n: int = 8, n_tokens: int = 40, target: int = 5, 
     return out.reset_index(drop=True)
 
 
+def baseline_sink(sig: pd.DataFrame) -> verdicts.Verdict:
+    """Whether a model's signature rows start from a real sink at position 0 (verdicts.has_sink on its baseline)."""
+    base = sig[sig["intervention"] == "baseline"]
+    if base.empty or pd.isna(base["sink"].iloc[0]):
+        return verdicts.does_not_apply("has a sink", "no baseline row")
+    n_tokens = int(base["n_tokens"].iloc[0]) if "n_tokens" in base.columns else 40
+    return verdicts.has_sink(float(base["sink"].iloc[0]), n_tokens)
+
+
 def wires_cut(computed: pd.DataFrame) -> dict[str, list[str]]:
-    """model -> the interventions (not controls) that left less than CUT % of its sink at position 0.
+    """model -> the interventions (not controls) that left less than CUT % of its sink at position 0, for the models
+    whose baseline has a sink (verdicts.has_sink: a model without one has no wire to cut and is left out).
 
     computed: signature rows of one or more models (signature()); blank rows (did not apply) are left out."""
+    sunk = {m for m, g in computed.groupby("model", sort=False) if baseline_sink(g).holds}
+    computed = computed[computed["model"].isin(sunk)]
     ran = computed[(computed["note"].fillna("") == "") & (computed["intervention"] != "baseline")]
     ran = ran[ran["key"].fillna(0).astype(int) == 0]
     ran = ran[~ran["intervention"].map(lambda k: getattr(REGISTRY.get(k), "control", False))]
@@ -82,7 +94,12 @@ def _fmt(rows: pd.DataFrame) -> str:
 
 
 def findings(sig: pd.DataFrame) -> dict[str, str]:
-    """Sentences about one model's signature, each computed from its numbers: cuts, moves, controls, n/a."""
+    """Sentences about one model's signature, each computed from its numbers: cuts, moves, controls, n/a (each
+    verdict by sinklab.analyses.verdicts; none about cuts or moves when the baseline has no sink)."""
+    base = baseline_sink(sig)
+    if base.holds is not True:
+        return {"no_sink": f"Its first token is no sink on these inputs ({base.numbers}; criterion {base.criterion}), "
+                           "so there is nothing to cut or move here."}
     ran = sig[sig["note"].fillna("") == ""]
     ran = ran[ran["intervention"] != "baseline"]
     moves_to = ran[ran["key"].fillna(0).astype(int) != 0]
@@ -91,7 +108,8 @@ def findings(sig: pd.DataFrame) -> dict[str, str]:
     wires = at_zero[~control & (at_zero["pct_of_baseline"] < CUT)]
     kept = at_zero[~control & (at_zero["pct_of_baseline"] >= CUT)]
     controls = at_zero[control]
-    moved = moves_to[moves_to["pct_of_baseline"] >= MOVED]
+    moved = moves_to[[bool(verdicts.moved(r.pct_of_baseline, int(r.key), base, after=r.sink).holds)
+                      for r in moves_to.itertuples()]] if len(moves_to) else moves_to
     out = {}
     if len(wires):
         parts = "; ".join(f"{REGISTRY[r.intervention].wire} ({r.intervention}: {r.pct_of_baseline:.0f} % left)"
@@ -103,7 +121,8 @@ def findings(sig: pd.DataFrame) -> dict[str, str]:
         out["kept"] = f"Left at least {CUT:.0f} % of the sink: {_fmt(kept)}."
     if len(moved):
         k = int(moved["key"].iloc[0])
-        out["moves"] = f"Moved the sink to position {k} (≥ {MOVED:.0f} % of the baseline mass arrived there): {_fmt(moved)}."
+        out["moves"] = (f"Moved the sink to position {k} (≥ {MOVED:.0f} % of the baseline mass arrived there, a sink of "
+                        f"≥ {verdicts.SINK_MIN:g} at k): {_fmt(moved)}.")
     elif len(moves_to):
         out["moves"] = f"Nothing moved the sink elsewhere: at the target, {_fmt(moves_to)} of the baseline."
     bad = controls[(controls["pct_of_baseline"] < KEPT) | (controls["pct_of_baseline"] > 200 - KEPT)]

@@ -460,6 +460,7 @@ def compare_lesson(lms, n: int = 8, n_tokens: int = 40, target: int = 5, factor:
         except BadInput as e:
             errors[lm.info.name] = str(e)
             continue
+        sig = sig.assign(n_tokens=min(n_tokens, lm.info.n_positions))
         frames.append(sig)
         found[lm.info.name] = compare.findings(sig)
     computed = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
