@@ -239,10 +239,11 @@ def test_rotary_model_records_what_does_not_apply(registered):
     res = ex.run_plan(ex.Plan(models=(name,), experiments=("table1", "pathways"), seeds=(0,), n=2, n_tokens=12,
                          domains=("nl",), band="1-3"))
     skipped = set(res.errors["setting"])
-    assert {"c", "pathways"} <= skipped  # no first PE to remove; no rotation-free decomposition
+    assert {"c", "b", "pathways"} <= skipped  # no first PE to remove; no query bias; no rotation-free decomposition
     assert "rotary" in res.errors.set_index("setting").loc["pathways", "error"]
+    assert "no query bias" in res.errors.set_index("setting").loc["b", "error"]
     t1 = res.tables["table1"]
-    assert {"baseline", "b", "g"} <= set(t1["intervention"])  # the rest ran
+    assert {"baseline", "g"} <= set(t1["intervention"])  # the rest ran
 
 
 # ------------------------------------------------------------------------------------------ published: by identity

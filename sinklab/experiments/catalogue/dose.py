@@ -29,6 +29,8 @@ class Dose(Experiment, name="dose"):
         if s.empty:
             return s
         s = s[s["setting"] != "baseline"].copy()
+        if s.empty:  # no dose ran on this model (each refused, with its reason in errors)
+            return s
         parts = s["setting"].str.split(":", expand=True)
         s["curve"], s["alpha"] = parts[1], parts[2].astype(float)
         s["curve_title"] = s["curve"].map(DOSE_CURVES)
