@@ -31,6 +31,7 @@ display.intro(
     "error bars the SD across seeds. Published numbers appear only when the model on screen is one a reference "
     "measured (GPT-2 small for these curves): marks in their curve's colour, shaped by their source, named in "
     "the legend (references, not computed here).")
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 
 offered, default = lessons.curve_lengths(s.info.n_positions), defaults.curve_lengths(s.info.n_positions)
@@ -57,11 +58,12 @@ display.claims(claims.curves(v), notice)
 
 for name, builder, summary in (("lengths", charts.length_curve, v.lengths_summary),
                                ("dose", charts.dose_curves, v.dose_summary)):
-    if summary.empty:
-        st.info(f"No {name} curve ran on this model: see “Not run here” below.")
-        continue
-    spec = chart_spec(builder, summary, v.published.get(name))
-    display.draw(display.unfacet(spec, display.title_of(spec)[0]))  # one model: its one panel, page-wide
+    with first_screen:
+        if summary.empty:
+            st.info(f"No {name} curve ran on this model: see “Not run here” below.")
+            continue
+        spec = chart_spec(builder, summary, v.published.get(name))
+        display.draw(display.unfacet(spec, display.title_of(spec)[0]))  # one model: its one panel, page-wide
 st.caption("Dose curves: " + " · ".join(f"**{k}**: {title}" for k, title in DOSE_CURVES.items()) + ". Length "
            "curve: each cut's sink as % of the baseline at the same length (the baseline's own sink is in the "
            "claims above and the tables).")

@@ -18,6 +18,7 @@ display.intro(
     "whatever its token, is an **attention sink**; in GPT-2 it is the first token (column 0). The per-head "
     "grid shows the attention mass to position 0 of every (layer, head), and the bars the sink metric per "
     "layer. Positions are counted from 0 here, so position 0 is the paper's “position 1”.")
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 display.real_model_button(s)
 display.truncation_note(s)
@@ -34,7 +35,8 @@ display.claims(claims.start(v), notice)
 
 st.metric(f"Sink metric on this prompt ({v.metric})", f"{v.score:.3f}",
           help=METRICS[v.metric] + f". Paper-metric layers: {v.paper_layers[0]}..{v.paper_layers[1] - 1}.")
-display.chart(charts.attention_map, v.maps, layer, head, stretch=False, all_labels=True)  # square: a row of its own
+with first_screen:
+    display.chart(charts.attention_map, v.maps, layer, head, stretch=False, all_labels=True)  # square: a row of its own
 left, right = st.columns(2)
 with left:
     display.chart(charts.head_grid, v.heads, title="Sink per layer and head ("

@@ -32,6 +32,7 @@ display.intro(
     "position 0 before → after. Two routes are known: the **positional** one of the circuit paper and the "
     "**structural** one of the structural-origin paper; a model without position embeddings has only the "
     "second.")
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 display.truncation_note(s)
 
@@ -56,7 +57,8 @@ for wire, source, target, iv, _ in wires:
 
 v = view(lessons.circuit_lesson, s, prompt=s.prompt, route=route, cuts=tuple(cuts), metric=s.metric)
 
-display.chart(charts.circuit_diagram, v.nodes, v.edges)
+with first_screen:
+    display.chart(charts.circuit_diagram, v.nodes, v.edges)
 m1, m2, m3 = st.columns(3)
 m1.metric("Sink before", f"{v.sink_before:.3f}", help=f"The sink metric ({s.metric}) at position 0, nothing cut.")
 m2.metric("Sink after the cuts", f"{v.sink_after:.3f}", delta=f"{v.sink_after - v.sink_before:+.3f}" if cuts else None,

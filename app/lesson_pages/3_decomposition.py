@@ -19,6 +19,7 @@ display.intro(
     "chart puts softmax(terms 1 + 3) next to the model's. Term 3 is a *source-agnostic shift*: the same for "
     "every query. The bars show it per key position and the histogram pools it over heads and the middle "
     "layers; Δ is shown throughout in score units ($\\Delta_j/\\sqrt{d_{head}}$), the unit of the panels.")
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 if display.route_absent(s, "The four-term score decomposition", needs=("unrotated",)):
     st.stop()
@@ -40,11 +41,12 @@ with c3:
 v = view(lessons.decomposition, s, prompt=s.prompt, layer=layer, head=head)
 display.claims(claims.decomposition(v), notice)
 
-st.subheader(f"Layer {v.layer}, head {v.head}")
-display.chart(charts.terms_heatmaps, v.terms, domain=v.score_range if same else None)
-if same:
-    st.caption(f"Colour scale fixed to this head's score range over every layer: {v.score_range[0]:.2f} to "
-               f"{v.score_range[1]:.2f} (score units).")
+with first_screen:
+    st.subheader(f"Layer {v.layer}, head {v.head}")
+    display.chart(charts.terms_heatmaps, v.terms, domain=v.score_range if same else None)
+    if same:
+        st.caption(f"Colour scale fixed to this head's score range over every layer: {v.score_range[0]:.2f} to "
+                   f"{v.score_range[1]:.2f} (score units).")
 m1, m2 = st.columns(2)
 m1.metric("Largest |sum of terms − score|", f"{v.max_sum_error:.1e}",
           help="Largest |sum of the four terms − the model's score| over all layers and heads of this prompt: "

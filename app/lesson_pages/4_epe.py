@@ -18,6 +18,7 @@ display.intro(
     "dashed threshold (mean + kσ standard deviations) are **massive** and drawn in red. The lower chart "
     "checks that EPE is what the model really adds: the cosine between $EPE_i$ and $R_i - O_i$ (the residual "
     "with and without position embeddings) per position, over a small corpus (median and p10–p90 band).")
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 if display.route_absent(s, "EPE, the effective positional encoding,", needs=("pe",)):
     st.stop()
@@ -40,7 +41,8 @@ st.caption(f"Convention shown: EPE = MLP{'(ln_2(p))' if v.ln2 else '(p)'} + p "
            f"({'with ln_2' if v.ln2 else 'no ln_2, as in the authors’ code'}).")
 st.metric("Massive coordinates of EPE_0", ", ".join(map(str, v.massive)) or "none",
           help=f"Coordinates with |EPE_0| ≥ mean + {k_sigma:g}·std (the red bars).")
-display.chart(charts.epe_coords, v.coords)
+with first_screen:
+    display.chart(charts.epe_coords, v.coords)
 display.chart(charts.epe_validation, v.validation, v.published)
 if v.published is not None:
     st.caption("Orange: the circuit paper authors' published percentiles for GPT-2 small (a labelled reference, "

@@ -18,6 +18,7 @@ display.intro(
     "coordinate (black tick: mean + 2 std over all coordinates); the histogram pools per-head "
     "$|\\gamma_h[d]|$ over layers, massive coordinates against the others; the last chart shows "
     "$\\cos(b_Q, EPE_j W_k)$ per layer, one line per position $j$ (position 0 in red).")
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 if display.route_absent(s, "γ and the b_Q–EPE alignment", needs=("pe", "bq")):
     st.stop()
@@ -37,11 +38,12 @@ for col, flag, name in [(cols[0], True, "massive coordinates"), (cols[1], False,
                    help=f"Mean of |γ_h[d]| over heads, layers and the {name}.")
 if v.table.empty:
     st.warning("No coordinate of EPE_0 is massive at this kσ: lower the threshold to see γ at the massive ones.")
-left, right = st.columns(2)
-with left:
-    display.chart(charts.gamma_table_chart, v.table)
-with right:
-    display.chart(charts.gamma_histogram, v.distribution)
+with first_screen:
+    left, right = st.columns(2)
+    with left:
+        display.chart(charts.gamma_table_chart, v.table)
+    with right:
+        display.chart(charts.gamma_histogram, v.distribution)
 display.chart(charts.alignment_chart, v.alignment)
 
 with st.expander("Tables"):

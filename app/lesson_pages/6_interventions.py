@@ -23,7 +23,7 @@ display.intro(
     "and after; the lines the attention to the key of interest per layer; the metrics the sink before and "
     "after and the change of the model's cross-entropy on this prompt. The paper's interventions (a)–(j) "
     f"come first: {roles_text()}")
-top = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 display.truncation_note(s)
 
@@ -72,7 +72,7 @@ if v.key != 0:
               help=f"The sink metric ({s.metric}) at position 0 with the intervention; before: "
                    f"{runs.loc['before', 'sink_first']:.3f}.")
 st.caption(f"Cross-entropy on {c.name}: {c.ce_note}.")
-with top:
+with first_screen:
     display.chart(charts.before_after_maps, v.before, v.after, shown)
 display.chart(charts.per_layer_change, v.per_layer)
 

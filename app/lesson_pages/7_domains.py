@@ -20,6 +20,7 @@ display.intro(
     f"For {' / '.join(with_role('moves the sink'))} the sink is measured at their target position. Bars are "
     "coloured by the intervention's role: red cuts a wire, blue is a control, purple tries to move the sink."
     + display.published_note(s))
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 
 c1, c2 = st.columns(2)
@@ -42,20 +43,21 @@ if short is not None:
 
 order = list(dict.fromkeys(v.table["intervention"]))
 chosen = st.multiselect("Interventions in the chart", order, default=order, key="dom_show")
-if chosen:  # one chart per domain, each as wide as the page (a facet would keep a fixed width)
-    for i, domain in enumerate(dict.fromkeys(v.table["domain"])):
-        # the axis names each bar by its key ("i", "transplant"): the full "key: title" labels overlap and
-        # Vega would drop three of every four; the keys are spelled out under the charts
-        spec = chart_spec(charts.domain_bars, v.table, v.published, tuple(chosen), (domain,), True)
-        if i == 0:
-            title, subtitle = display.title_of(spec)
-            st.markdown(f"**{title}**")
-            st.caption(subtitle)
-        display.draw(display.unfacet(spec, {"text": DOMAIN_TITLES.get(domain, domain), "anchor": "start"}),
-                     all_labels=True)
-    st.caption(" · ".join(f"**{k}**: {describe(k)}" for k in chosen if k != "baseline"))
-else:
-    st.info("Pick at least one intervention for the chart.")
+with first_screen:
+    if chosen:  # one chart per domain, each as wide as the page (a facet would keep a fixed width)
+        for i, domain in enumerate(dict.fromkeys(v.table["domain"])):
+            # the axis names each bar by its key ("i", "transplant"): the full "key: title" labels overlap and
+            # Vega would drop three of every four; the keys are spelled out under the charts
+            spec = chart_spec(charts.domain_bars, v.table, v.published, tuple(chosen), (domain,), True)
+            if i == 0:
+                title, subtitle = display.title_of(spec)
+                st.markdown(f"**{title}**")
+                st.caption(subtitle)
+            display.draw(display.unfacet(spec, {"text": DOMAIN_TITLES.get(domain, domain), "anchor": "start"}),
+                         all_labels=True)
+        st.caption(" · ".join(f"**{k}**: {describe(k)}" for k in chosen if k != "baseline"))
+    else:
+        st.info("Pick at least one intervention for the chart.")
 if v.published is not None:
     st.caption("Faded bars: the circuit paper authors' published numbers for GPT-2 small (100 inputs per domain; "
                "a labelled reference, not computed here).")

@@ -25,6 +25,7 @@ display.intro(
     "only to itself (**isolate**) or amplifying the spread of its representation (**amplify**) should move "
     "the sink to k. The first chart shows the attention output's variance (or norm) per position, the table "
     "and bar chart the strongest super neurons, the last chart the attention to k per layer under each move.")
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 display.truncation_note(s)
 
@@ -48,11 +49,13 @@ else:
 said = claims.origin(v)
 display.claims(said, notice)
 
-st.subheader("The chain, layer by layer")
-st.caption("Top: the attention to position 0 in each layer. Bottom: the residual coordinate that becomes massive at "
-           "position 0 (log scale), at position 0 and at the other positions; dashed lines mark the layers whose super "
-           "neurons write a massive coordinate. The finder's rules are in the glossary (“massive”, “super neuron”).")
-display.chart(charts.chain_chart, v.chain)
+with first_screen:
+    st.subheader("The chain, layer by layer")
+    st.caption("Top: the attention to position 0 in each layer. Bottom: the residual coordinate that becomes massive "
+               "at position 0 (log scale), at position 0 and at the other positions; dashed lines mark the layers whose "
+               "super neurons write a massive coordinate. The finder's rules are in the glossary (“massive”, “super "
+               "neuron”).")
+    display.chart(charts.chain_chart, v.chain)
 st.subheader("Cut each link, beside its control")
 st.caption("Each bar is one run on this prompt with one link cut (sinklab.analyses.structural): the super neurons of "
            "the layer where the massive coordinate appears, as many random neurons of that layer (the control), the "

@@ -28,6 +28,7 @@ display.intro(
     "of an independent extension, labelled with their source (references, not computed here). Blue: the "
     "sink survives; red: the intervention cut it; a blank cell (n/a) did not apply to that model — hover it "
     "for the reason.")
+first_screen = st.container()  # the page's main chart, on the first screen (drawn below, once computed)
 notice = st.container()
 
 offered = models.allowlist(s.config)
@@ -64,7 +65,8 @@ said = claims.compare(v)
 if said:
     display.claims(said, notice, title="What to notice, checked on these models")
 
-display.chart(charts.signature_heatmap, v.computed, v.published, all_labels=True)
+with first_screen:
+    display.chart(charts.signature_heatmap, v.computed, v.published, all_labels=True)
 blank = v.computed[v.computed["note"].fillna("") != ""]
 if len(blank):
     st.markdown("**Blank cells (n/a)**\n" + "\n".join(

@@ -6,6 +6,8 @@ Vega-Lite spec of every builder in sinklab.teaching.charts, built from real less
 from __future__ import annotations
 
 import inspect
+import json
+import re
 
 import pytest
 import torch
@@ -13,7 +15,7 @@ import torch
 import sinklab
 from sinklab import charts, lessons
 from sinklab.published import reference
-from sinklab.interventions import make
+from sinklab.interventions import make, ordered
 
 pytestmark = pytest.mark.slow  # builds every lesson view once (about 8 s)
 
@@ -64,9 +66,13 @@ def built():
     }
 
 
+# helpers of the builders, no chart
+NOT_BUILDERS = {"to_dot", "intervention_colours", "intervention_colour", "intervention_name", "story_order"}
+
+
 def builders() -> set[str]:
     return {n for n, f in inspect.getmembers(charts, inspect.isfunction)
-            if not n.startswith("_") and f.__module__ == charts.__name__ and n != "to_dot"}
+            if not n.startswith("_") and f.__module__ == charts.__name__ and n not in NOT_BUILDERS}
 
 
 def test_every_builder_is_covered(built):
@@ -154,3 +160,66 @@ def test_the_contract_catches_a_renamed_column():
     assert check(ok.to_dict()) == []
     assert any("renamed" in p for p in check(bad.to_dict()))
     assert any("empty" in p for p in check(empty.to_dict()))
+
+
+# ---------------------------------------------------------------- human titles (issue 21, item 5)
+RAW = {"value", "weight", "series", "curve", "kind", "group", "source", "role", "run", "run_name", "coord", "exceeds",
+       "label", "name", "what", "band", "x_drawn", "lo", "hi", "low", "high", "pct", "pct_left", "pct_at_k", "where",
+       "state", "key_label", "query_label", "in paper metric", "intervention", "setting", "above", "coordinate"}
+SNAKE = re.compile(r"\b[a-z]{2,}_[a-z_]{2,}\b")  # pct_of_baseline, abs_gamma, sink_mean (not EPE_0, b_Q, W_k, d_head)
+
+
+def _text(t) -> str:
+    return " ".join(map(str, t)) if isinstance(t, list) else str(t or "")
+
+
+def guide_titles(spec: dict) -> list[str]:
+    """The titles of every axis and legend the chart draws, as Vega compiles them (layers merged)."""
+    import vl_convert as vlc
+
+    vega = vlc.vegalite_to_vega(json.loads(json.dumps(spec).replace('"container"', "600")))
+    out = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("axes", "legends"):
+                for guide in node.get(key, []) or []:
+                    if guide.get("title") is not None and (guide.get("domain", True) or guide.get("labels", True)):
+                        out.append(_text(guide["title"]))
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(vega)
+    return out
+
+
+def legend_values(spec: dict) -> list[str]:
+    vals = []
+    stack = [spec]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            legend = node.get("legend")
+            if isinstance(legend, dict) and isinstance(legend.get("values"), list):
+                vals += [str(v) for v in legend["values"]]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return vals
+
+
+def test_axes_and_legends_have_human_titles(built):
+    """No axis or legend is titled with a raw column name (pct_of_baseline, value, coord, series, ...), and no legend
+    lists a raw intervention label (scale_wk, zero_neurons): the names a reader knows are drawn instead."""
+    labels = set(ordered()) - {"a"}
+    for name, chart_list in built.items():
+        for c in chart_list:
+            spec = c.to_dict()
+            for title in guide_titles(spec):
+                assert title.strip().lower() not in RAW, f"{name}: a guide titled {title!r}"
+                assert not SNAKE.search(title), f"{name}: a guide titled {title!r}"
+            for v in legend_values(spec):
+                assert v not in labels and not SNAKE.search(v), f"{name}: a legend entry {v!r}"

@@ -167,3 +167,187 @@ def test_published_marks_of_another_domain_say_so():
     assert "the three domains pooled; computed here: nl only" in title
     pooled = pd.DataFrame(rows).assign(domain="all")
     assert "pooled" not in str(figures.chart("dose", pooled, pub).to_dict().get("title"))
+
+
+# ---------------------------------------------------------------- issue 21 item 5: charts a class can read
+from sinklab.interventions import REGISTRY, ordered  # noqa: E402
+
+
+def _walk(node):
+    """Every dict in a Vega-Lite spec."""
+    if isinstance(node, dict):
+        yield node
+        for v in node.values():
+            yield from _walk(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _walk(v)
+
+
+def _rows(d: dict) -> list[dict]:
+    return [r for rows in d.get("datasets", {}).values() for r in rows]
+
+
+def colours_drawn(chart, field: str | None = None) -> dict[str, str]:
+    """name -> colour for every value of a colour-encoded field that the chart's data holds, read from the explicit
+    scales (domain/range) of its colour encodings."""
+    d = chart.to_dict()
+    out = {}
+    for node in _walk(d):
+        enc = node.get("color") if isinstance(node.get("color"), dict) else None
+        if not enc or "field" not in enc or (field and enc["field"] != field):
+            continue
+        scale = enc.get("scale") or {}
+        dom, rng = scale.get("domain"), scale.get("range")
+        assert isinstance(dom, list) and isinstance(rng, list), f"colour by {enc['field']} without an explicit scale"
+        mapping = dict(zip(dom, rng))
+        for r in _rows(d):
+            if r.get(enc["field"]) is not None:
+                out[r[enc["field"]]] = mapping[r[enc["field"]]]
+    return out
+
+
+def test_every_registered_intervention_has_one_fixed_colour_in_its_roles_family():
+    colours = charts.intervention_colours()
+    labels = ordered()
+    assert set(labels) <= set(colours) and "baseline" in colours
+    assert colours["a"] == colours["baseline"]
+    distinct = [k for k in labels if k != "a"] + ["baseline"]
+    assert len({colours[k] for k in distinct}) == len(distinct), "two interventions share a colour"
+    for k in labels:
+        role = "baseline" if k == "a" else REGISTRY[k].role()
+        assert colours[k] in charts.ROLE_FAMILIES[role], (k, role, colours[k])
+    assert colours["skip_mlp"] == colours["g"]  # (g) in one layer
+    assert charts.intervention_name("b") == "(b) No query bias" and charts.intervention_name("baseline") == "Baseline"
+    assert charts.intervention_name("scale_wk") == REGISTRY["scale_wk"].title
+
+
+@pytest.fixture(scope="module")
+def structural():
+    """The same lessons on a model with another subset of interventions (no position embeddings: c, d, e, h,
+    transplant and interpolate do not apply, so its charts draw fewer series)."""
+    import sinklab
+
+    lm = sinklab.load_model("textbook-structural")
+    return {"dom": lessons.domains_lesson(lm, n=2), "origin": lessons.origin_lesson(lm, position=5),
+            "cur": lessons.curves_lesson(lm, n=2, lengths=(16, 32), seeds=(0,))}
+
+
+@pytest.fixture(scope="module")
+def curves(textbook):
+    return lessons.curves_lesson(textbook, n=2, lengths=(16, 32), seeds=(0,))
+
+
+def test_same_intervention_same_colour_across_models_and_pages(views, structural, curves):
+    """Two models showing different subsets of interventions: every intervention keeps its one colour, on the
+    domains chart, the length and dose curves, the moves and the structural cuts."""
+    expected = {charts.intervention_name(k): c for k, c in charts.intervention_colours().items()}
+    drawn = {
+        "domains, textbook": colours_drawn(charts.domain_bars(views["dom"].table), "name"),
+        "domains, textbook-structural": colours_drawn(charts.domain_bars(structural["dom"].table), "name"),
+        "domains, two interventions": colours_drawn(charts.domain_bars(views["dom"].table, interventions=("e", "b")),
+                                                    "name"),
+        "lengths, textbook": colours_drawn(charts.length_curve(curves.lengths_summary), "series"),
+        "lengths, textbook-structural": colours_drawn(charts.length_curve(structural["cur"].lengths_summary), "series"),
+        "moves, textbook": colours_drawn(charts.moves_chart(views["origin"].moves), "series"),
+        "moves, textbook-structural": colours_drawn(charts.moves_chart(structural["origin"].moves), "series"),
+        "cuts, textbook": colours_drawn(charts.cuts_bars(views["origin"].cuts), "intervention"),
+    }
+    ran = [set(t.dropna(subset=["sink"])["intervention"]) for t in (views["dom"].table, structural["dom"].table)]
+    assert ran[0] != ran[1]  # really another subset of interventions
+    assert set(drawn["domains, two interventions"]) == {"(b) No query bias", "(e) Swap PE"}
+    seen: dict[str, tuple[str, str]] = {}
+    for where, mapping in drawn.items():
+        assert mapping, where
+        for name, colour in mapping.items():
+            if name in expected:
+                assert colour == expected[name], (where, name, colour, expected[name])
+            if name in seen:
+                assert colour == seen[name][0], f"{name}: {colour} on {where}, {seen[name][0]} on {seen[name][1]}"
+            seen[name] = (colour, where)
+    # and in the same order, whichever model's table the chart comes from
+    def xs(chart):
+        enc = [u["encoding"]["x"] for u in _units(chart.to_dict()) if "sort" in u["encoding"].get("x", {})]
+        return [x.split(":")[0] for x in enc[0]["sort"]]
+    a, b = xs(charts.domain_bars(views["dom"].table)), xs(charts.domain_bars(structural["dom"].table))
+    assert [k for k in a if k in b] == b
+    # the dose curves take the colour of the intervention they dose
+    dose = colours_drawn(charts.dose_curves(curves.dose_summary), "series")
+    assert dose[charts._dose_name("b")] == charts.intervention_colour("b")
+    assert dose[charts._dose_name("scale_wk")] == charts.intervention_colour("scale_wk")
+
+
+def _units(d: dict):
+    """Every unit spec (one with a mark) of a Vega-Lite spec."""
+    for node in _walk(d):
+        if "mark" in node and isinstance(node.get("encoding"), dict):
+            yield node
+
+
+def test_series_that_may_coincide_are_told_apart(views, structural, curves):
+    """No hidden series: every line chart with several series gives each its own dash pattern and draws their
+    points apart (xOffset on a band axis, a sideways nudge on a continuous one); the γ points of one layer stand
+    side by side."""
+    lines = {"moves": charts.moves_chart(structural["origin"].moves),
+             "per-layer change": charts.per_layer_change(views["iv"].per_layer),
+             "lengths": charts.length_curve(curves.lengths_summary),
+             "dose": charts.dose_curves(curves.dose_summary)}
+    for name, chart in lines.items():
+        d = chart.to_dict()
+        units = [u for u in _units(d) if (u["mark"] if isinstance(u["mark"], str) else u["mark"]["type"]) == "line"]
+        assert units, name
+        for u in units:
+            enc = u["encoding"]
+            assert "strokeDash" in enc and enc["strokeDash"]["field"] == enc["color"]["field"], name
+            dashes = enc["strokeDash"]["scale"]["range"]
+            doms = enc["strokeDash"]["scale"]["domain"]
+            shown = {r[enc["color"]["field"]] for r in _rows(d) if enc["color"]["field"] in r}
+            assert len(shown) > 1, name
+            assert len({str(dashes[doms.index(s)]) for s in shown}) == len(shown), f"{name}: two series share a dash"
+            assert "xOffset" in enc or enc["x"]["field"] == "x_drawn", f"{name}: points of coinciding series overlap"
+    # the nudge is small and keeps the true x in the data (the tooltip shows it)
+    rows = [r for r in _rows(charts.length_curve(curves.lengths_summary).to_dict()) if r.get("kind") == "computed"]
+    for T in {r["n_tokens"] for r in rows}:
+        at = [r for r in rows if r["n_tokens"] == T]
+        assert len({r["x_drawn"] for r in at}) == len({r["series"] for r in at}) > 1  # each series its own x
+        assert all(abs(r["x_drawn"] / T - 1) < 0.15 for r in at)
+    g = charts.gamma_table_chart(views["gamma"].table).to_dict()
+    pts = [u for u in _units(g) if "xOffset" in u["encoding"]]
+    assert pts and pts[0]["encoding"]["xOffset"]["field"] == "coordinate"
+
+
+def test_signature_heatmap_cuts_and_moves_on_separate_scales():
+    """Cuts/controls (sink left at 0) and moves (arrived at k) each on their own colour scale and legend, columns
+    named in words."""
+    import pandas as pd
+    import vl_convert as vlc
+
+    computed = pd.DataFrame({"model": "m", "intervention": ["baseline", "b", "e", "isolate", "amplify"],
+                             "title": "", "key": [0, 0, 0, 5, 5], "n": 4, "sink": [0.6, 0.1, 0.6, 0.5, 0.9],
+                             "pct_of_baseline": [100, 15, 100, 80, 150], "note": ""})
+    chart = charts.signature_heatmap(computed)
+    d = chart.to_dict()
+    colour_fields = {u["encoding"]["color"]["field"] for u in _units(d) if "field" in u["encoding"].get("color", {})}
+    assert {"pct_left", "pct_at_k"} <= colour_fields
+    rows = _rows(d)
+    assert all(pd.isna(r["pct_left"]) for r in rows if r["intervention"] in ("isolate", "amplify"))
+    assert all(pd.isna(r["pct_at_k"]) for r in rows if r["intervention"] in ("b", "e"))
+    vega = vlc.vegalite_to_vega({**d, "width": 600})
+    titles = [" ".join(t) if isinstance(t, list) else t for t in (lg.get("title") for lg in vega.get("legends", []))]
+    assert any("left at position 0" in t for t in titles) and any("arrived at k" in t for t in titles), titles
+    names = {r["name"] for r in rows}
+    assert "(b) No query bias" in names and "Isolate position k" in names
+
+
+def test_epe_validation_says_how_wide_its_band_is(views):
+    """The p10–p90 band is drawn with dashed edges, and its width is printed (a band thinner than the line is
+    said to be so, not silently invisible)."""
+    v = views["epe"]
+    d = charts.epe_validation(v.validation).to_dict()
+    subtitle = " ".join(d["title"]["subtitle"])
+    width = float((v.validation["p90"] - v.validation["p10"]).max())
+    assert f"{width:.3f}" in subtitle
+    if width < 0.005:  # textbook: every input gives the same cosine
+        assert "thinner than the line" in subtitle
+    fields = [u["encoding"].get("y", {}).get("field") for u in _units(d)]
+    assert {"p10", "p90", "p50"} <= set(fields)
