@@ -12,7 +12,8 @@ import altair as alt
 import pandas as pd
 
 from ..experiments import figures
-from ..interventions import REGISTRY, describe
+from ..experiments.settings import DOSE_CURVES
+from ..interventions import REGISTRY, describe, ordered
 
 FIRST = "#d62728"  # the first position / the massive coordinates
 OTHER = "#4c78a8"  # everything else
@@ -23,7 +24,8 @@ DIVERGING = "redblue"
 
 alt.data_transformers.disable_max_rows()
 
-# ---------------------------------------------------------------- one colour per intervention
+# ---------------------------------------------------------------- Interventions
+# (one colour per intervention, on every page)
 # Every chart that colours by intervention takes its colour from here, as an explicit scale over EVERY
 # registered label (sinklab.interventions.ordered(), plus "baseline"), so a label has the same colour whatever
 # subset a model shows and on every page. The hue says the role: grey the baseline, warm colours (reds,
@@ -50,8 +52,6 @@ DASHES = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3], [4, 4], [1, 3], [10, 4], [3, 3, 
 
 
 def _registry() -> tuple[list[str], dict]:
-    from ..interventions import REGISTRY, ordered
-
     return ordered(), REGISTRY
 
 
@@ -645,8 +645,6 @@ def signature_heatmap(computed: pd.DataFrame, published: pd.DataFrame | None = N
     (red: cut, blue: intact); the moves (right columns) show the share of the baseline sink that ARRIVED at their
     target k (dark purple: moved), values above 100 % drawn as 100 % and printed as they are. Columns and rows carry
     human names. Blank cells (an intervention that does not apply) carry the reason in their tooltip."""
-    from ..interventions import REGISTRY
-
     present = story_order(computed["intervention"])
     is_move = {k: k in REGISTRY and REGISTRY[k].role() == "moves the sink" for k in present}
     order = [k for k in present if not is_move[k]] + [k for k in present if is_move[k]]
@@ -749,7 +747,7 @@ def circuit_diagram(nodes: pd.DataFrame, edges: pd.DataFrame, title: str = "") -
 # ---------------------------------------------------------------- Length and dose
 def _curves(df: pd.DataFrame, x: str, y: str, sd: str, key: str, title: str, x_title: str, y_title: str,
             name, pub: pd.DataFrame | None, pub_y: str, log2_x: bool = False) -> alt.Chart:
-    """The report's line chart (sinklab.experiments.figures._lines: mean ± SD across seeds, one panel per model,
+    """The report's line chart (sinklab.experiments.figures.lines: mean ± SD across seeds, one panel per model,
     published numbers as black-outlined marks in their curve's colour, shaped by who published them), drawn so that
     no series hides another: the fixed per-intervention colours, one dash pattern per series, and each series'
     points and error bars nudged sideways (a few % of a doubling on a log axis), the tooltip giving the true x."""
@@ -758,7 +756,7 @@ def _curves(df: pd.DataFrame, x: str, y: str, sd: str, key: str, title: str, x_t
     df["lo"], df["hi"] = df[y] - df[sd].fillna(0), df[y] + df[sd].fillna(0)
     present = list(dict.fromkeys(df[key]))
     within = {key: present, "model": list(df["model"].unique())}
-    data = figures._with_published(df, pub, y, pub_y, within)
+    data = figures.with_published(df, pub, y, pub_y, within)
     data["series"] = data[key].map(name)
     slot = {k: i - (len(present) - 1) / 2 for i, k in enumerate(present)}
     if log2_x:
@@ -780,8 +778,8 @@ def _curves(df: pd.DataFrame, x: str, y: str, sd: str, key: str, title: str, x_t
     err = computed.mark_rule(strokeWidth=1.5).encode(x=xenc, y="lo:Q", y2="hi:Q", color=enc["color"])
     layers = [line, err]
     if (data["kind"] == "published").any():  # in the colour of its curve, shaped by who published it
-        layers.append(base.transform_filter(figures.PUBLISHED).mark_point(**figures.PUBLISHED_MARK).encode(
-            x=xenc, y=f"{y}:Q", color=enc["color"], shape=figures._reference_shape(data),
+        layers.append(base.transform_filter(figures.IS_PUBLISHED).mark_point(**figures.PUBLISHED_MARK).encode(
+            x=xenc, y=f"{y}:Q", color=enc["color"], shape=figures.reference_shape(data),
             tooltip=["reference", "reference_model", alt.Tooltip("series:N", title="curve"),
                      alt.Tooltip(f"{x}:Q", title=x_title), alt.Tooltip(f"{y}:Q", format=".3f")]))
     chart = alt.layer(*layers).properties(width=360, height=220)
@@ -804,8 +802,6 @@ def length_curve(summary: pd.DataFrame, published: pd.DataFrame | None = None) -
 
 
 def _dose_name(curve: str) -> str:
-    from ..experiments.jobs import DOSE_CURVES
-
     if curve in DOSE_CURVES:
         return f"({curve}) {DOSE_CURVES[curve]}" if len(curve) == 1 else DOSE_CURVES[curve]
     return intervention_name(curve)
@@ -818,8 +814,8 @@ def dose_curves(summary: pd.DataFrame, published: pd.DataFrame | None = None) ->
 
     if summary is None or summary.empty:
         return None
-    s = figures._shown_domain(summary)
-    p, note = figures._same_domain(published, s)
+    s = figures.shown_domain(summary)
+    p, note = figures.same_domain(published, s)
     return _curves(s, "alpha", "sink_mean", "sink_sd", "curve", f"Dose-response: sink vs α{note}", "α", "sink",
                    _dose_name, p, "sink")
 
