@@ -16,10 +16,12 @@ import contextlib
 import os
 import shlex
 import sys
+import warnings
 
 from huggingface_hub import constants
 from tqdm import tqdm
 
+from .analyses import bands
 from .config import Config
 from .errors import BadInput, SinklabError
 from . import experiments
@@ -28,7 +30,7 @@ from .experiments.engine import ENGINES, make_engine
 from .experiments.experiment import options as experiment_options
 from .experiments.jobs import DTYPES
 from .experiments.output import markdown
-from .experiments.plan import EXPERIMENTS
+from .experiments.plan import BOS, EXPERIMENTS
 from .experiments.tables import not_run
 
 
@@ -70,9 +72,18 @@ def parser() -> argparse.ArgumentParser:
                          "offline when SINKLAB_OFFLINE=1)")
     rp.add_argument("--target", type=int, default=1, help="0-indexed position for transplant/isolate/amplify")
     rp.add_argument("--metric", choices=["paper", "gu", "mass"], default="paper")
-    rp.add_argument("--band", default="paper",
-                    help="layer band of the sink score: paper [L//4, L-1), extension [3, L-1), authors "
-                         "[3, min(11, L)), or A-B (0-indexed [A, B)); default paper")
+    rp.add_argument("--band", default=bands.DEFAULT,
+                    help="layer band of the sink score: drop-quarter [L//4, L-1) (the default: the paper's layers "
+                         "4-11 of 12 at any depth, as the app), drop-3 [3, L-1) (the spec's 'drop the first 3 "
+                         "layers and the last'; the extension's rule), authors [3, min(11, L)) (the authors' code), "
+                         "or A-B (0-indexed [A, B)). Older names: paper = drop-quarter (deprecated), "
+                         "extension = drop-3")
+    rp.add_argument("--bos", choices=list(BOS), default="no",
+                    help="the inputs' first token: no (default: the text's own, no BOS added, the paper's "
+                         "convention), yes (the model's BOS token, else its end-of-text token, e.g. GPT-2's "
+                         "<|endoftext|>), auto (a BOS only where the model's tokenizer adds one, e.g. Gemma's "
+                         "<bos>); the BOS takes the first of the --tokens positions. The structural experiment "
+                         "follows its own --structural-bos")
     rp.add_argument("--experiments", default="table1",
                     help=f"comma list of {', '.join(EXPERIMENTS)}, or all (default table1)")
     rp.add_argument("--domains", default=None, help="domains of the domain experiments (default nl,math,code)")
@@ -88,9 +99,15 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--i-ksigma", type=float, default=None,
                     help="(i) and its kin: k of the mean + kσ·std rule for massive EPE_0 coordinates (default 3)")
     rp.add_argument("--j-per-layer", action="store_true",
-                    help="(j): re-draw the random coordinates in every layer, over all coordinates (the "
-                         "extension's way; default: one draw for every layer, never a massive coordinate)")
-    rp.add_argument("--j-seed", type=int, default=0, help="(j): seed of the random draw (default 0; the extension: 42)")
+                    help="(j): re-draw the random coordinates in every layer, over all coordinates, from a torch "
+                         "generator seeded by (seed, layer) (sinklab's per-layer draw; default: one draw for every "
+                         "layer, never a massive coordinate)")
+    rp.add_argument("--j-authors", action="store_true",
+                    help="(j): the circuit authors' exact draw: Python's random.seed(SEED), then in every layer "
+                         "from layer 0 randint(0, d_model-1) per coordinate, over all coordinates (their code; "
+                         "with --i-top 3 --j-seed 42 it draws their coordinates)")
+    rp.add_argument("--j-seed", type=int, default=0,
+                    help="(j): seed of the random draw (default 0; the authors and the extension: 42)")
     rp.add_argument("--dtype", choices=list(DTYPES), default="float32",
                     help="weights' dtype (default float32; float16 / bfloat16 are for GPUs)")
     rp.add_argument("--engine", choices=list(ENGINES), default="local",
@@ -126,7 +143,8 @@ def plan_from(args, config=None) -> Plan:
                 band=args.band, metric=args.metric, source=source, target=args.target,
                 batch_size=args.batch_size, device=args.device, dtype=args.dtype,
                 coords=_numbers(args.coords, "--coords", int), i_top=args.i_top, i_k_sigma=args.i_ksigma,
-                j_per_layer=args.j_per_layer, j_seed=args.j_seed, **kw, **given)
+                j_per_layer=args.j_per_layer, j_seed=args.j_seed, j_authors=args.j_authors, bos=args.bos,
+                **kw, **given)
 
 
 @contextlib.contextmanager
@@ -152,7 +170,12 @@ def _offline(on: bool):
 
 def report(args, config=None) -> int:
     config = config or Config()
-    plan = plan_from(args, config)
+    band = args.band.strip() if isinstance(args.band, str) else args.band
+    if band in bands.DEPRECATED:
+        print(f"sinklab: {bands.DEPRECATED[band]}", file=sys.stderr)
+    with warnings.catch_warnings():  # said once above, on stderr
+        warnings.simplefilter("ignore", FutureWarning)
+        plan = plan_from(args, config)
     formats = () if args.formats.strip().lower() == "none" else tuple(_list(args.formats))
     for f in formats:
         if f not in ("png", "svg"):

@@ -2,6 +2,14 @@
 
 Paper metric layers: GPT-2 small uses layers 4-11 (1-indexed) of 12. For any depth L we drop
 the first quarter and the last layer: 0-indexed range [L // 4, L - 1) (all layers if L <= 2).
+
+Sliding-window layers (GPT-Neo's local layers, Qwen2's and Gemma 3's sliding layers): a query i does not see
+key k when i - k >= the layer's window, so its attention to k is 0 by the mask alone, not by the model's
+choice. Such (layer, query) pairs are left out of every score here: a layer's value is the mean over the
+chosen queries that SEE the key, a layer where none does is NaN (not a 0), and the band's score averages the
+layers that see it (NaN if none does). The windows are read from the trace (`Trace.windows`, one entry per
+layer, None = global); a trace without them, or whose windows hide the key from no chosen query, is scored
+exactly as before (the same operations, the same numbers).
 """
 from __future__ import annotations
 
@@ -33,11 +41,55 @@ def _check_key(trace: Trace, key: int) -> None:
     checks.position(key, trace.ids.shape[1], what="key position")
 
 
+def windows_of(trace: Trace) -> tuple[int | None, ...] | None:
+    """The sliding window of each layer of the trace (None: global attention), or None if it records none."""
+    windows = getattr(trace, "windows", None)
+    if windows is None:
+        return None
+    if len(windows) != trace.n_layer:
+        raise ValueError(f"the trace records {len(windows)} windows for {trace.n_layer} layers")
+    return tuple(windows)
+
+
+def hidden_key_layers(windows, n_tokens: int, key: int = 0, queries: str = "second_half"
+                      ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(layers where the window hides `key` from some of the chosen queries, layers where it hides it from all of
+    them) at length n_tokens without padding; indices into `windows` (one per layer, None = global)."""
+    first = max(n_tokens // 2 if queries == "second_half" else key, key)
+    some, every = [], []
+    for l, w in enumerate(windows):
+        if w is None or first >= n_tokens:
+            continue
+        hidden = [i - key >= w for i in range(first, n_tokens)]
+        if all(hidden):
+            every.append(l)
+        elif any(hidden):
+            some.append(l)
+    return tuple(some), tuple(every)
+
+
+def _hidden(trace: Trace, key: int, n_query: int, device) -> torch.Tensor | None:
+    """[layer, query_pos] True where the layer's window hides `key` from the query; None without windows."""
+    windows = windows_of(trace)
+    if windows is None or all(w is None for w in windows):
+        return None
+    i = torch.arange(n_query, device=device)
+    far = torch.tensor([n_query + key if w is None else w for w in windows], device=device)  # None: never hidden
+    return (i[None, :] - key) >= far[:, None]
+
+
 def attention_to(trace: Trace, key: int = 0, queries: str = "second_half") -> torch.Tensor:
     """Mean attention to `key` over the chosen queries of each example. [batch, layer, head]
 
-    queries: "second_half" (i >= T_b // 2, the paper's) or "from_key" (i >= key, Gu et al.'s).
+    queries: "second_half" (i >= T_b // 2, the paper's) or "from_key" (i >= key, Gu et al.'s). In a
+    sliding-window layer, the chosen queries whose window hides the key are left out, and the value is NaN
+    where it hides it from all of them (see the module's docstring).
     """
+    return _attention_to(trace, key, queries)[0]
+
+
+def _attention_to(trace: Trace, key: int, queries: str) -> tuple[torch.Tensor, bool]:
+    """attention_to, and whether a window hid the key from some chosen query (then NaN marks a hidden layer)."""
     _check_key(trace, key)
     A = trace.patterns()  # [layer, batch, head, query_pos, key_pos]
     lengths = trace.mask.sum(1)  # [batch]
@@ -45,9 +97,15 @@ def attention_to(trace: Trace, key: int = 0, queries: str = "second_half") -> to
     start = lengths[:, None] // 2 if queries == "second_half" else torch.full_like(lengths[:, None], key)
     sel = (i >= start) & (i < lengths[:, None]) & (i >= key)  # [batch, query_pos]
     col = A[..., key].float()  # [layer, batch, head, query_pos]
+    hidden = _hidden(trace, key, A.shape[-2], A.device)
+    if hidden is not None and (hidden[:, None, :] & sel[None]).any():
+        seen = (sel[None] & ~hidden[:, None, :]).float()[:, :, None, :]  # [layer, batch, 1, query_pos]
+        n = seen.sum(-1)  # [layer, batch, 1]
+        out = ((col * seen).sum(-1) / n.clamp(min=1)).masked_fill(n == 0, float("nan"))  # [layer, batch, head]
+        return out.permute(1, 0, 2), True
     w = sel.float()[None, :, None, :]
     out = (col * w).sum(-1) / w.sum(-1).clamp(min=1)  # [layer, batch, head]
-    return out.permute(1, 0, 2)
+    return out.permute(1, 0, 2), False
 
 
 def sink_score(trace: Trace, key: int = 0, metric: Metric = "paper", layers: tuple[int, int] | None = None,
@@ -57,9 +115,15 @@ def sink_score(trace: Trace, key: int = 0, metric: Metric = "paper", layers: tup
     L = trace.n_layer
     a, b = checks.layer_range(layers if layers is not None else (paper_layers(L) if metric != "gu" else (0, L)), L)
     if metric == "gu":
-        imp = attention_to(trace, key, queries="from_key")[:, a:b]  # [batch, layer, head]
-        return (imp > epsilon).float().mean((1, 2))
-    return attention_to(trace, key)[:, a:b].mean((1, 2))
+        imp, windowed = _attention_to(trace, key, "from_key")
+        imp = imp[:, a:b]  # [batch, layer, head]
+        if not windowed:
+            return (imp > epsilon).float().mean((1, 2))
+        seen = ~imp.isnan()  # the layers whose window lets some chosen query see the key
+        return ((imp > epsilon) & seen).float().sum((1, 2)) / seen.float().sum((1, 2))  # 0/0: NaN, none sees it
+    v, windowed = _attention_to(trace, key, "second_half")
+    v = v[:, a:b]
+    return v.nanmean((1, 2)) if windowed else v.mean((1, 2))  # windowed: over the layers that see the key
 
 
 def sink_table(trace: Trace, key: int = 0, metric: Metric = "mass", epsilon: float = GU_EPSILON) -> pd.DataFrame:
@@ -74,6 +138,8 @@ def sink_table(trace: Trace, key: int = 0, metric: Metric = "mass", epsilon: flo
     df["metric"] = metric
     if metric == "gu":
         df["has_sink"] = df["value"] > epsilon
+        if df["value"].isna().any():  # a layer whose window hides the key: neither a sink nor none
+            df["has_sink"] = df["has_sink"].where(df["value"].notna())
     lo, hi = paper_layers(L)
     df["paper_layer"] = df["layer"].between(lo, hi - 1)
     return df

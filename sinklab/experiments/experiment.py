@@ -175,6 +175,12 @@ class Experiment:
             if not getattr(plan, option):
                 raise BadInput(f"the {self.name} experiment needs --{option.replace('_', '-')}")
 
+    @property
+    def own_bos(self) -> bool:
+        """Whether it puts a BOS token first itself (it declares an option named *_bos, as structural's
+        --structural-bos): its `measure` then gets the inputs as drawn, without the plan's --bos."""
+        return any(o.name.endswith("_bos") for o in self.options)
+
     # ------------------------------------------------------------------ what it makes of them
     def table(self, raw: Raw, plan) -> pd.DataFrame:
         raise NotImplementedError

@@ -13,17 +13,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import torch
 
 from ..analyses import bands
 from ..analyses.effects import sweep
+from ..analyses.metrics import hidden_key_layers
 from ..errors import BadInput
 from ..inputs.regimes import check_length, make_inputs
 from ..interventions import meanings
+from ..model import families
+from ..model.forward import Trace
+from ..model.tokens import prepends_bos
 from ..published import reference
 from .experiment import REGISTRY
 from .settings import KeyCoords, resolve_setting, signature
 
 JOB_COLUMNS = ["model", "revision", "seed", "regime", "n_tokens"]
+# Whether the forward records each layer's sliding window in its traces (Trace.windows), which is what lets
+# sinklab.analyses.metrics leave the hidden (layer, query) pairs out of the sink score.
+WINDOWS_RECORDED = "windows" in getattr(Trace, "__dataclass_fields__", {})
 PATTERN_BUDGET = 384 * 2 ** 20  # bytes of recorded attention patterns per batch (sets the batch at long lengths)
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -39,7 +47,7 @@ class Job:
     settings: tuple[str, ...] = ("baseline",)
     revision: str | None = None
     n: int = 100
-    band: str = "paper"
+    band: str = bands.DEFAULT
     metric: str = "paper"
     source: str = "auto"
     target: int = 1
@@ -52,6 +60,7 @@ class Job:
     experiments: tuple[str, ...] = ()  # the experiments it serves: each may measure something of its own
     factor: float | None = None  # amplify's factor in the signature (None: its default)
     options: tuple[tuple[str, Any], ...] = ()  # the plan's experiment options (what a measure may read)
+    bos: str = "no"  # the model's BOS token first: no (the paper's convention), yes, auto (as its tokenizer does)
 
     def identity(self) -> dict:
         return {"model": self.model, "revision": self.revision or "", "seed": self.seed, "regime": self.regime,
@@ -85,6 +94,49 @@ def _chosen(iv, lm) -> str:
         return f"none: {e}"
 
 
+def bos_id(tokenizer, bos: str) -> int | None:
+    """The token the inputs start with under `bos` (no / yes / auto, sinklab.experiments.plan.BOS), or None.
+    yes: the tokenizer's BOS token, else its end-of-text token (GPT-2's <|endoftext|>, as the spec's option);
+    auto: the BOS token only where the model's own tokenizer puts it first (Gemma's <bos>; GPT-2's: none)."""
+    if bos == "no" or (bos == "auto" and not prepends_bos(tokenizer)):
+        return None
+    tid = getattr(tokenizer, "bos_token_id", None)
+    tid = tid if tid is not None else getattr(tokenizer, "eos_token_id", None)
+    if tid is None:
+        raise BadInput("--bos yes: this model's tokenizer has neither a BOS nor an end-of-text token to put first")
+    return int(tid)
+
+
+def with_bos(ids, tid: int | None):
+    """The inputs with token `tid` at position 0 and their last token dropped (the same length), or unchanged."""
+    if tid is None:
+        return ids
+    return torch.cat([torch.full_like(ids[:, :1], tid), ids[:, :-1]], dim=1)
+
+
+def hidden_layers_note(lm, band: tuple[int, int], n_tokens: int, keys=(0,)) -> str:
+    """In words, the band's layers whose sliding window hides a measured key from second-half queries at this
+    length, and what the score does with them (sinklab.analyses.metrics: those queries are left out, a layer
+    none of them sees is left out of the band's mean); "" where every band layer sees every key."""
+    fam = families.of(lm.model)
+    windows = tuple(fam.window(l) for l in range(band[0], band[1]))
+    parts = []
+    for k in dict.fromkeys(keys):
+        some, every = hidden_key_layers(windows, n_tokens, k)
+        if some or every:
+            name = "the first token" if k == 0 else f"position {k}"
+            shown = ([f"{band[0] + l} (from all of them)" for l in every] +
+                     [f"{band[0] + l} (from some)" for l in some])
+            parts.append(f"{name} is outside the sliding window (of {windows[(every or some)[0]]} keys) of "
+                         f"second-half queries in band layer(s) {', '.join(shown)}")
+    if not parts:
+        return ""
+    treated = ("those queries are left out of the sink score, and a layer where none sees the key is left out of "
+               "the band's mean" if WINDOWS_RECORDED else
+               "this sinklab's forward does not record its windows, so their zeros are averaged into the score")
+    return "; ".join(parts) + f" ({treated})"
+
+
 def _batch_for(lm, band: tuple[int, int], n_tokens: int, requested: int, ce: bool) -> int:
     per_example = (band[1] - band[0]) * lm.info.n_head * n_tokens * n_tokens * 4
     if ce:
@@ -107,7 +159,9 @@ def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
     if missing:
         raise BadInput(f"experiments {missing} are not defined in this process: import the module that defines "
                        "them (on a Dask cluster: on every worker too)")
-    ids, source = make_inputs(lm.tokenizer, info.vocab_size, job.regime, job.n, job.n_tokens, job.seed, job.source)
+    drawn, source = make_inputs(lm.tokenizer, info.vocab_size, job.regime, job.n, job.n_tokens, job.seed, job.source)
+    first = bos_id(lm.tokenizer, job.bos)
+    ids = with_bos(drawn, first)
     base = signature(lm, job.target, key_coords=job.key_coords, factor=job.factor)
     settings, skipped = {}, {}
     for name in dict.fromkeys(job.settings):
@@ -130,12 +184,16 @@ def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
                                  "published_as": reference.identify(lm, job.model) or "", "band": job.band,
                                  "band_start": band[0], "band_stop": band[1], "metric": job.metric,
                                  "inputs": int(ids.shape[0]), "source": source,
-                                 "key_coords": job.key_coords.describe(), "i_coords": _chosen(base.get("i"), lm)}])
+                                 "key_coords": job.key_coords.describe(), "i_coords": _chosen(base.get("i"), lm),
+                                 "bos": "" if first is None else lm.tokenizer.convert_ids_to_tokens(first),
+                                 "hidden_key": hidden_layers_note(lm, band, job.n_tokens,
+                                                                  (0, job.target, *job.keys))}])
     out["meanings"] = meanings(lm.model).assign(model=job.model)
     not_here = {}
     for name in job.experiments:  # where a measurement is not defined (rotary models, no b_Q), only it is lost
         try:
-            rows = REGISTRY[name].measure(job, lm, ids, band, batch)
+            exp = REGISTRY[name]  # an experiment with a BOS option of its own puts its BOS itself (structural)
+            rows = exp.measure(job, lm, drawn if exp.own_bos else ids, band, batch)
         except BadInput as e:
             not_here[name] = str(e)
             continue

@@ -22,6 +22,9 @@ from .settings import labels_of, title
 from .tables import not_run
 
 FORMATS = ("png", "svg")
+BOS_WORDS = {"no": "the text's own first token, no BOS added (the paper's convention; --bos no)",
+             "yes": "the model's BOS token (else its end-of-text token) put first, the last token dropped (--bos yes)",
+             "auto": "a BOS token put first where the model's tokenizer adds one, the last token dropped (--bos auto)"}
 LABELS_NOTE = ("sinklab runs every label through the same points on every family; what it MEANS there is declared by "
                "the intervention (sinklab.interventions.meanings)")
 
@@ -84,9 +87,10 @@ def _band_flags(res, e: str, pub: pd.DataFrame) -> list[str]:
     return out
 
 
-def published_markdown(res, exp, pub: pd.DataFrame) -> list[str]:
+def published_markdown(res, exp, pub: pd.DataFrame, stated: set | None = None) -> list[str]:
     """The published rows beside an experiment's section: per source (labelled, with its band), a warning where
-    its band differs from the run's, and (if the experiment states_definitions) how (i)/(j) were defined."""
+    its band differs from the run's, and (if the experiment states_definitions) how (i)/(j) were defined — once
+    per report: `stated` holds the sources whose definitions an earlier section gave (updated here)."""
     lines = []
     for src in dict.fromkeys(pub["source"]):
         p = pub[pub["source"] == src].drop(columns=["source"])
@@ -95,30 +99,55 @@ def published_markdown(res, exp, pub: pd.DataFrame) -> list[str]:
                   md_table(p.drop(columns=["band", "band_start", "band_stop"], errors="ignore"), max_rows=80), ""]
     lines += _band_flags(res, exp.name, pub)
     defined = {EXT: EXT_DEFINITIONS, AUTHORS: AUTHORS_DEFINITIONS}
+    stated = set() if stated is None else stated
     if exp.states_definitions and set(pub["source"]) & set(defined):
-        theirs = "; ".join(f"{'the extension' if src == EXT else 'the authors'}: {defined[src]}"
-                           for src in dict.fromkeys(pub["source"]) if src in defined)
-        lines.append(f"> Definitions: this run's {res.plan.key_coords.describe()}; {theirs}.")
+        new = [src for src in dict.fromkeys(pub["source"]) if src in defined and src not in stated]
+        if new:
+            ours = "" if "run" in stated else f"this run's {res.plan.key_coords.describe()}; "
+            theirs = "; ".join(f"{'the extension' if src == EXT else 'the authors'}: {defined[src]}" for src in new)
+            lines.append(f"> Definitions: {ours}{theirs}.")
+            stated.update(["run", *new])
+        else:
+            lines.append("> Definitions: as stated above.")
     lines.append("")
     return lines
+
+
+def _model_line(r, plan) -> str:
+    """One model's line under 'Layer band': its depth and band, the inputs' first token, where a window hides a
+    measured key, the (i) coordinates when the rule chose them (explicit ones are said once, above)."""
+    ident = f"; it is {r['published_as']}: published numbers beside" if r.get("published_as") else ""
+    coords = r.get("i_coords")
+    explicit = plan.key_coords.coords is not None and coords == ", ".join(map(str, plan.key_coords.coords))
+    coords = f"; (i) zeroes W_k rows {coords}" if isinstance(coords, str) and not explicit else ""
+    bos = f"; BOS {r['bos']} first" if isinstance(r.get("bos"), str) and r.get("bos") else ""
+    hidden = r.get("hidden_key")
+    hidden = f"; at {r['n_tokens']} tokens {hidden}" if isinstance(hidden, str) and hidden else ""
+    return (f"- {r['model']}: {r['family']}, {r['n_layer']} layers → band [{r['band_start']}, {r['band_stop']}), "
+            f"{r['n_positions']} positions, {r.get('dtype', 'float32')}{bos}{coords}{hidden}{ident}")
 
 
 def markdown(res) -> str:
     """report.md: the run, then one section per experiment (its description, its own markdown, the published
     rows beside), then what did not run."""
     plan = res.plan
+    stated: set = set()  # whose (i)/(j) definitions a section stated already
     lines = [f"# sinklab experiments: {', '.join(plan.models)}", "",
              f"Experiments: {', '.join(plan.experiments)}. Data seeds: {', '.join(map(str, plan.seeds))} "
              f"(summaries: mean ± SD across seeds). Inputs: {plan.n} per domain/regime, {plan.n_tokens} tokens "
              f"unless the experiment varies it. Metric: {plan.metric}. Engine: {res.engine}.", "",
-             f"W_k coordinates: {plan.key_coords.describe()}.", ""]
+             f"W_k coordinates: {plan.key_coords.describe()}.", "",
+             f"First token: {BOS_WORDS.get(getattr(plan, 'bos', 'no'), plan.bos)}.", ""]
     info = res.info.drop_duplicates("model") if len(res.info) else res.info
     lines.append(f"Layer band: {bands.describe(plan.band)}.")
     for _, r in info.iterrows():
-        ident = f"; it is {r['published_as']}: published numbers beside" if r.get("published_as") else ""
-        coords = f"; (i) zeroes W_k rows {r['i_coords']}" if isinstance(r.get("i_coords"), str) else ""
-        lines.append(f"- {r['model']}: {r['family']}, {r['n_layer']} layers → band [{r['band_start']}, "
-                     f"{r['band_stop']}), {r['n_positions']} positions, {r.get('dtype', 'float32')}{coords}{ident}")
+        lines.append(_model_line(r, plan))
+    if len(res.info) and "hidden_key" in res.info:  # a model's other lengths (lengths, regimes): each said once
+        said = set(zip(info["model"], info["n_tokens"]))
+        more = res.info[res.info["hidden_key"].fillna("").astype(bool)].drop_duplicates(["model", "n_tokens"])
+        for _, r in more.iterrows():
+            if (r["model"], r["n_tokens"]) not in said:
+                lines.append(f"  - {r['model']} at {r['n_tokens']} tokens: {r['hidden_key']}")
     lines.append("")
     lines += _labels_block(res)
     for e in plan.experiments:
@@ -131,7 +160,7 @@ def markdown(res) -> str:
         pub = res.published.get(e)
         lines += exp.markdown(res, t, s, pub)
         if exp.published_in_report and pub is not None and len(pub):
-            lines += published_markdown(res, exp, pub)
+            lines += published_markdown(res, exp, pub, stated)
     lines += ["## not run", ""]
     if res.errors.empty:
         lines += ["Nothing: every job and setting ran.", ""]
@@ -187,6 +216,7 @@ def run_record(res) -> dict:
         models[m] = info
     return {"command": res.command or "sinklab report (from Python)",
             "models": models, "seeds": list(p.seeds), "n": p.n, "n_tokens": p.n_tokens, "metric": p.metric,
+            "band": p.band, "bos": p.bos, "key_coords": p.key_coords.describe(),
             "experiments": list(p.experiments), "domains": list(p.domains),
             "versions": {"sinklab": version("sinklab"), "python": platform.python_version(), "torch": version("torch"),
                          "transformers": version("transformers"), "gguf": version("gguf"), "pandas": version("pandas")}}

@@ -4,7 +4,7 @@ Jobs are keyed by (model, revision, seed, regime, length): experiments that need
 one job, whose single batched sweep carries the union of their settings. Which jobs an experiment needs, and
 what they run for it, the experiment declares (sinklab.experiments.experiment); the plan only merges them.
 
-The plan's own fields are what every experiment shares (models, seeds, inputs, band, metric, how (i)/(j) pick
+The plan's own fields are what every experiment shares (models, seeds, inputs, BOS, band, metric, how (i)/(j) pick
 their coordinates); each experiment's options (lengths, alphas, ...) are keywords too, `Plan(..., lengths=(40,
 80))`, read as attributes, `plan.lengths` (declared by the experiments, defaults filled in, validated here).
 """
@@ -23,6 +23,8 @@ from .experiment import REGISTRY, Option
 from .experiment import options as declared_options
 from .jobs import DTYPES, Job
 from .settings import KeyCoords, check_setting
+
+BOS = ("no", "yes", "auto")  # no: the paper's convention (default); yes: the model's BOS first; auto: as its tokenizer
 
 EFFICACY = ("b", "c", "d", "e", "i")
 # an option several experiments read (each declares this same object)
@@ -68,7 +70,7 @@ class Plan:
     seeds: tuple[int, ...] = (42,)
     n: int = 100
     n_tokens: int = 40
-    band: str = "paper"
+    band: str = bands.DEFAULT
     metric: str = "paper"
     source: str = "auto"
     target: int = 1
@@ -79,19 +81,21 @@ class Plan:
     coords: tuple[int, ...] | None = None  # (i)/(j)/scale_wk: explicit W_k coordinates
     i_top: int | None = None  # ... or the top n |EPE_0| coordinates
     i_k_sigma: float | None = None  # ... or the mean + kσ rule (None: 3)
-    j_per_layer: bool = False  # (j): re-drawn in every layer (the extension's way) instead of one draw
-    j_seed: int = 0  # (j): seed of the draw (the extension: 42)
+    j_per_layer: bool = False  # (j): re-drawn in every layer (sinklab's per-layer draw) instead of one draw
+    j_seed: int = 0  # (j): seed of the draw (the authors and the extension: 42)
+    j_authors: bool = False  # (j): the circuit authors' exact draw (random.seed + randint per layer)
+    bos: str = "no"  # put the model's BOS token first: no (the paper), yes, auto (as the model's tokenizer does)
     factor: float | None = None  # amplify's factor in the signature (None: its default)
     options: tuple[tuple[str, Any], ...] = ()  # every registered experiment's options, defaults filled in
 
-    def __init__(self, models, experiments=("table1",), seeds=(42,), n=100, n_tokens=40, band="paper",
+    def __init__(self, models, experiments=("table1",), seeds=(42,), n=100, n_tokens=40, band=bands.DEFAULT,
                  metric="paper", source="auto", target=1, domains=DOMAINS, batch_size=32, device=None,
-                 dtype="float32", coords=None, i_top=None, i_k_sigma=None, j_per_layer=False, j_seed=0, factor=None,
-                 options=(), **named):
+                 dtype="float32", coords=None, i_top=None, i_k_sigma=None, j_per_layer=False, j_seed=0,
+                 j_authors=False, bos="no", factor=None, options=(), **named):
         values = dict(models=models, experiments=experiments, seeds=seeds, n=n, n_tokens=n_tokens, band=band,
                       metric=metric, source=source, target=target, domains=domains, batch_size=batch_size,
                       device=device, dtype=dtype, coords=coords, i_top=i_top, i_k_sigma=i_k_sigma,
-                      j_per_layer=j_per_layer, j_seed=j_seed, factor=factor)
+                      j_per_layer=j_per_layer, j_seed=j_seed, j_authors=j_authors, bos=bos, factor=factor)
         for name in ("models", "experiments", "seeds", "domains"):
             v = values[name]
             values[name] = (v,) if isinstance(v, (str, int, float)) else tuple(v)
@@ -122,7 +126,7 @@ class Plan:
     def key_coords(self) -> KeyCoords:
         """How (i), (j) and scale_wk pick their W_k coordinates in every job of the plan."""
         return KeyCoords(coords=self.coords, top=self.i_top, k_sigma=self.i_k_sigma, j_per_layer=self.j_per_layer,
-                         j_seed=self.j_seed)
+                         j_seed=self.j_seed, j_authors=self.j_authors)
 
     def validate(self) -> None:
         if not self.models:
@@ -159,6 +163,7 @@ class Plan:
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise BadInput(f"batch size must be an integer >= 1; got {self.batch_size!r}")
         checks.one_of("dtype (--dtype)", self.dtype, DTYPES)
+        checks.one_of("bos (--bos)", self.bos, BOS)
         self.key_coords.check()
         for e in self.experiments:
             REGISTRY[e].validate(self)
@@ -183,7 +188,7 @@ class Plan:
                         w["ce"] |= exp.ce
                         w["keys"].update(exp.keys_measured(self))
         return [Job(model=m, revision=rev, seed=s, regime=r, n_tokens=T, settings=tuple(w["settings"]), n=self.n,
-                    band=self.band, metric=self.metric, source=self.source, target=self.target,
+                    band=self.band, metric=self.metric, source=self.source, target=self.target, bos=self.bos,
                     keys=tuple(sorted(w["keys"])), ce=w["ce"], batch_size=self.batch_size, device=self.device,
                     dtype=self.dtype, key_coords=self.key_coords, experiments=tuple(w["experiments"]),
                     factor=self.factor, options=self.options)

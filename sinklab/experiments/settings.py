@@ -7,38 +7,72 @@
     dose:b:α / dose:scale_wk:α / dose:pe:α scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1
 
 How (i), (j) and scale_wk pick their W_k coordinates is a job's `key_coords` (KeyCoords: explicit
-coordinates, the top n of |EPE_0|, or the mean + kσ rule; (j) one draw or re-drawn per layer, seeded).
+coordinates, the top n of |EPE_0|, or the mean + kσ rule; (j) one draw, re-drawn per layer, or the circuit
+authors' exact draw, seeded).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import random
 import re
 from dataclasses import dataclass
 
 from .. import checks
 from ..errors import BadInput
-from ..interventions import (REGISTRY, InterpolatePE, ScaleKeyRows, ZeroKeyCoords, make, planted_coords,
-                             signature_names, signature_settings)
+from ..interventions import (REGISTRY, InterpolatePE, ScaleKeyRows, ZeroKeyCoords, ZeroRandomKeyCoords, make,
+                             planted_coords, signature_names, signature_settings)
+from ..model import families
 
 AND = "∧"
 DOSE_CURVES = {"b": "scale b_Q", "scale_wk": "scale selected W_k rows", "pe": "interpolate PE_0 → PE_1"}
+
+
+def authors_draw(seed: int, d_model: int, count: int, layer: int) -> tuple[int, ...]:
+    """(j)'s coordinates in `layer` as the circuit authors' code draws them (intervention_analysis.py,
+    intervention (j)): Python's `random.seed(seed)` once per input, then in every layer, in order from layer 0,
+    `count` × `random.randint(0, d_model - 1)` over all coordinates (massive ones included). A coordinate drawn
+    twice in a layer is zeroed once (their `wk[:, idx] = 0`), so a layer may zero fewer than `count` rows."""
+    rng = random.Random(seed)  # the same Mersenne Twister stream as random.seed(seed) + random.randint
+    draws = [[rng.randint(0, d_model - 1) for _ in range(count)] for _ in range(layer + 1)]
+    return tuple(sorted(set(draws[layer])))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthorsRandomKeyCoords(ZeroRandomKeyCoords):
+    # (j) with the circuit authors' exact draw (authors_draw): unregistered (its label and texts are (j)'s), built
+    # by KeyCoords(j_authors=True) for `sinklab report --j-authors`.
+
+    def chosen(self, model, layer: int | None = None):
+        """The coordinates the authors' code zeroes in `layer` (None: layer 0)."""
+        count = self.n if self.n is not None else len(ZeroKeyCoords.chosen(self, model))
+        return authors_draw(self.seed, families.of(model).d_model, count, layer or 0)
 
 
 @dataclass(frozen=True)
 class KeyCoords:
     """How (i), (j) and scale_wk choose the rows of W_k they act on (plain values: ships with a job).
 
-    coords: explicit coordinates (they win); top: the `top` largest |EPE_0| coordinates; else the
-    mean + k_sigma·std rule (None: the intervention's default, 3). (j) zeroes as many random coordinates:
-    one draw for every layer, never a massive one (default), or re-drawn in every layer from
-    (j_seed, layer) over all coordinates (j_per_layer: the authors' and the extension's way)."""
+    coords: explicit coordinates (they win; each once, in increasing order); top: the `top` largest |EPE_0|
+    coordinates; else the mean + k_sigma·std rule (None: the intervention's default, 3). (j) zeroes as many
+    random coordinates: one draw for every layer, never a massive one (default); re-drawn in every layer from a
+    torch generator seeded by (j_seed, layer) over all coordinates (j_per_layer: sinklab's per-layer draw); or
+    the circuit authors' exact draw (j_authors: Python's random.seed(j_seed), then randint(0, d_model - 1) per
+    coordinate, layer after layer: authors_draw)."""
 
     coords: tuple[int, ...] | None = None
     top: int | None = None
     k_sigma: float | None = None
     j_per_layer: bool = False
     j_seed: int = 0
+    j_authors: bool = False
+
+    def __post_init__(self):
+        if self.coords is not None and not isinstance(self.coords, (str, int)):
+            try:  # a coordinate given twice is zeroed once: say it once (report.md, run.json)
+                object.__setattr__(self, "coords", tuple(sorted(set(self.coords))))
+            except TypeError:
+                pass  # not comparable: check() refuses it
 
     def check(self) -> "KeyCoords":
         """Validate without a model (a coordinate past the model's width is refused when the job runs)."""
@@ -66,6 +100,8 @@ class KeyCoords:
         if isinstance(self.j_seed, bool) or not isinstance(self.j_seed, int):
             raise BadInput(f"j_seed (--j-seed) must be an integer; got {self.j_seed!r}")
         checks.in_range("j_seed (--j-seed)", self.j_seed, p.low, p.high)
+        if not isinstance(self.j_authors, bool):
+            raise BadInput(f"j_authors (--j-authors) must be True or False; got {self.j_authors!r}")
         return self
 
     def apply(self, iv):
@@ -80,8 +116,11 @@ class KeyCoords:
             kw.update(coords=None, n=self.top)
         if self.k_sigma is not None:
             kw["k_sigma"] = float(self.k_sigma)
-        kw.update(seed=self.j_seed, per_layer_draw=self.j_per_layer)
-        return dataclasses.replace(iv, **{k: v for k, v in kw.items() if k in names})
+        kw.update(seed=self.j_seed, per_layer_draw=self.j_per_layer or self.j_authors)
+        kw = {k: v for k, v in kw.items() if k in names}
+        if self.j_authors and type(iv) is ZeroRandomKeyCoords:
+            return AuthorsRandomKeyCoords(**{**{f.name: getattr(iv, f.name) for f in dataclasses.fields(iv)}, **kw})
+        return dataclasses.replace(iv, **kw)
 
     def describe(self) -> str:
         """In words, for report.md."""
@@ -90,7 +129,9 @@ class KeyCoords:
              f"(i): the top {self.top} |EPE_0| coordinates" if self.top is not None else
              f"(i): the EPE_0 coordinates above mean + {k:g}σ (a planted model without position embeddings: "
              "its planted massive coordinates)")
-        j = ("re-drawn in every layer over all coordinates" if self.j_per_layer else
+        j = ("the circuit authors' draw: Python's random.seed(seed), then randint(0, d_model − 1) per coordinate, "
+             "layer after layer, over all coordinates" if self.j_authors else
+             "re-drawn in every layer over all coordinates (sinklab's per-layer draw)" if self.j_per_layer else
              "one draw for every layer, never a chosen (i) coordinate")
         return f"{i}; (j): as many random coordinates, {j}, seed {self.j_seed}"
 

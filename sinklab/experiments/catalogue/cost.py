@@ -3,6 +3,7 @@ removes, and the Pareto frontier."""
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 
 from ...interventions import signature_names, with_role
 from ...published import beside
@@ -13,6 +14,34 @@ from ..markdown import summary_markdown
 COST_EXTRA = ("dose:b:0.5", "dose:b:0.75")  # b_Q scaled, not removed: the cheap end of the frontier
 COST_COLS = [*tables.BASE_COLS[:tables.BASE_COLS.index("first")], "first", "base_first", "reduction_pct", "ce",
              "ce_change"]
+# Two settings closer than this are the same point of the frontier (neither dominates the other): float noise, e.g.
+# (d) and transplant@1, the same edit computed in different batches, differ by ~1e-8. Both are far below what
+# report.md shows (0.1 % of reduction, 0.001 nats).
+REDUCTION_TOL = 1e-3  # percentage points of reduction_pct
+CE_TOL = 1e-4  # nats of ce_change
+
+
+def frontier(g: pd.DataFrame) -> pd.Series:
+    """The frontier status of each setting of one (model, seed, domain) — columns intervention, reduction_pct,
+    ce_change: "on" (Pareto: no other setting removes more of the sink at position 0 for no more cost, beyond
+    the tolerances REDUCTION_TOL / CE_TOL), "dominated", "raises" (reduction < -REDUCTION_TOL) or "none"
+    (|reduction| <= REDUCTION_TOL): a setting that removes nothing is never on the frontier, however cheap;
+    "n/a" (no number); "" for the baseline. Settings that do not apply to a model (declared no-ops) never reach
+    this table: the sweep refuses them (a "not run" row)."""
+    out = pd.Series("", index=g.index, dtype=object)
+    red, ce = g["reduction_pct"], g["ce_change"]
+    setting = g["intervention"] != "baseline"
+    out[setting & (red.isna() | ce.isna())] = "n/a"
+    out[setting & (red < -REDUCTION_TOL)] = "raises"
+    out[setting & red.between(-REDUCTION_TOL, REDUCTION_TOL)] = "none"
+    cand = g[setting & (red > REDUCTION_TOL) & ce.notna()]
+    for i, r in cand.iterrows():
+        no_less = (cand["reduction_pct"] >= r["reduction_pct"] - REDUCTION_TOL) & \
+                  (cand["ce_change"] <= r["ce_change"] + CE_TOL)
+        better = (cand["reduction_pct"] > r["reduction_pct"] + REDUCTION_TOL) | \
+                 (cand["ce_change"] < r["ce_change"] - CE_TOL)
+        out[i] = "dominated" if (no_less & better).any() else "on"
+    return out
 
 
 class Cost(Experiment, name="cost"):
@@ -21,7 +50,7 @@ class Cost(Experiment, name="cost"):
     ce = True
     keys = ("model", "domain", "intervention", "title")
     values = ("sink", "pct_of_baseline", "base_first", "reduction_pct", "ce", "ce_change")
-    per_seed = ("key", "n", "se", "first")
+    per_seed = ("key", "n", "se", "first", "frontier")
     carried = {"on_frontier": "share"}
     shown = ("model", "domain", "intervention", "ce_change", "reduction_pct")
     pooled_only = True
@@ -41,23 +70,29 @@ class Cost(Experiment, name="cost"):
         base = s["base_first"].where(s["base_first"] > 0)  # no sink at position 0: nothing to reduce (NaN)
         s = s.assign(reduction_pct=100 * (1 - s["first"] / base))
         s = tables.finish(s, COST_COLS)
-        s["on_frontier"] = False
+        s["frontier"] = ""
         for _, g in s.groupby(["model", "seed", "domain"]):
-            g = g[g["intervention"] != "baseline"].dropna(subset=["ce_change", "reduction_pct"])
-            for i, r in g.iterrows():  # Pareto: no other setting cuts more for no more cost
-                dominated = ((g["reduction_pct"] >= r["reduction_pct"]) & (g["ce_change"] <= r["ce_change"]) &
-                             ((g["reduction_pct"] > r["reduction_pct"]) | (g["ce_change"] < r["ce_change"]))).any()
-                s.loc[i, "on_frontier"] = not dominated
+            s.loc[g.index, "frontier"] = frontier(g)
+        s["on_frontier"] = s["frontier"] == "on"
         return s
 
     def markdown(self, res, table, summary, published):
-        frontier = {} if "on_frontier_share" not in summary.columns else {
-            "on frontier": lambda s: s["on_frontier_share"].map(lambda x: "yes" if x >= 0.5 else "")}
+        def shown(s):
+            red = s["reduction_pct_mean"]
+            return pd.Series(["yes" if on >= 0.5 else "no: raises the sink" if r < -REDUCTION_TOL else
+                              "no: removes nothing" if abs(r) <= REDUCTION_TOL else ""
+                              for on, r in zip(s["on_frontier_share"], red)], index=s.index).where(
+                s["intervention"] != "baseline", "")
+
+        frontier_col = {} if "on_frontier_share" not in summary.columns else {"on frontier": shown}
         movers = ", ".join(with_role("moves the sink"))
-        return [summary_markdown(self, summary, len(res.plan.seeds), frontier), "",
+        return [summary_markdown(self, summary, len(res.plan.seeds), frontier_col), "",
                 "Reduction = 100 (1 − sink at position 0 / the baseline's): how much of the sink at the first "
                 f"token each setting removes (for {movers} too, whose `sink` column is the attention at their "
-                "target position).", ""]
+                "target position). The frontier: the settings no other setting beats on both — removing more of "
+                f"the sink for no more cost — with a tolerance ({REDUCTION_TOL:g} percentage points, {CE_TOL:g} "
+                "nats: closer settings are the same point, e.g. (d) and transplant@1); a setting that raises the "
+                "sink or removes nothing is never on it; settings that do not apply to a model are not run.", ""]
 
     def figure(self, summary, published):
         s = figures.shown_domain(summary)
