@@ -44,7 +44,7 @@ STRUCTURAL = "textbook-structural"  # where the Structural origin page shows the
 
 def default_intervention(s) -> str:
     """The Interventions page's first intervention on this model: INTERVENTION if it runs here, else the first that does."""
-    runs_here = serving.quick(lessons.applicable, s)
+    runs_here = [k for k in serving.quick(lessons.applicable, s) if k != "a"]  # the baseline has nothing to show
     return INTERVENTION if INTERVENTION in runs_here else (runs_here[0] if runs_here else "a")
 
 

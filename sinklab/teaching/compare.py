@@ -86,6 +86,8 @@ def wires_cut(computed: pd.DataFrame) -> dict[str, list[str]]:
     ran = computed[(computed["note"].fillna("") == "") & (computed["intervention"] != "baseline")]
     ran = ran[ran["key"].fillna(0).astype(int) == 0]
     ran = ran[~ran["intervention"].map(lambda k: getattr(REGISTRY.get(k), "control", False))]
+    if ran.empty:
+        return {}
     return {m: sorted(g.loc[g["pct_of_baseline"] < CUT, "intervention"]) for m, g in ran.groupby("model", sort=False)}
 
 
