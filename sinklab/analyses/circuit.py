@@ -190,7 +190,8 @@ def circuit(lm, ids: torch.Tensor, route: str = "positional", cuts: tuple[str, .
     ids = ids.reshape(1, -1)
     tr = run(lm.model, ids.repeat(2, 1), per_example=[None, tuple(ivs)])  # example 0 intact, 1 cut
     one = [Trace(ids=tr.ids[i:i + 1], mask=tr.mask[i:i + 1], n_layer=tr.n_layer, n_head=tr.n_head,
-                 cache={k: v[i:i + 1] for k, v in tr.cache.items()}) for i in (0, 1)]
+                 cache={k: v[i:i + 1] for k, v in tr.cache.items()}, windows=tr.windows)
+           for i in (0, 1)]
     base, cut = one
     band = metrics.paper_layers(lm.info.n_layer)
     sink = metrics.sink_score(tr, 0, metric).cpu()

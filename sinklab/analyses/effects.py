@@ -68,7 +68,7 @@ def band_view(trace, band: tuple[int, int]):
     a, b = band
     cache = {act_name("pattern", i): trace.pattern(a + i) for i in range(b - a)}
     return Trace(ids=trace.ids, mask=trace.mask, n_layer=b - a, n_head=trace.n_head, cache=cache,
-                 family=trace.family)
+                 family=trace.family, windows=None if trace.windows is None else trace.windows[a:b])
 
 
 def band_score(trace, key: int, metric: metrics.Metric, band: tuple[int, int] | None) -> torch.Tensor:

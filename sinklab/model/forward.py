@@ -34,6 +34,8 @@ class Trace:
     n_head: int
     cache: dict[str, torch.Tensor] = field(default_factory=dict)
     family: str = "gpt2"  # model_type of the model that produced it
+    windows: tuple[int | None, ...] | None = None  # each layer's sliding window (None: global): what the metrics
+    #                                                leave out (sinklab.analyses.metrics)
 
     def __getitem__(self, key: str | tuple[str, int]) -> torch.Tensor:
         """trace["blocks.3.attn.hook_pattern"] or trace["pattern", 3]."""
@@ -270,4 +272,5 @@ def run(model, ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
         if head:
             final = hook("ln_final", None, A.ln_final(resid))  # [batch, pos, d_model]
             hook("logits", None, A.unembed(final))  # [batch, pos, vocab]
-    return Trace(ids=ids, mask=mask, n_layer=A.n_layer, n_head=H, cache=hook.cache, family=A.name)
+    return Trace(ids=ids, mask=mask, n_layer=A.n_layer, n_head=H, cache=hook.cache, family=A.name,
+                 windows=tuple(A.window(l) for l in range(A.n_layer)))

@@ -478,7 +478,7 @@ def test_cost_measures_the_sink_at_position_0(run_textbook):
 
 # ------------------------------------------------------------------------------------------ definitions (item 2)
 def test_coordinate_definitions_reach_every_experiment(registered):
-    name = registered("tiny-llama", "llama", num_hidden_layers=4)
+    name = registered("tiny-llama", "llama", num_hidden_layers=4, attention_bias=True)  # b_Q: (b) and b∧i run
     kw = dict(seeds=(0,), n=2, n_tokens=12, domains=("nl",), band="1-3", alphas=(0, 1), combos=("b∧i",))
     exps = ("table1", "combined", "dose", "cost")
     res = ex.run_plan(ex.Plan(models=(name,), experiments=exps, **kw))
