@@ -420,8 +420,9 @@ def curves(v) -> list[Claim]:
         b = L[L["intervention"] == "b"].set_index("n_tokens")["pct_of_baseline_mean"].sort_index()
         if len(b) and v.query_bias:
             out.append(Claim("curves.b", f"Removing b_Q cuts the sink at every length (below {CUT:.0f} % left)",
-                             bool((b < CUT).all()),
-                             ", ".join(f"{p:.0f} % left at {int(T)}" for T, p in b.items()), {"pct": b.to_dict()},
+                             None if short else bool((b < CUT).all()),
+                             (f"there is no sink to cut at {', '.join(map(str, short))} tokens" if short else
+                              ", ".join(f"{p:.0f} % left at {int(T)}" for T, p in b.items())), {"pct": b.to_dict()},
                              reference=_published_curve(v, "lengths", "b"),
                              elsewhere=f"Here the query bias does not carry the sink at every length; on {POSITIONAL} "
                                        f"and {STRUCTURAL} it does."))
@@ -511,24 +512,29 @@ def origin(v) -> list[Claim]:
         return float(cuts.loc[name, "pct_of_baseline"])
 
     zn, ctrl, zm = pct("zero_neurons"), pct("zero_random_neurons:0"), pct("zero_massive")
+    m = v.moves_summary.set_index("intervention")
+    base_k, base0 = float(m.loc["baseline", "sink_at_k"]), float(m.loc["baseline", "sink_first"])
+    base = verdicts.has_sink(base0, int(v.stats["position"].max()) + 1)
     if zn is not None:
+        cut_v, kept_v = verdicts.cut(zn, base), (verdicts.kept(ctrl, base) if ctrl is not None else None)
         out.append(Claim("origin.cut", "Zeroing those super neurons cuts the sink, and as many random neurons do not",
-                         zn <= 50 and (ctrl is None or ctrl >= 90),
+                         None if not cut_v.applies else bool(cut_v.holds and (kept_v is None or kept_v.holds)),
                          f"{zn:.0f} % of the baseline sink left after zero_neurons in layer {layer}; "
                          + (f"{ctrl:.0f} % after zeroing as many random neurons of that layer (the control)"
                             if ctrl is not None else "no control ran"),
                          {"zero_neurons": zn, "control": ctrl}))
     if zm is not None:
+        zv = verdicts.cut(zm, base)
         out.append(Claim("origin.zero_massive", f"Zeroing the massive coordinates after layer {layer} cuts the sink",
-                         zm <= 50, f"{zm:.0f} % of the baseline sink left", {"zero_massive": zm},
+                         zv.holds, f"{zm:.0f} % of the baseline sink left" if zv.applies else zv.numbers,
+                         {"zero_massive": zm},
                          elsewhere="Later layers may rebuild or bypass it; the per-layer chart shows where."))
-    m = v.moves_summary.set_index("intervention")
-    base_k, base0 = float(m.loc["baseline", "sink_at_k"]), float(m.loc["baseline", "sink_first"])
     for name in ("isolate", "amplify"):
         a = float(m.loc[name, "sink_at_k"])
         out.append(Claim(f"origin.{name}", f"{REGISTRY[name].title} makes a sink at k = {v.position}",
-                         a >= 0.3 and a >= 3 * base_k,
-                         f"attention to position {v.position}: {base_k:.2f} → {a:.2f} (the sink at 0 was {base0:.2f})",
+                         (a >= 0.3 and a >= 3 * base_k) if base.holds else None,
+                         (f"attention to position {v.position}: {base_k:.2f} → {a:.2f} (the sink at 0 was {base0:.2f})"
+                          if base.holds else f"there is no sink on this prompt to move ({base.numbers})"),
                          {"before": base_k, "after": a},
                          elsewhere=f"This model's sink is not made by aggregation alone; on {STRUCTURAL} it moves to k."))
     return out
