@@ -93,4 +93,6 @@ with st.expander("Tables"):
                              "y": "Row of the drawing.", "value": "What is measured at the node (the sink)."})
 
 display.try_this("Cut one wire at a time, starting from the right: which cut alone breaks the sink? Then switch "
-                 "route (or model, in the sidebar): does the same wire matter?")
+                 + ("route (the radio above) or model (in the sidebar)" if len(routes) > 1 else
+                    "model in the sidebar (this one has a single route)")
+                 + ": does the same wire matter?")

@@ -140,7 +140,8 @@ def start(v) -> list[Claim]:
 
 def start_try(v) -> TryThis:
     return TryThis("Pick the code or math example in the sidebar, or type your own text: does the first column stay "
-                   "bright? Then switch on “Prepend <|endoftext|>”: which token is the sink now?", start(v)[0])
+                   "bright? Then switch on the sidebar's “Prepend …” toggle (the model's BOS token): which token is "
+                   "the sink now?", start(v)[0])
 
 
 # ---------------------------------------------------------------- Decomposition
@@ -221,8 +222,9 @@ def epe_try(v) -> TryThis:
     premise = Claim("epe.distinct", "The largest massive coordinate stands apart from the next one", gap >= 0.5,
                     f"the top two leave the massive set at kσ = {k.iloc[0]:.2f} and {k.iloc[1]:.2f}",
                     {"gap": gap},
-                    elsewhere="Here the top coordinates leave together as kσ rises; lower kσ instead and watch "
-                              "which coordinates join first.")
+                    elsewhere=(f"Here the top two leave the massive set at nearly the same kσ ({k.iloc[0]:.2f} and "
+                               f"{k.iloc[1]:.2f}): no single coordinate stands out; the question applies on "
+                               f"{POSITIONAL}."))
     return TryThis(f"Raise kσ until only one coordinate stays red (near kσ = {k.iloc[1]:.1f}), then lower it to 2: "
                    "how clear-cut is “massive”? Switch on ln_2: do the same coordinates stand out?", premise)
 
@@ -459,7 +461,8 @@ def curves_try(v) -> TryThis:
         "it has none, so the b_Q curve is flat by construction" if not v.query_bias else "its b_Q curve did not run",
         elsewhere=f"Open {POSITIONAL} or {STRUCTURAL}.")
     return TryThis("Read the b_Q curve: at which α has the sink reached half its full size? Is it the same α for "
-                   "the W_k curve? Then add longer lengths: does cutting b_Q work as well on long inputs?", premise)
+                   "the W_k curve? Then read the length curve: does cutting b_Q work as well at the longest length "
+                   "shown as at the shortest?", premise)
 
 
 # ---------------------------------------------------------------- Structural origin
