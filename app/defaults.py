@@ -14,7 +14,7 @@ import models
 import serving
 from serving.scheduler import WARMUP
 from sinklab.interventions import make
-from sinklab.model.loading import BUNDLED
+from sinklab.model.loading import BUNDLED, REAL
 from sinklab.teaching import lessons
 
 LAYER = 5  # the layer shown first (Start, Decomposition, Interventions), capped at the model's last
@@ -34,9 +34,11 @@ def curve_lengths(n_positions: int) -> list[int]:
 
 
 def compare_models(s) -> tuple[str, ...]:
-    """The Compare page's default models: the current model and every bundled model the server offers."""
+    """The Compare page's default models: the current model, every bundled model the server offers, and the first
+    real trained model it offers (SmolLM2: the quicker one; Gemma 3 is one click away in the picker)."""
     offered = models.allowlist(s.config)
-    return tuple(dict.fromkeys([s.model] + [b for b in BUNDLED if b in offered]))
+    real = [r for r in REAL if r in offered][:1]
+    return tuple(dict.fromkeys([s.model] + [b for b in BUNDLED if b in offered] + real))
 
 
 STRUCTURAL = "textbook-structural"  # where the Structural origin page shows the route when a model lacks it

@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Callable
 
 import pandas as pd
+import torch
 
 from .. import experiments
-from ..analyses import bands, verdicts
+from ..analyses import bands, structural, verdicts
+from ..inputs.corpora import load_corpora
 from ..errors import BadInput
 from ..experiments.settings import title
 from ..interventions import REGISTRY
@@ -63,8 +65,34 @@ def signature(lm: LoadedModel, n: int = 8, n_tokens: int = 40, target: int = 5, 
                                seed=seed, progress=progress)
     t = table[table["domain"] == "all"]
     out = t[["intervention", "title", "key", "n", "sink", "pct_of_baseline", "note"]].copy()
+    out = pd.concat([out, structural_rows(lm, n=n, n_tokens=n_tokens, seed=seed)], ignore_index=True)
     out.insert(0, "model", lm.info.name)
     return out.reset_index(drop=True)
+
+
+STRUCTURAL_CUTS = ("zero_neurons", "zero_random_neurons", "zero_massive")  # the structural chain's cuts, beside Table 1
+
+
+def structural_rows(lm: LoadedModel, n: int = 8, n_tokens: int = 40, seed: int = 42) -> pd.DataFrame:
+    """The structural chain's cuts (sinklab.analyses.structural) on the same inputs as the signature, the domains
+    pooled: zero_neurons (the super neurons of the layer where the massive coordinate appears), its random control
+    (one seeded draw) and zero_massive; a blank row with the reason where one does not apply."""
+    corpora = load_corpora(lm.tokenizer, n=n, n_tokens=n_tokens, seed=seed)
+    ids = torch.cat([c.ids for c in corpora.values()])
+    eff = structural.measure(lm, ids, target=min(structural.TARGET, n_tokens - 1), factors=(), control_seeds=(0,),
+                             ce=False, moves=False)["effects"]
+    rows = []
+    for label in STRUCTURAL_CUTS:
+        r = eff[eff["label"] == label]
+        if r.empty or int(r["n"].iloc[0]) == 0:
+            rows.append({"intervention": label, "title": title(label), "key": pd.NA, "n": 0,
+                         "note": r["note"].iloc[0] if len(r) else "not run"})
+            continue
+        r = r.iloc[0]
+        rows.append({"intervention": label, "title": f"{title(label)} (layer {int(r['layer'])})", "key": 0,
+                     "n": int(r["n"]), "sink": float(r["sink"]), "pct_of_baseline": float(r["pct_of_baseline"]),
+                     "note": ""})
+    return pd.DataFrame(rows)
 
 
 def baseline_sink(sig: pd.DataFrame) -> verdicts.Verdict:
