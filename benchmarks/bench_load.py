@@ -22,7 +22,7 @@ between interactions. It stops by itself after --interactions per session or --d
 Targets (issue 12): p95 <= 2 s per slider move at 30 sessions; first chart <= 5 s for a new session on
 a warm server. Ratios to the targets are printed (<= 1.00 meets the target).
 
-The server is started here (`SINKLAB_MODEL=textbook`, one process, pinned by `taskset` to its own cores
+The server is started here (`SINKLAB_MODEL=textbook`, or `--model`, one process, pinned by `taskset` to its own cores
 when there are at least two, the load generator to the others) unless --url is given; then its CPU is
 measured only if --server-pid is given too.
 
@@ -308,11 +308,11 @@ def _self_cpu_seconds() -> float:
 class Server:
     """`streamlit run` of the app on a free loopback port, optionally pinned with taskset."""
 
-    def __init__(self, cores: list[int] | None):
+    def __init__(self, cores: list[int] | None, model: str = "textbook"):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="bench_load_server_", suffix=".log", delete=False)
-        env = dict(os.environ, SINKLAB_MODEL="textbook", STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+        env = dict(os.environ, SINKLAB_MODEL=model, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
         cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -441,6 +441,7 @@ async def warm_up(url: str, args) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=30, help="simultaneous sessions (students)")
+    ap.add_argument("--model", default="textbook", help="the server's model (e.g. smollm2-135m: a real model)")
     ap.add_argument("--interactions", type=int, default=10, help="interactions per session, the first included")
     ap.add_argument("--moves", type=int, default=2, help="slider moves per page visit")
     ap.add_argument("--think", type=float, default=2.0, help="mean think time between interactions, s")
@@ -466,7 +467,7 @@ def main(argv=None) -> int:
         url, pid = args.url.rstrip("/"), args.server_pid
         args.server_cores_text = "not started here"
     else:
-        server = Server(server_cores)
+        server = Server(server_cores, args.model)
         url = server.url
         pid = server.proc.pid
         args.server_cores_text = f"pinned to cores {server_cores}" if server_cores else "not pinned"
