@@ -14,6 +14,7 @@ import torch
 from .. import experiments
 from ..analyses import bands, structural, verdicts
 from ..inputs.corpora import load_corpora
+from ..model.tokens import prepends_bos
 from ..errors import BadInput
 from ..experiments.settings import title
 from ..interventions import REGISTRY
@@ -30,6 +31,7 @@ def signature_table(lm: LoadedModel, n: int = 8, n_tokens: int = 40, target: int
     ce, ce_change, note, domain; {domain: where its inputs came from}). The sink band is the metric's own.
     BadInput when a whole domain could not run (no inputs long enough, ...)."""
     plan = experiments.Plan(models=(lm.info.name,), experiments=("table1",), seeds=(seed,), n=n, n_tokens=n_tokens,
+                            bos="auto",  # the pages follow the model's own tokenizer (Gemma's <bos>; GPT-2: none)
                             target=target, factor=factor, metric=metric,
                             band=bands.for_metric(metric, lm.info.n_layer))
     jobs = plan.jobs()
@@ -79,6 +81,8 @@ def structural_rows(lm: LoadedModel, n: int = 8, n_tokens: int = 40, seed: int =
     (one seeded draw) and zero_massive; a blank row with the reason where one does not apply."""
     corpora = load_corpora(lm.tokenizer, n=n, n_tokens=n_tokens, seed=seed)
     ids = torch.cat([c.ids for c in corpora.values()])
+    if prepends_bos(lm.tokenizer):  # as the table1 rows beside them (Plan bos="auto")
+        ids = structural.with_bos(ids, lm.tokenizer.bos_token_id)
     eff = structural.measure(lm, ids, target=min(structural.TARGET, n_tokens - 1), factors=(), control_seeds=(0,),
                              ce=False, moves=False)["effects"]
     rows = []

@@ -491,7 +491,7 @@ def curves_lesson(lm: LoadedModel, n: int = 4, lengths: tuple[int, ...] = (16, 3
     """The extension's length curve (sink and each cut's effect, % of the same-length baseline, on running
     text) and its three dose curves (scale b_Q, scale the selected W_k rows, interpolate PE_0 -> PE_1 over
     α in ALPHAS) on the loaded model; mean ± SD across the data seeds (sinklab.experiments)."""
-    plan = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=tuple(seeds), n=n,
+    plan = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=tuple(seeds), n=n, bos="auto",
                    n_tokens=min(n_tokens, lm.info.n_positions), lengths=tuple(lengths), domains=(domain,))
     res = ex.run_plan(plan, lm=lm, progress=None if progress is None else (
         lambda done, total: progress(f"job {done} of {total}", done / total)))

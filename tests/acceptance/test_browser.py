@@ -422,3 +422,33 @@ def test_start_is_served_and_duplicates_are_folded(server, page):
     while page.url.count("layer=") != 1 and time.time() < deadline:
         time.sleep(0.3)
     assert page.url.count("layer=") == 1, page.url
+
+
+def test_visitors_opening_different_models_at_once_get_uncorrupted_weights(browser):
+    """Server mode: eight visitors open links to five different models at the same moment (the loads race inside
+    one server process); every page then shows the sink a fresh process computes for that model."""
+    import json
+
+    models = ["textbook", "textbook-structural", "sinklab-mini", "smollm2-135m", "gemma-3-270m"] * 2
+    models = models[:8]
+    env = {"SINKLAB_MODEL": None, "SINKLAB_OFFLINE": "1", "SINKLAB_SERVER": "1", "SINKLAB_WORKERS": "2"}
+    fresh = subprocess.run([sys.executable, "-c", (
+        "import json, sinklab\nfrom sinklab import lessons\nfrom sinklab.model.tokens import prepends_bos\nout = {}\n"
+        "for m in %r:\n    lm = sinklab.load_model(m)\n"
+        "    p = lessons.Prompt(prepend_bos=prepends_bos(lm.tokenizer))\n"
+        "    out[m] = round(lessons.start(lm, p).score, 3)\nprint(json.dumps(out))") % sorted(set(models))],
+        capture_output=True, text=True, cwd=ROOT, check=True)
+    want = json.loads(fresh.stdout.strip().splitlines()[-1])
+    pages = [browser.new_page(viewport=VIEWPORT) for _ in models]
+    try:
+        with streamlit_server(env, "streamlit_concurrent.log") as url:
+            for pg, m in zip(pages, models):  # all navigations start before any finishes
+                pg.evaluate(f"location.href = {json.dumps(url + '/?model=' + m)}")
+            for pg, m in zip(pages, models):
+                _wait_done(pg, "Start: the attention sink")
+                shown = pg.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
+                assert float(shown) == pytest.approx(want[m], abs=1e-3), (m, shown, want[m])
+                assert f"In use: {shown_name(m)}" in pg.locator('[data-testid="stSidebar"]').inner_text()
+    finally:
+        for pg in pages:
+            pg.close()
