@@ -524,8 +524,9 @@ def domain_bars(table: pd.DataFrame, published: pd.DataFrame | None = None, inte
     return alt.layer(*layers, data=df).properties(width=max(520, 44 * len(order)), height=210).facet(
         row=alt.Row("domain:N", sort=doms, title=None, header=alt.Header(labelFontSize=12, labelAngle=0))).properties(
         title=alt.TitleParams("Sink per intervention and domain (± standard error)",
-                              subtitle=[ROLE_HUES + ";", "a move is measured at its target; pale with a dashed "
-                                        "outline: published reference; n/a: did not run on this model"]))
+                              subtitle=[ROLE_HUES + ";", "a move is measured at its target"
+                                        + ("; pale with a dashed outline: published reference" if len(frames) > 1
+                                           else "") + "; n/a: did not run on this model"]))
 
 
 # ---------------------------------------------------------------- Structural origin

@@ -121,7 +121,7 @@ def test_new_pages_parameters_are_clamped():
     assert slider(at, "Target position k").value == 1 and slider(at, "Amplify factor").value == 5.0
     at = app("compare", cmp_n="2", cmp_models="x" * 10_000)
     no_crash(at)
-    assert at.multiselect(key="cmp_models").value == ["textbook", "textbook-structural", "sinklab-mini"]
+    assert at.multiselect(key="cmp_models").value == ["textbook", "textbook-structural", "sinklab-mini", "smollm2-135m"]
     at = app("circuit", route="positional", cut_pe="maybe", cut_variance="1", model="textbook-structural")
     no_crash(at)
     assert not at.radio, "one route on a model without position embeddings: no radio"

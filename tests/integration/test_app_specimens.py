@@ -25,7 +25,8 @@ KIND = {"textbook": "planted specimen", "textbook-structural": "planted specimen
 
 
 def not_applicable(at) -> list[str]:
-    return [i.value for i in at.info if "does not apply" in i.value]
+    """The page's own "does not apply" notes (not a Try-this box whose premise does not apply)."""
+    return [i.value for i in at.info if "does not apply" in i.value and "Try this" not in i.value]
 
 
 # ---------------------------------------------------------------- every page on every specimen
@@ -98,12 +99,17 @@ def test_circuit_route_radio_and_link():
 def test_compare_one_row_per_model_and_blank_cells_with_reasons():
     at = app("compare", cmp_n=2)
     ok(at)
-    assert at.multiselect(key="cmp_models").value == BUNDLED, "default: the model in use and every bundled one"
+    assert at.multiselect(key="cmp_models").value == BUNDLED + ["smollm2-135m"], \
+        "default: the model in use, every bundled one and the first real model offered"
     assert len(charts(at)) == 1, "ONE heatmap"
     computed = at.dataframe[0].value
-    assert list(dict.fromkeys(computed["model"])) == BUNDLED, "a row (signature) per model"
+    assert list(dict.fromkeys(computed["model"])) == BUNDLED + ["smollm2-135m"], "a row (signature) per model"
     blank = computed[computed["note"].fillna("") != ""]
-    assert set(blank["model"]) == {"textbook-structural"}
+    assert {"textbook-structural", "smollm2-135m"} <= set(blank["model"])  # no PE; rotary without b_Q
+    mini = set(blank[blank["model"] == "sinklab-mini"]["intervention"])  # its weak sink: no super neuron to zero
+    assert mini <= {"zero_neurons", "zero_massive"}, mini
+    assert {"b", "c", "interpolate"} <= set(blank[blank["model"] == "smollm2-135m"]["intervention"])
+    blank = blank[blank["model"] == "textbook-structural"]
     assert {"d", "transplant", "interpolate"} <= set(blank["intervention"]), blank
     assert blank["sink"].isna().all() and blank["pct_of_baseline"].isna().all(), "blank, not zero"
     assert all("position embeddings" in n for n in blank["note"]), "each blank cell says why"

@@ -101,8 +101,10 @@ def test_reveal_compares_a_guess_with_the_computed_answer(capsys):
     assert course.reveal(3, 3, "three") is True and course.reveal("upstream", "downstream", "x") is False
 
 
-@pytest.mark.parametrize("model_type, noops", [("gpt2", set()), ("llama", {"b"}), ("gpt_neo", {"b"})])
+@pytest.mark.parametrize("model_type, noops", [("gpt2", set()), ("llama", set()), ("gpt_neo", set())])
 def test_declared_noops_come_from_sinklabs_meanings(model_type, noops):
+    """A declared no-op no longer runs ((b) without a query bias is refused with its reason), so none is left to set
+    apart; the refusal is in the meanings table instead."""
     from types import SimpleNamespace
 
     from sinklab.interventions import meanings
@@ -114,3 +116,5 @@ def test_declared_noops_come_from_sinklabs_meanings(model_type, noops):
     table = meanings(lm.model).set_index("label")
     assert all(table.loc[k, "applies"] and table.loc[k, "meaning"] == why for k, why in found.items())
     assert list(course.meanings_here(lm, ["b", "c", "nope"]).index) == ["b", "c"]
+    if model_type != "gpt2":
+        assert not table.loc["b", "applies"] and "no query bias" in table.loc["b", "meaning"]
