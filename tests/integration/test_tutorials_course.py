@@ -101,8 +101,10 @@ def test_reveal_compares_a_guess_with_the_computed_answer(capsys):
     assert course.reveal(3, 3, "three") is True and course.reveal("upstream", "downstream", "x") is False
 
 
-@pytest.mark.parametrize("model_type, noops", [("gpt2", set()), ("llama", {"b"}), ("gpt_neo", {"b"})])
-def test_declared_noops_come_from_sinklabs_meanings(model_type, noops):
+@pytest.mark.parametrize("model_type", ["gpt2", "llama", "gpt_neo"])
+def test_declared_noops_come_from_sinklabs_meanings(model_type):
+    """A declared no-op: it applies (it runs) and its meaning says it changes nothing. Without a query bias, (b) is
+    either that or refused as not applicable — never a plain intervention with a result."""
     from types import SimpleNamespace
 
     from sinklab.interventions import meanings
@@ -110,7 +112,11 @@ def test_declared_noops_come_from_sinklabs_meanings(model_type, noops):
 
     lm = SimpleNamespace(model=random_model(model_type))
     found = course.declared_noops(lm)
-    assert set(found) == noops
     table = meanings(lm.model).set_index("label")
-    assert all(table.loc[k, "applies"] and table.loc[k, "meaning"] == why for k, why in found.items())
+    assert all(table.loc[k, "applies"] and table.loc[k, "meaning"] == why and why.startswith("a no-op")
+               for k, why in found.items())
+    if model_type == "gpt2":
+        assert not found
+    else:  # no query bias
+        assert "b" in found or not table.loc["b", "applies"]
     assert list(course.meanings_here(lm, ["b", "c", "nope"]).index) == ["b", "c"]
