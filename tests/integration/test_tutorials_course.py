@@ -101,10 +101,10 @@ def test_reveal_compares_a_guess_with_the_computed_answer(capsys):
     assert course.reveal(3, 3, "three") is True and course.reveal("upstream", "downstream", "x") is False
 
 
-@pytest.mark.parametrize("model_type, noops", [("gpt2", set()), ("llama", set()), ("gpt_neo", set())])
-def test_declared_noops_come_from_sinklabs_meanings(model_type, noops):
-    """A declared no-op no longer runs ((b) without a query bias is refused with its reason), so none is left to set
-    apart; the refusal is in the meanings table instead."""
+@pytest.mark.parametrize("model_type", ["gpt2", "llama", "gpt_neo"])
+def test_declared_noops_come_from_sinklabs_meanings(model_type):
+    """A declared no-op: it applies (it runs) and its meaning says it changes nothing. Without a query bias, (b) is
+    either that or refused as not applicable — never a plain intervention with a result."""
     from types import SimpleNamespace
 
     from sinklab.interventions import meanings
@@ -112,9 +112,13 @@ def test_declared_noops_come_from_sinklabs_meanings(model_type, noops):
 
     lm = SimpleNamespace(model=random_model(model_type))
     found = course.declared_noops(lm)
-    assert set(found) == noops
     table = meanings(lm.model).set_index("label")
-    assert all(table.loc[k, "applies"] and table.loc[k, "meaning"] == why for k, why in found.items())
+    assert all(table.loc[k, "applies"] and table.loc[k, "meaning"] == why and why.startswith("a no-op")
+               for k, why in found.items())
+    if model_type == "gpt2":
+        assert not found
+    else:  # no query bias
+        assert "b" in found or not table.loc["b", "applies"]
     assert list(course.meanings_here(lm, ["b", "c", "nope"]).index) == ["b", "c"]
     if model_type != "gpt2":
         assert not table.loc["b", "applies"] and "no query bias" in table.loc["b", "meaning"]
