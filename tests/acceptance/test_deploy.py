@@ -520,6 +520,15 @@ def test_nginx_lets_a_class_in_and_turns_a_flood_away(tmp_path):
         assert ws_codes[:120].count(200) == 120, ws_codes[:120]
         assert ws_codes[-20:].count(429) >= 15, ws_codes[-40:]
         assert "limiting requests" in (tmp_path / "error.log").read_text(), "operators see the limit in the log"
+
+        # a link longer than the 32 kB nginx accepts: a page that says so (issue 20), not a reset connection
+        time.sleep(1.5)  # let the flood's rate limit drain
+        conn = http.client.HTTPConnection("127.0.0.1", listen, timeout=10)
+        conn.request("GET", "/?prompt=custom&text=" + "x" * 40_000)
+        r = conn.getresponse()
+        body = r.read().decode()
+        conn.close()
+        assert r.status == 414 and "This link is too long for this server" in body, (r.status, body[:300])
     finally:
         proc.terminate()
         proc.wait(timeout=20)
