@@ -46,6 +46,8 @@ with c2:
             params["layers"] = layers
     elif not cls.points:
         st.caption("No intervention: “after” is the same run as “before”.")
+    elif "layer" in cls.params():
+        st.caption("Acts in one layer: the “layer” slider.")
     elif cls.fixed_layer is not None:
         st.caption(f"Acts in layer {cls.fixed_layer} only.")
     else:
