@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..analyses import verdicts
 from ..analyses.verdicts import CUT, KEPT, MOVED
 from ..published.reference import authors_table1
 
@@ -59,30 +60,73 @@ def pct(x: float) -> str:
 def pm(mean: float, se: float) -> str:
     if pd.isna(mean):
         return "n/a"
-    return f"{mean:.0f} ± {se:.0f} %" if not pd.isna(se) else f"{mean:.0f} %"
+    return f"{mean:.0f} ± {se:.1f} %" if not pd.isna(se) else f"{mean:.0f} %"
 
 
 def _title(model: str, run: dict) -> str:
     return run.get("models", {}).get(model, {}).get("display", model)
 
 
-def _verdict(label: str, rows: pd.DataFrame) -> tuple[str, str]:
-    """(holds / does not hold / not run, the numbers) for one link on one model's pooled ("all") summary rows."""
+def _verdict(label: str, rows: pd.DataFrame, base: float, n_tokens: int, note: str = "") -> tuple[str, str]:
+    """(holds / does not hold / not run, the numbers) for one link on one model's pooled ("all") summary rows, by
+    sinklab.analyses.verdicts (base: the model's baseline sink, for "has a sink" and "a sink of its own at k")."""
     r = rows[rows["label"] == label]
     if r.empty:
-        return "not run", "no row"
+        return "not run", note or "no row"
+    has = verdicts.has_sink(base, n_tokens)
+    word = {True: "holds", False: "does not hold", None: "does not apply"}
     if label in ("isolate", "amplify"):
         best = r.loc[r["pct_at_k_mean"].idxmax()]
-        holds = best["pct_at_k_mean"] >= MOVED
-        what = f"{pct(best['pct_at_k_mean'])} of the baseline sink arrives at k ({pct(best['pct_of_baseline_mean'])} stays at 0)"
+        pct_k = float(best["pct_at_k_mean"])
+        v = verdicts.moved(pct_k, int(rows.attrs.get("k", 5)), has, after=pct_k / 100 * base)
+        what = (f"{pct(pct_k)} of the baseline sink arrives at k, a sink of {pct_k / 100 * base:.2f} there "
+                f"({pct(best['pct_of_baseline_mean'])} stays at 0)")
         if label == "amplify":
             what += f", most at factor {best['setting'].split(':')[1]}"
-        return ("holds" if holds else "does not hold"), what
+        return word[v.holds], what
     if label == "zero_random_neurons":
         lo = float(r["pct_of_baseline_mean"].min())
-        return ("holds" if lo >= KEPT else "does not hold"), f"{pct(lo)} left by the lowest of {len(r)} draws"
+        return word[verdicts.kept(lo, has).holds], f"{pct(lo)} left by the lowest of {len(r)} draws"
     m = float(r["pct_of_baseline_mean"].mean())
-    return ("holds" if m <= CUT else "does not hold"), f"{pct(m)} of the baseline sink left"
+    return word[verdicts.cut(m, has).holds], f"{pct(m)} of the baseline sink left"
+
+
+def _story(m: str, title: str, s: pd.DataFrame, f: pd.DataFrame, notes: dict, k: int) -> str:
+    """A few plain sentences about one model, every number from its rows."""
+    a = s[s["domain"] == "all"].set_index("setting")
+
+    def p(setting: str, col: str = "pct_of_baseline") -> str:
+        return pct(a.loc[setting, f"{col}_mean"]) if setting in a.index else "n/a"
+
+    layer = f["found_layer"].dropna().astype(int).mode()
+    coord = f["coord"].dropna().astype(int).mode()
+    neurons = sorted({n for x in f["neurons"].fillna("").astype(str) for n in x.split()}, key=int)
+    out = [f"On {title}, position 0's coordinate {coord.iloc[0]} becomes massive after layer {layer.iloc[0]} "
+           f"(about {f['magnitude'].mean():,.0f})."]
+    if neurons:
+        out.append(f"Super neurons {', '.join(neurons)} of that layer write it: zeroing them leaves "
+                   f"{p('zero_neurons')} of the sink, while zeroing as many random neurons of the same layer leaves "
+                   f"{p('zero_random_neurons:0')} (first draw); skipping the whole MLP of that layer leaves "
+                   f"{p('skip_mlp')}.")
+    else:
+        out.append("The finder sees no super neuron in that layer (no unit both active mainly at position 0 and "
+                   f"writing a massive coordinate there); skipping that layer's whole MLP leaves {p('skip_mlp')} of the "
+                   "sink.")
+    out.append(f"Zeroing the massive coordinates at position 0 right after that layer leaves {p('zero_massive')}"
+               + (f" and raises the cross-entropy by {a.loc['zero_massive', 'ce_change_mean']:.2f} nats"
+                  if "zero_massive" in a.index else "") + ".")
+    out.append(f"Isolating position k = {k} brings {p('isolate', 'pct_at_k')} of the baseline sink to k while "
+               f"{p('isolate')} stays at 0; head-wise RMSNorm leaves {p('rmsnorm')}.")
+    return " ".join(out)
+
+
+def _shown(run_dir: Path) -> str:
+    """The run directory as the command names it: relative to the repository when inside it."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return run_dir.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return run_dir.as_posix()
 
 
 def write(run_dir: str | Path) -> str:
@@ -99,7 +143,7 @@ def write(run_dir: str | Path) -> str:
     d = _Doc()
     d.add("# Findings: the structural account of attention sinks, tested on real weights", "",
           "<!-- generated by sinklab.teaching.findings from a `structural` run: do not edit by hand -->", "",
-          f"Generated by: `{run['command']}` then `python -m sinklab.teaching.findings {run_dir.as_posix()} "
+          f"Generated by: `{run['command']}` then `python -m sinklab.teaching.findings {_shown(run_dir)} "
           "docs/findings-real-models.md`.", "",
           "Versions: " + ", ".join(f"{k} {v}" for k, v in run["versions"].items()) + ".",
           "Models: " + "; ".join(f"{m} = {info.get('display', m)}" + (f" (GGUF SHA-256 {info['sha256']})"
@@ -133,6 +177,9 @@ def write(run_dir: str | Path) -> str:
     d.add("", "(A run is one model × domain × data seed. The massive coordinate appears where position 0 first holds "
           "half its largest magnitude; the rules are in docs/research.md.)", "")
     d.add("## Each link cut, beside its control", "")
+    if (run_dir / "structural.png").exists():  # the run's own figure (the document sits beside the run's folder)
+        d.add(f"![Each link cut, all domains pooled: % of the baseline sink left at position 0, mean ± SD over the "
+              f"seeds]({run_dir.name}/structural.png)", "")
     for m in models:
         s = summ[summ["model"] == m]
         d.add(f"### {_title(m, run)}", "",
@@ -158,23 +205,31 @@ def write(run_dir: str | Path) -> str:
         d.add("")
     d.add("## Where the structural paper's claims hold on real weights", "",
           f"A cut *holds* when at most {CUT:.0f} % of the sink is left, a control when it keeps at least {KEPT:.0f} % "
-          f"(every draw), a move when at least {MOVED:.0f} % of the baseline sink arrives at k; all domains pooled "
-          "(sinklab.analyses.verdicts).", "",
+          f"(every draw), a move when at least {MOVED:.0f} % of the baseline sink arrives at k and makes a sink of at "
+          f"least {verdicts.SINK_MIN:g} there; all domains pooled (sinklab.analyses.verdicts).", "",
           "| link | prediction | " + " | ".join(_title(m, run) for m in models) + " |",
           "|---|---|" + "---|" * len(models))
     pooled = summ[summ["domain"] == "all"]
+    notes = {m: dict(zip(g["setting"], g["note"])) for m, g in
+             eff[eff["note"].fillna("").astype(str) != ""].groupby("model")}
     for label, what, predicted in LINKS:
         cells = []
         for m in models:
-            v, said = _verdict(label, pooled[pooled["model"] == m])
+            rows = pooled[pooled["model"] == m]
+            rows.attrs["k"] = run.get("structural_k", 5)
+            base = float(eff[(eff["model"] == m) & (eff["setting"] == "baseline") & (eff["domain"] != "all")]["sink"].mean())
+            v, said = _verdict(label, rows, base, run["n_tokens"], notes.get(m, {}).get(label, ""))
             cells.append(f"{v}: {said}")
         d.add(f"| {what} | {predicted} | " + " | ".join(cells) + " |")
-    d.add("")
+    d.add("", "## What it shows, model by model", "")
+    for m in models:
+        f = eff[(eff["model"] == m) & (eff["domain"] != "all") & (eff["setting"] == "baseline")]
+        d.add(_story(m, _title(m, run), summ[summ["model"] == m], f, notes.get(m, {}), run.get("structural_k", 5)), "")
     t = authors_table1()
     t = t[t["domain"] == "all"].set_index("intervention")["sink"]
     d.add("## For comparison: GPT-2 small, published (not computed here)", "",
           f"The circuit paper's authors published for GPT-2 small (300 inputs, 40 tokens): baseline sink "
-          f"{t['baseline']:.2f}; without the first block's MLP (their (g), where GPT-2's super neurons live) "
+          f"{t['baseline']:.2f}; without any block's MLP (their (g); GPT-2's super neurons are in the first) "
           f"{pct(100 * t['g'] / t['baseline'])} of it is left; zeroing the key weights' rows at its three massive "
           f"coordinates (their (i)) leaves {pct(100 * t['i'] / t['baseline'])}. GPT-2's route adds a learned query "
           "bias and position embeddings that neither real model here has.", "")
