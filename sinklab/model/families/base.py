@@ -166,11 +166,17 @@ class Family:
 
     def require(self, what: str, learned_positions: bool = False, query_bias: bool = False,
                 unrotated: bool = False) -> None:
-        """Raise NotApplicable (naming `what` and the reason) unless the model has what `what` is defined on."""
+        """Raise NotApplicable (naming `what` and the reason) unless the model has what `what` is defined on.
+
+        learned_positions also refuses a learned table that is all zero ("NoPE"): p_i = 0 for every i, so
+        anything defined through p_i (EPE, its massive coordinates, γ's alignment with them) is meaningless."""
         if learned_positions and self.rotary:
             raise NotApplicable(f"{what} does not apply to {self.title} (rotary): it is defined through a learned "
                                 "position table, and a rotary model has none (position enters only as a rotation "
                                 "of q and k)")
+        if learned_positions and not bool(self.pos_table().abs().max() > 0):
+            raise NotApplicable(f"{what} does not apply to this {self.title} model: its position table is all zero "
+                                "(no position embeddings), so p_i = 0 at every position and there is no EPE")
         if unrotated and self.rotary:
             raise NotApplicable(f"{what} does not apply to {self.title} (rotary): it is defined on un-rotated q "
                                 "and k; under rotary embeddings b_Q·k depends on the query-key distance, so there "
@@ -199,7 +205,8 @@ class Family:
 
     def pos_table(self) -> torch.Tensor:
         """Learned table, row i = position i (offset removed). [n_positions, d_model]"""
-        self.require("the position-embedding table", learned_positions=True)
+        if self.rotary:
+            self.require("the position-embedding table", learned_positions=True)
         raise NotImplementedError
 
     def pos_embed(self, pos_ids: torch.Tensor) -> torch.Tensor:
