@@ -224,3 +224,33 @@ def test_report_dtype_flag_on_the_cpu(tmp_path, capsys):
 def test_report_refuses_bad_labels_and_definitions(args, match, tmp_path, capsys):
     assert main(["report", "--model", "textbook", "--out", str(tmp_path / "bad"), *args]) == 2
     assert match in capsys.readouterr().err
+
+
+def test_report_structural_on_both_real_models_and_the_nope_specimen(tmp_path, capsys):
+    """`sinklab report --experiments structural` at CI size on SmolLM2, Gemma 3 and textbook-structural: every model
+    runs, nothing is recorded as failed, and each model's found layer and coordinate are the finder's own on the
+    same inputs (the report recomputes nothing by hand)."""
+    from sinklab.analyses import structural
+    from sinklab.inputs.corpora import load_corpora
+
+    out = tmp_path / "structural"
+    models = ("smollm2-135m", "gemma-3-270m", "textbook-structural")
+    code = main(["report", "--model", ",".join(models), "--experiments", "structural", "--n", "2", "--seeds", "0",
+                 "--domains", "nl", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert pd.read_csv(out / "errors.csv").empty
+    table = pd.read_csv(out / "structural.csv")
+    assert set(table["model"]) == set(models)
+    effects = table[table["part"] == "effect"]
+    for name in models:
+        rows = effects[effects["model"] == name]
+        assert (rows.loc[rows["setting"] == "baseline", "pct_of_baseline"] == 100).all()
+        assert len(rows) > 1, f"{name}: only the baseline ran"
+        examples = pd.read_csv(out / "examples.csv")
+        assert (examples["model"] == name).any()
+    lm = sinklab.load_model("smollm2-135m")
+    ids = load_corpora(lm.tokenizer, n=2, n_tokens=40, seed=0, domains=("nl",))["nl"].ids
+    found, _ = structural.find(lm.model, ids, torch.ones_like(ids))
+    row = effects[(effects["model"] == "smollm2-135m") & (effects["setting"] == "baseline")].iloc[0]
+    assert (int(row["found_layer"]), int(row["coord"])) == (found.layer, found.coord)

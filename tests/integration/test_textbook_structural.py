@@ -164,6 +164,20 @@ def test_position_embedding_interventions_do_not_apply(lm, ids, label):
         sinklab.run(lm.model, ids, interventions=make(label))
 
 
+@pytest.mark.parametrize("what", ["epe", "massive_coords", "gamma_table", "alignment_heads", "alignment"])
+def test_quantities_defined_through_p_i_do_not_apply(lm, what):
+    """EPE, its massive coordinates and γ's alignment with them are refused on an all-zero position table (p_i = 0
+    everywhere), never returned as numbers; the textbook model, whose table is learned, still gets them."""
+    from sinklab.analyses import gamma
+    from sinklab.interventions import NotApplicable
+    from sinklab.model import epe
+
+    fn = getattr(epe, what, None) or getattr(gamma, what)
+    with pytest.raises(NotApplicable, match="position table is all zero"):
+        fn(lm.model)
+    assert len(fn(sinklab.load_model("textbook").model)) > 0
+
+
 def test_first_attention_output_has_the_largest_norm(lm, ids):
     stats = origin.attention_output_stats(sinklab.run(lm.model, ids))
     l0 = stats[stats["layer"] == 0]
