@@ -36,8 +36,16 @@ params = {}
 c1, c2 = st.columns(2)
 with c1:
     for name, (field, p) in cls.params().items():
-        if p.widget:
-            params[name] = state.param_slider(name, field.default, p, s.context)
+        if not p.widget:
+            continue
+        default = field.default
+        if name == "layer" and cls.route == "structural":  # a one-layer structural cut: where the coordinate appears
+            found = view(lessons.found_layer, s, prompt=s.prompt)
+            default = default if found is None else found
+            st.caption(f"The layer starts at {found}: the block after which position 0's massive coordinate "
+                       "appears on this prompt (the finder's rule, as on Structural origin)." if found is not None
+                       else "The finder sees no massive coordinate at position 0 on this prompt: pick a layer.")
+        params[name] = state.param_slider(name, default, p, s.context)
 with c2:
     if cls.per_layer:
         layers = state.layer_range("Layer range [start, stop)", "layers", s.n_layer,

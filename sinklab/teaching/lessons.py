@@ -334,6 +334,19 @@ def applicable(lm: LoadedModel, n_tokens: int = 40) -> tuple[str, ...]:
     return tuple(out)
 
 
+@waiting("Finding where position 0's massive coordinate appears…")
+def found_layer(lm: LoadedModel, prompt: Prompt = Prompt()) -> int | None:
+    """The block after which the finder (sinklab.model.finder) sees position 0's massive coordinate appear on the
+    prompt, or None: the Interventions page's first layer for the one-layer structural cuts (zero_neurons, ...).
+
+    >>> lessons.found_layer(sinklab.load_model("textbook-structural"))  # doctest: +SKIP
+    0
+    """
+    ids = encode(lm, prompt).ids[None]  # [1, pos]
+    found, _ = structural.find(lm.model, ids, torch.ones_like(ids))
+    return found.layer
+
+
 @waiting("Running the model with and without the intervention…")
 def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: Prompt = Prompt(),
                         metric: metrics.Metric = "paper") -> InterventionView:
