@@ -9,7 +9,7 @@ from sidebar import settings
 from sinklab import charts, claims, lessons
 
 s = settings()
-st.title("Decomposition: where the sink comes from in the score")
+st.title("Decomposition: which term of the score makes the sink?")
 display.model_card(s)
 display.intro(
     "**What you are looking at.** With biases, a pre-softmax score splits into four terms: "

@@ -9,7 +9,7 @@ from sidebar import settings
 from sinklab import charts, claims, lessons
 
 s = settings()
-st.title("EPE: what makes position 0 special")
+st.title("EPE: does the first block make position 0 special?")
 display.model_card(s)
 display.intro(
     "**What you are looking at.** A GPT-2 learns a position embedding $p_i$ for each position $i = 0, 1, …$ "

@@ -9,7 +9,7 @@ from sidebar import settings
 from sinklab import charts, claims, lessons
 
 s = settings()
-st.title("γ and alignment: the query bias points at EPE_0")
+st.title("γ and alignment: does the query bias point at EPE_0?")
 display.model_card(s)
 display.intro(
     "**What you are looking at.** The key-only term is $\\Delta_j = \\gamma \\cdot x_j$ with "

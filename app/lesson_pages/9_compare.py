@@ -18,7 +18,7 @@ from sinklab.interventions import with_role
 
 
 s = settings()
-st.title("Compare specimens: one sink, several mechanisms")
+st.title("Compare specimens: one mechanism, or several?")
 display.model_card(s)
 display.intro(
     "**What you are looking at.** The *intervention signature* of each model: every registered intervention run "

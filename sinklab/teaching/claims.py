@@ -198,11 +198,15 @@ def epe(v, k_sigma: float) -> list[Claim]:
     """A few massive coordinates in EPE_0; EPE_0 is what the model adds at position 0."""
     a = v.coords.set_index("coord")["abs_value"]
     n = len(v.massive)
-    ratio = float(a.max() / max(a.median(), 1e-12))
-    few = Claim("epe.massive", "EPE_0 has a few massive coordinates", 1 <= n <= 10,
+    median = max(float(a.median()), 1e-12)
+    ratio = float(a.max()) / median
+    smallest = float(a.loc[list(v.massive)].min()) / median if n else 0.0
+    margin = verdicts.MASSIVE_MIN_RATIO
+    few = Claim("epe.massive", "EPE_0 has a few massive coordinates", 1 <= n <= 10 and smallest >= margin,
                 f"{n} coordinate(s) above mean + {k_sigma:g}σ ({', '.join(map(str, v.massive)) or 'none'}); the largest "
-                f"|value| is {ratio:.0f}× the median",
-                {"n": n, "ratio": ratio},
+                f"|value| is {ratio:.0f}× the median, the smallest of them {smallest:.1f}× [criterion: 1 to 10 "
+                f"coordinates, each at least {margin:g}× the median |value|]",
+                {"n": n, "ratio": ratio, "smallest": smallest},
                 reference=_published_massive(),
                 elsewhere=f"The planted specimen {POSITIONAL} has exactly three.")
     val = v.validation.set_index("position")
