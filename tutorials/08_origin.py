@@ -45,7 +45,7 @@ from sinklab.analyses import structural
 from sinklab.config import Config
 from sinklab.inputs.corpora import load_corpora
 from sinklab.interventions import NotApplicable, make
-from sinklab.model import layout
+from sinklab.model import families
 from sinklab.teaching.lessons import Prompt
 
 import feedback  # tutorials/feedback.py: one check per "Your turn" exercise
@@ -180,7 +180,7 @@ if "super_neurons" in (lm.meta or {}):
 # %%
 guess = None  # your prediction: True or False
 if found.layer is not None:
-    n_units = layout.mlp_out_rows(lm.model, found.layer).shape[0]  # the layer's MLP hidden units
+    n_units = families.mlp_out_rows(lm.model, found.layer).shape[0]  # the layer's MLP hidden units
     print(f"the super neurons found: {list(found.neurons) or 'none'} in layer {found.layer}, of its {n_units} MLP units")
 
 # %%

@@ -88,7 +88,7 @@ if COORDS is None:
 else:  # curves_lesson's two experiments, with the finder's coordinates (it takes none)
     plan_k = ex.Plan(models=(lm.info.name,), experiments=("lengths", "dose"), seeds=SEEDS, n=N, lengths=LENGTHS,
                      n_tokens=min(40, lm.info.n_positions), domains=("nl",), coords=COORDS)
-    res_k = ex.run(plan_k, lm=lm)
+    res_k = ex.run_plan(plan_k, lm=lm)
     view = lessons.CurvesView(lengths=res_k.tables["lengths"], lengths_summary=res_k.summaries["lengths"],
                               dose=res_k.tables["dose"], dose_summary=res_k.summaries["dose"],
                               published=dict(res_k.published), errors=res_k.errors, domain="nl",

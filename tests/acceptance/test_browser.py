@@ -185,7 +185,8 @@ def _wait_done(pg, heading: str) -> None:
     """Wait for the page heading, the closing "Try this" box (or the note that the page does not apply to
     this model), and the end of the run (no Stop button)."""
     pg.get_by_role("heading", name=heading).first.wait_for(state="visible", timeout=180_000)
-    pg.get_by_text("Try this.").or_(pg.get_by_text("does not apply to")).first.wait_for(
+    # visible ones only: a refusal also sits hidden in a collapsed expander or a table cell, earlier in the page
+    pg.get_by_text("Try this.").or_(pg.get_by_text("does not apply to")).filter(visible=True).first.wait_for(
         state="visible", timeout=180_000)
     deadline = time.time() + 180
     while time.time() < deadline:

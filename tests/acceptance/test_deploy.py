@@ -48,10 +48,10 @@ ENTRYPOINT = DEPLOY / "entrypoint.py"
 SERVE_REQ = ROOT / "requirements-serve.txt"
 SERVE_LOCK = ROOT / "requirements-serve.lock"
 DEV_ONLY = {"jupytext", "jupyterlab", "nbmake", "dask", "pytest", "pytest-timeout", "playwright", "websockets",
-            "vl-convert-python"}
+            "vl-convert-python", "import-linter"}
 # import names of the dev-only distributions (what app/ and sinklab/ must not import at module level)
 DEV_ONLY_MODULES = {"jupytext", "jupyterlab", "nbmake", "dask", "distributed", "pytest", "pytest_timeout",
-                    "playwright", "websockets", "vl_convert"}
+                    "playwright", "websockets", "vl_convert", "importlinter"}
 
 
 def _load(name: str, path: Path):
