@@ -78,7 +78,8 @@ for row in v.edges.itertuples():
            f"{REGISTRY[row.intervention].description}") if row.cuttable else (row.note or FIXED.get(row.wire, "not cuttable."))
     if row.cuttable and row.note:
         how += f" ({row.note})"
-    lines.append(f"- **{row.source} → {row.target}** — measured: {row.label}{' (cut)' if row.cut else ''}. "
+    defined = f" ({row.defined})" if row.defined != "—" else ""
+    lines.append(f"- **{row.source} → {row.target}** — measured: {row.label}{' (cut)' if row.cut else ''}{defined}. "
                  f"{how[0].upper() + how[1:]}")
 st.markdown("\n".join(lines))
 if v.coords:

@@ -8,6 +8,8 @@ from serving import view
 from sidebar import settings
 from sinklab import charts, claims, lessons
 
+K_MAX = 8.0  # the kσ slider's top
+
 s = settings()
 st.title("EPE: does the first block make position 0 special?")
 display.model_card(s)
@@ -25,7 +27,7 @@ if display.route_absent(s, "EPE, the effective positional encoding,", needs=("pe
 
 c1, c2, c3 = st.columns(3)
 with c1:
-    k_sigma = state.float_slider("kσ (massive threshold)", "ksigma", 1.0, 8.0, defaults.EPE["k_sigma"], 0.5,
+    k_sigma = state.float_slider("kσ (massive threshold)", "ksigma", 1.0, K_MAX, defaults.EPE["k_sigma"], 0.5,
                                  help="A coordinate is massive when |value| ≥ mean + k·std (paper: 3).")
 with c2:
     n = state.int_slider("Inputs for the validation", "epe_n", 3, 60, defaults.EPE["n"],
@@ -59,4 +61,4 @@ with st.expander("Tables"):
                              {"p10": "10th percentile", "p50": "Median", "p90": "90th percentile", "mean": "Mean",
                               "std": "Standard deviation"}.items()})
 
-display.try_this(claims.epe_try(v))
+display.try_this(claims.epe_try(v, k_sigma, k_max=K_MAX))

@@ -54,4 +54,5 @@ with st.expander("Tables"):
                              "median": "Median |γ_h[d]|.", "count": "How many (layer, head, coordinate) values."})
     display.show_table(v.alignment, "alignment", "Download the alignment (CSV)")
 
-display.try_this(claims.gamma_try(v))
+sink = claims.start(view(lessons.start, s, prompt=s.prompt, metric=s.metric))[0]  # is there a sink to take away?
+display.try_this(claims.gamma_try(v, sink))

@@ -55,7 +55,7 @@ WIRING = {
 class CircuitView:
     route: str
     nodes: pd.DataFrame  # node, x, y, value (text measured at the node)
-    edges: pd.DataFrame  # wire, source, target, label (measured), cut (bool), cuttable (bool), intervention
+    edges: pd.DataFrame  # wire, source, target, label (measured), defined (what its number is), cut, cuttable, ...
     sink_before: float
     sink_after: float
     cuts: tuple[str, ...]
@@ -212,6 +212,27 @@ def circuit(lm, ids: torch.Tensor, route: str = "positional", cuts: tuple[str, .
             "keys": _key_ratio(t, after_band),
         }
     m = measured["after"] if cuts else measured["before"]
+    band_text = f"layers {band[0]}–{band[1] - 1}"
+    after_text = f"layers {after_band[0]}–{after_band[1] - 1}"
+    defined = {  # what each label's number is, exactly (the page shows it beside the label)
+        "pe": "the norm of position 0's embedding over the mean norm of the others' (positions 1 … T−1)",
+        "mlp": f"mean |residual| on the massive coordinates at position 0 after layer {L}, over the same mean at "
+               "positions 1 … T−1",
+        "wk": ("—" if "wk" in cuts else
+               f"mean |γ| (γ = b_Q W_kᵀ) on the massive coordinates over its mean |value| on all coordinates, "
+               f"averaged over {band_text} (the sink band)" if has_bq and has_pe else
+               f"norm of the key at position 0 over the mean norm of the other positions' keys, averaged over "
+               f"heads and {after_text}"),
+        "bq": f"pre-softmax score of key 0 minus the mean score of the other keys the query sees, averaged over "
+              f"the second-half queries (i ≥ T/2), every head and {band_text} (the sink band); in score units "
+              "(logits: +1 multiplies key 0's attention weight by e ≈ 2.7 against an average key)",
+        "softmax": f"the sink metric ({metric}) at position 0",
+        "agg": f"norm of layer {L}'s attention output at position 0 over its mean norm at positions 1 … T−1",
+        "variance": f"largest |MLP hidden activation| of layer {L} at position 0 over the mean of that maximum at "
+                    "positions 1 … T−1",
+        "neuron": f"mean |residual| on the massive coordinates at position 0 after layer {L}, over the same mean at "
+                  "positions 1 … T−1",
+    }
     text = {
         "pe": f"|p_0| / mean |p_j| = {m['pe']:.1f}",
         "mlp": f"massive coords at 0: {_times(m['massive'])} the other positions'",
@@ -227,7 +248,7 @@ def circuit(lm, ids: torch.Tensor, route: str = "positional", cuts: tuple[str, .
     }
     rows = []
     for w, s, t, iv, _ in spec["wires"]:
-        rows.append({"wire": w, "source": s, "target": t, "label": text[w], "cut": w in cuts,
+        rows.append({"wire": w, "source": s, "target": t, "label": text[w], "defined": defined[w], "cut": w in cuts,
                      "cuttable": iv is not None, "intervention": iv or "", "note": p.notes.get(w, "")})
     edges = pd.DataFrame(rows)
     nodes = pd.DataFrame({"node": spec["nodes"], "x": range(len(spec["nodes"])), "y": 0})

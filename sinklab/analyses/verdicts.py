@@ -20,6 +20,7 @@ CUT = 50.0  # % of the baseline sink at most left by a cut
 MOVED = 40.0  # % of the baseline sink (at position 0) that must arrive at k for the sink to have moved there
 KEPT = 90.0  # % of the baseline sink a control (or an intervention that leaves the sink) keeps at least
 MASSIVE_MIN_RATIO = 10.0  # a massive coordinate: at least this many times the median coordinate (sinklab.analyses.origin)
+GAMMA_MIN_Z = 3.0  # a large |γ| in a claim: at least this many std above its layer's mean (the spec's table marks 2)
 
 
 @dataclass(frozen=True)

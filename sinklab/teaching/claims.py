@@ -220,26 +220,37 @@ def epe(v, k_sigma: float) -> list[Claim]:
     return [few, valid]
 
 
-def epe_try(v) -> TryThis:
+def epe_try(v, k_sigma: float = 3.0, k_max: float = 8.0) -> TryThis:
+    """Raise kσ until the massive set empties: do its coordinates leave together or one by one?
+
+    k_sigma: the page's kσ; k_max: the top of its slider (the question needs the set to empty below it)."""
     k = _k_of(v.coords).sort_values(ascending=False)
-    gap = float(k.iloc[0] - k.iloc[1]) if len(k) > 1 else 0.0
-    premise = Claim("epe.distinct", "The largest massive coordinate stands apart from the next one", gap >= 0.5,
-                    f"the top two leave the massive set at kσ = {k.iloc[0]:.2f} and {k.iloc[1]:.2f}",
-                    {"gap": gap},
-                    elsewhere=(f"Here the top two leave the massive set at nearly the same kσ ({k.iloc[0]:.2f} and "
-                               f"{k.iloc[1]:.2f}): no single coordinate stands out; the question applies on "
-                               f"{POSITIONAL}."))
-    return TryThis(f"Raise kσ until only one coordinate stays red (near kσ = {k.iloc[1]:.1f}), then lower it to 2: "
-                   "how clear-cut is “massive”? Switch on ln_2: do the same coordinates stand out?", premise)
+    few = epe(v, k_sigma)[0]
+    top = float(k.iloc[0]) if len(k) else 0.0
+    premise = Claim("epe.leaves", "EPE_0 has massive coordinates that the kσ slider can raise past",
+                    bool(few.holds and top < k_max),
+                    f"{few.evidence}; the last one leaves the massive set at kσ = {top:.2f} (the slider goes to "
+                    f"{k_max:g})", {"top": top},
+                    elsewhere=f"The planted specimen {POSITIONAL} has three massive coordinates with a real margin.")
+    return TryThis(f"Raise kσ from {k_sigma:g} step by step until no coordinate stays red: at which kσ does the last "
+                   f"one leave, and do the {len(v.massive)} coordinate(s) leave together or one by one? (Together: they "
+                   "are equally large, as planted weights can be; one by one: “massive” depends on the threshold.) "
+                   "Then switch on ln_2: do the same coordinates stand out?", premise)
 
 
 # ---------------------------------------------------------------- γ and alignment
 def gamma(v) -> list[Claim]:
     """|γ| is large at the massive coordinates; b_Q aligns with the first position's key."""
     t = v.table
-    share = float(t["exceeds"].mean()) if len(t) else 0.0
+    z = verdicts.GAMMA_MIN_Z
+    # a pair counts with a margin: the spec's mean + 2 std alone lets a layer whose γ is ~0 everywhere count
+    # (textbook's layer 0: |γ| 0.018 against an upper bound of 0.015)
+    clear = (t["abs_gamma"] >= t["baseline_mean"] + z * t["baseline_std"]) if len(t) else t.get("exceeds", [])
+    share = float(clear.mean()) if len(t) else 0.0
     big = Claim("gamma.exceeds", "γ = b_Q W_kᵀ is large exactly at EPE_0's massive coordinates", share >= 0.3,
-                f"|γ| exceeds mean + 2 std in {int(t['exceeds'].sum())} of {len(t)} (layer, coordinate) pairs",
+                f"|γ| is at least mean + {z:g} std of its layer in {int(clear.sum())} of {len(t)} (layer, coordinate) "
+                f"pairs (above the spec's mean + 2 std: {int(t['exceeds'].sum()) if len(t) else 0}) [criterion: at "
+                f"least 30 % of the pairs ≥ mean + {z:g} std]",
                 {"share": share}, elsewhere=f"On {POSITIONAL} the wired layers show it.")
     al = v.alignment
     first = al[al["position"] == 0].set_index("layer")["cosine"]
@@ -253,16 +264,22 @@ def gamma(v) -> list[Claim]:
     return [big, aligned]
 
 
-def gamma_try(v) -> TryThis:
+def gamma_try(v, sink: Claim | None = None) -> TryThis:
+    """Remove b_Q in the layer where the alignment peaks. sink: the Start page's "start.sink" claim on the same
+    prompt; the question asks how much of the sink goes away, so it needs one."""
     first = v.alignment[v.alignment["position"] == 0].set_index("layer")["cosine"].sort_values(ascending=False)
     gap = float(first.iloc[0] - first.iloc[1]) if len(first) > 1 else 0.0
+    question = (f"The alignment peaks in layer {int(first.index[0])}: on Interventions, remove the query bias (b) "
+                "only there with the layer range. How much of the sink goes away?")
+    if sink is not None and not sink.holds:
+        return TryThis(question, Claim("gamma.sink", "The first token is an attention sink (something for b to take "
+                                       "away)", sink.holds, sink.evidence, elsewhere=sink.elsewhere))
     premise = Claim("gamma.peak", "The alignment at position 0 peaks in one layer", gap >= 0.05,
                     f"the best two layers: {int(first.index[0])} ({first.iloc[0]:.2f}) and {int(first.index[1])} "
                     f"({first.iloc[1]:.2f})" if len(first) > 1 else "one layer only",
                     elsewhere="Here several layers align about equally; remove b_Q (b) in one wired layer at a time "
                               "on the Interventions page instead.")
-    return TryThis(f"The alignment peaks in layer {int(first.index[0])}: on Interventions, remove the query bias (b) "
-                   "only there with the layer range. How much of the sink goes away?", premise)
+    return TryThis(question, premise)
 
 
 # ---------------------------------------------------------------- Interventions

@@ -41,6 +41,11 @@ TERMS: dict[str, str] = {
     "planted specimen": "A model built in code with a sink mechanism written in by hand, so its answer is known "
                         "(textbook: positional route; textbook-structural: structural route).",
     "se": "Standard error of a mean over inputs: std / √n.",
+    "score lead of key 0": "The pre-softmax score of key 0 minus the mean score of the other keys a query sees, "
+                           "averaged over the second-half queries, heads and the sink band; in logits (+1 "
+                           "multiplies key 0's weight by e ≈ 2.7 against an average key).",
+    "× the other positions'": "A ratio: the quantity at position 0 over its mean at positions 1 … T−1 (on the "
+                              "Circuit page each wire says which quantity, layer and coordinates).",
     "n": "How many inputs a number averages over.",
     "key / query": "In an attention map, rows are queries (the token attending), columns keys (attended to).",
 }
@@ -128,6 +133,7 @@ COLUMNS: dict[str, str] = {
     "wire": "The wire of the route (its id).",
     "target": "The node the wire points to.",
     "label": "What was measured on this wire.",
+    "defined": "Exactly what the wire's number is: which ratio or difference, at which positions and layers.",
     "cut": "True when this wire is cut.",
     "cuttable": "True when an intervention can cut this wire.",
     "step": "Training step.",

@@ -39,10 +39,17 @@ def test_positional_specimen_epe_and_gamma_claims_match_ground_truth(specimens):
     c = by_id(claims.epe(e, 3.0))
     assert c["epe.massive"].holds and set(e.massive) == set(lm.meta["massive_coords"])
     assert c["epe.valid"].holds
-    assert not claims.epe_try(e).premise.holds  # the three planted values are equal: they leave together
-    assert "does not hold here" in claims.epe_try(e).text
-    g = by_id(claims.gamma(lessons.gamma_lesson(lm)))
+    t = claims.epe_try(e, 3.0)
+    assert t.premise.holds and t.text == t.question  # three planted massive coordinates, 96× the median
+    assert "do the 3 coordinate(s) leave together or one by one" in t.question
+    gv = lessons.gamma_lesson(lm)
+    g = by_id(claims.gamma(gv))
     assert g["gamma.exceeds"].holds and g["gamma.align"].holds
+    # the planted wires are in layers ≥ 1; layer 0's γ is ~0 everywhere, so its pairs clear no margin even where
+    # one passes the spec's mean + 2 std: the claim counts the wired layers' pairs only
+    wired = gv.table[gv.table["layer"] >= 1]
+    assert f"in {len(wired)} of {len(gv.table)} (layer, coordinate) pairs" in g["gamma.exceeds"].evidence
+    assert "[criterion:" in g["gamma.exceeds"].evidence
 
 
 def test_epe_pages_refuse_a_model_without_position_embeddings(specimens):
@@ -150,3 +157,14 @@ def test_the_published_massive_coordinates_come_from_the_authors_summary(specime
     v = lessons.epe_lesson(specimens["textbook"], n=3)
     ref = by_id(claims.epe(v, 3.0))["epe.massive"].reference
     assert ref.endswith(", ".join(map(str, found))) and "GPT-2 small" in ref
+
+
+def test_the_gamma_question_needs_a_sink_to_take_away():
+    """γ's Try-this asks how much of the sink removing b_Q takes away: on a model without a sink on the prompt it
+    says so instead of asking (sinklab-mini: aligned layers, no sink yet)."""
+    mini = sinklab.load_model("sinklab-mini")
+    sink = claims.start(lessons.start(mini))[0]
+    assert sink.holds is False
+    t = claims.gamma_try(lessons.gamma_lesson(mini), sink)
+    assert t.premise.id == "gamma.sink" and t.text != t.question and "does not hold here" in t.text
+    assert sink.evidence in t.text
