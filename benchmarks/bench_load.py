@@ -26,7 +26,12 @@ The server is started here (`SINKLAB_MODEL=textbook`, or `--model`, one process,
 when there are at least two, the load generator to the others) unless --url is given; then its CPU is
 measured only if --server-pid is given too.
 
+--scenario domains (issue 20.6): each session opens Across domains once with its own n (2, 3, …, shuffled); the
+inputs' sweep rows are shared across n, sessions and pages (sinklab.experiments.memo), so a later session computes
+only the inputs nobody asked for yet. Target: p95 <= 5 s after the first session.
+
 Run:  .venv/bin/python benchmarks/bench_load.py [--sessions 30] [--interactions 10] [--think 2]
+      .venv/bin/python benchmarks/bench_load.py --scenario domains --model smollm2-135m --sessions 30
       .venv/bin/python benchmarks/bench_load.py --sessions 4 --interactions 6      (a quick check)
       .venv/bin/python benchmarks/bench_load.py --url http://127.0.0.1:8501 --server-pid PID
 """
@@ -53,6 +58,8 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app" / "streamlit_app.py"
 SLIDER_P95_TARGET = 2.0  # s, per slider move at 30 sessions
 FIRST_CHART_TARGET = 5.0  # s, new session on a warm server
+DOMAINS_P95_TARGET = 5.0  # s, Across domains with a new n, after the first session (issue 20.6)
+DOMAINS_KIND = "page: Across domains (its own n)"
 SLIDER_KINDS = ("slider: α (interventions)", "slider: head (decomposition)", "slider: factor (origin)")
 CHART_TYPES = ("vega_lite_chart", "arrow_vega_lite_chart")
 
@@ -220,7 +227,7 @@ async def student(i: int, url: str, args, stats: Stats, t_end: float, start_dela
     try:
         await s.open()
         # a student opens the teacher's link: a new session on Start
-        await do("new session: Start (first chart)", "", "model=textbook")  # the link: "/"
+        await do("new session: Start (first chart)", "", f"model={args.model}")  # the link: "/"
         while room():
             # Interventions with intervention b; alpha values differ per student and per move
             await think()
@@ -414,16 +421,65 @@ async def load_phase(url: str, args) -> Stats:
     return stats
 
 
+async def domains_phase(url: str, args) -> tuple[Stats, list[tuple[int, int, float]]]:
+    """--scenario domains: each session opens Across domains with its own n (distinct values from --n-min on,
+    shuffled), the sessions starting spread over --ramp seconds. Returns the stats and (arrival, n, seconds)."""
+    ns = list(range(args.n_min, args.n_min + args.sessions))
+    random.Random(7).shuffle(ns)
+    stats, arrivals = Stats(), []
+
+    async def one(i: int, n: int) -> None:
+        await asyncio.sleep(args.ramp * i / max(1, args.sessions - 1) if args.sessions > 1 else 0)
+        s = StreamlitSession(url)
+        try:
+            await s.open()
+            r = await s.run(DOMAINS_KIND, "domains", f"model={args.model}&dom_n={n}", timeout=args.timeout)
+            stats.runs.append(r)
+            arrivals.append((i, n, r.elapsed))
+        except Exception as e:  # noqa: BLE001 - count it, keep the other sessions going
+            stats.failures.append(f"session {i} (n={n}): {e.__class__.__name__}: {e}")
+        finally:
+            try:
+                await s.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    await asyncio.wait_for(asyncio.gather(*(one(i, n) for i, n in enumerate(ns))),
+                           timeout=args.duration + args.timeout + 30)
+    return stats, sorted(arrivals)
+
+
+def report_domains(stats: Stats, arrivals: list[tuple[int, int, float]], wall: float) -> None:
+    el = [e for _, _, e in arrivals]
+    later = [e for i, _, e in arrivals if i > 0]
+    print(f"\n== Across domains, {len(arrivals)} sessions with distinct n, in {wall:.1f} s")
+    print("arrival  n   seconds")
+    for i, n, e in arrivals:
+        print(f"{i:7d} {n:3d} {e:9.2f}")
+    if el:
+        print(f"all sessions:          p50 {pct(el, .5):6.2f} s  p95 {pct(el, .95):6.2f} s  max {max(el):6.2f} s")
+    if later:
+        p95 = pct(later, .95)
+        print(f"after the first:       p50 {pct(later, .5):6.2f} s  p95 {p95:6.2f} s  target {DOMAINS_P95_TARGET:.1f} s  "
+              f"ratio {p95 / DOMAINS_P95_TARGET:5.2f}")
+    problems = [p for r in stats.runs for p in r.problems]
+    if problems or stats.failures:
+        print(f"problems: {len(problems)} shown by the app, {len(stats.failures)} session failures")
+        for p in (problems + stats.failures)[:12]:
+            print(f"  {p}")
+
+
 async def warm_up(url: str, args) -> dict:
-    """Warm the server's caches (every page once, one α move), then time one new session on Start."""
+    """Warm the server's caches (every page once, one α move), then time one new session on Start.
+    --scenario domains: Start only (the model loaded), so the first Across domains session finds no inputs."""
     s = StreamlitSession(url)
     await s.open()
     try:
         t0 = time.perf_counter()
-        r = await s.run("warm-up", "", "model=textbook", timeout=args.timeout)
+        r = await s.run("warm-up", "", f"model={args.model}", timeout=args.timeout)
         print(f"warm-up: Start, first session on this server: {time.perf_counter() - t0:.2f} s"
               + (f"  problems: {r.problems}" if r.problems else ""))
-        for page in ("interventions", "decomposition", "origin"):
+        for page in (() if args.scenario == "domains" else ("interventions", "decomposition", "origin")):
             q = _merge(s.query_string, iv="b") if page == "interventions" else None
             r = await s.run("warm-up", page, q, timeout=args.timeout)
             print(f"warm-up: {page}: {r.elapsed:.2f} s" + (f"  problems: {r.problems}" if r.problems else ""))
@@ -432,7 +488,7 @@ async def warm_up(url: str, args) -> dict:
     s = StreamlitSession(url)
     await s.open()
     try:
-        r = await s.run("new session, warm idle server", "", "model=textbook", timeout=args.timeout)
+        r = await s.run("new session, warm idle server", "", f"model={args.model}", timeout=args.timeout)
     finally:
         await s.close()
     return {"first_chart": r.first_chart, "elapsed": r.elapsed}
@@ -451,6 +507,10 @@ def main(argv=None) -> int:
     ap.add_argument("--url", help="use this running server instead of starting one")
     ap.add_argument("--server-pid", type=int, help="with --url: the server's pid, for its CPU time")
     ap.add_argument("--no-pin", action="store_true", help="do not pin server and generator to separate cores")
+    ap.add_argument("--scenario", choices=("class", "domains"), default="class",
+                    help="class: Start, then sliders on three pages; domains: each session opens Across domains "
+                         "once with its own n (inputs shared across n: sinklab.experiments.memo)")
+    ap.add_argument("--n-min", type=int, default=2, help="--scenario domains: the smallest n (then n+1, ...)")
     args = ap.parse_args(argv)
     try:
         import websockets  # noqa: F401  (streamlit depends on it)
@@ -485,7 +545,10 @@ def main(argv=None) -> int:
         cpu_s0 = _proc_cpu_seconds(pid) if pid else None
         cpu_g0 = _self_cpu_seconds()
         t0 = time.perf_counter()
-        stats = asyncio.run(load_phase(url, args))
+        if args.scenario == "domains":
+            stats, arrivals = asyncio.run(domains_phase(url, args))
+        else:
+            stats = asyncio.run(load_phase(url, args))
         wall = time.perf_counter() - t0
         server_cpu = _proc_cpu_seconds(pid) - cpu_s0 if pid else None
         gen_cpu = _self_cpu_seconds() - cpu_g0
@@ -493,7 +556,11 @@ def main(argv=None) -> int:
         if server:
             server.stop()
             print(f"(server stopped; its log: {server.log.name})")
-    report(stats, wall, server_cpu, gen_cpu, args, warm)
+    if args.scenario == "domains":
+        report_domains(stats, arrivals, wall)
+        print(f"server CPU {server_cpu:.1f} s = {server_cpu / wall:.2f} cores" if server_cpu is not None else "")
+    else:
+        report(stats, wall, server_cpu, gen_cpu, args, warm)
     return 0 if stats.runs else 1
 
 

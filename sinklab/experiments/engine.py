@@ -51,17 +51,18 @@ class JobResult:
         return self.error is None
 
 
-def execute(job, threads: int | None = None, lm=None) -> JobResult:
+def execute(job, threads: int | None = None, lm=None, memo=None) -> JobResult:
     """Run one job, catching every failure into the result (never raises).
 
     lm: run it on this already loaded model (an app's shared model, a notebook's) instead of loading
-    job.model_key() through the per-process cache."""
+    job.model_key() through the per-process cache. memo: lm's InputMemo (sinklab.experiments.memo), to reuse
+    per-input rows."""
     if threads:
         torch.set_num_threads(threads)
     t0 = time.perf_counter()
     worker = f"{os.getpid()}:{threading.current_thread().name}"
     try:
-        tables = job.run(lm if lm is not None else load_cached(*job.model_key()))
+        tables = job.run(lm if lm is not None else load_cached(*job.model_key()), memo=memo)
         return JobResult(job, tables=tables, seconds=time.perf_counter() - t0, worker=worker)
     except Exception as e:  # noqa: BLE001 - a job's failure is data, recorded in the errors table
         msg = str(e) if str(e) else repr(e)

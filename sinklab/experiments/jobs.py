@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from ..analyses import bands
-from ..analyses.effects import sweep
+from ..analyses.effects import runnable, sweep
 from ..analyses.metrics import hidden_key_layers
 from ..errors import BadInput
 from ..inputs.regimes import check_length, make_inputs
@@ -78,9 +78,9 @@ class Job:
         """(spec, revision, device, dtype): what sinklab.model.loading.load_cached loads for this job."""
         return self.model, self.revision, self.device, self.dtype
 
-    def run(self, lm) -> dict[str, pd.DataFrame]:
+    def run(self, lm, memo=None) -> dict[str, pd.DataFrame]:
         """This job on the loaded model `lm` (see run_job)."""
-        return run_job(self, lm)
+        return run_job(self, lm, memo=memo)
 
 
 def _chosen(iv, lm) -> str:
@@ -144,11 +144,40 @@ def _batch_for(lm, band: tuple[int, int], n_tokens: int, requested: int, ce: boo
     return max(1, min(requested, PATTERN_BUDGET // max(per_example, 1)))
 
 
-def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
+def _memo_sweep(memo, job: Job, lm, ids: torch.Tensor, settings: dict, band: tuple[int, int], batch: int):
+    """The sweep's examples on `ids` [n, pos], each (setting, input) row taken from `memo` (sinklab.experiments.memo)
+    when present and computed (in one sweep of the inputs missing any row) when not; (examples, skipped)."""
+    context = (job.metric, band, tuple(job.keys), job.ce, job.target, job.key_coords, job.factor, job.n_tokens,
+               job.bos, job.dtype, job.device)
+    ok, skipped = runnable(lm.model, settings, ids.shape[1], ids)
+    if not ok:
+        raise BadInput("none of the interventions applies to this model: " + "; ".join(skipped.values()))
+    keys = [memo.key_of(row) for row in ids]
+    with memo.computing(context):  # concurrent jobs with overlapping inputs compute each input once
+        have = {name: memo.get(context, name, keys) for name in ok}
+        missing = sorted({i for rows in have.values() for i, r in enumerate(rows) if r is None})
+        if missing:
+            sw = sweep(lm.model, ids[missing], ok, metric=job.metric, batch_size=batch, layers=band, keys=job.keys,
+                       ce=job.ce, per_layer=False)
+            skipped.update(sw.skipped)
+            for name, grp in sw.examples.groupby("intervention", sort=False):
+                rows = grp.to_dict("records")
+                at = [missing[int(r["example"])] for r in rows]  # the example's index among all of ids
+                memo.put(context, name, [keys[i] for i in at], rows)
+                for i, r in zip(at, rows):
+                    have[name][i] = r
+    records = [{**have[name][i], "example": i} for name in ok if name not in skipped for i in range(len(keys))]
+    return pd.DataFrame(records), skipped
+
+
+def run_job(job: Job, lm, memo=None) -> dict[str, pd.DataFrame]:
     """Inputs, sweep and measurements of one job on a loaded model. Raises BadInput for a job that cannot run
     at all (length past the positions, band outside the model, no inputs); settings that cannot run are
     returned in the 'skipped' table (with the experiments whose measurement does not apply) and the rest still
-    run."""
+    run.
+
+    memo: an InputMemo of lm's model (sinklab.experiments.memo.memo_for): the sweep reuses the rows of inputs it
+    has seen in the same scoring context and computes only the others."""
     info = lm.info
     band = bands.resolve(job.band, info.n_layer)
     check_length(job.n_tokens, info.n_positions, job.model)
@@ -173,10 +202,14 @@ def run_job(job: Job, lm) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     batch = _batch_for(lm, band, job.n_tokens, job.batch_size, job.ce)
     if settings:
-        sw = sweep(lm.model, ids, settings, metric=job.metric, batch_size=batch, layers=band, keys=job.keys,
-                   ce=job.ce, per_layer=False)
-        skipped.update(sw.skipped)
-        out["examples"] = sw.examples.rename(columns={"intervention": "setting"}).assign(**ident)
+        if memo is None:
+            sw = sweep(lm.model, ids, settings, metric=job.metric, batch_size=batch, layers=band, keys=job.keys,
+                       ce=job.ce, per_layer=False)
+            examples, more = sw.examples, sw.skipped
+        else:
+            examples, more = _memo_sweep(memo, job, lm, ids, settings, band, batch)
+        skipped.update(more)
+        out["examples"] = examples.rename(columns={"intervention": "setting"}).assign(**ident)
     out["skipped"] = pd.DataFrame({"setting": list(skipped), "reason": list(skipped.values())}).assign(**ident)
     out["info"] = pd.DataFrame([{**ident, "name": info.name, "family": info.family, "n_layer": info.n_layer,
                                  "n_head": info.n_head, "d_model": info.d_model, "n_positions": info.n_positions,

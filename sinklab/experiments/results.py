@@ -11,6 +11,7 @@ from ..errors import BadInput
 from ..published import beside
 from .engine import LocalEngine, errors_table, execute
 from .experiment import REGISTRY, Raw
+from .memo import memo_for
 from .plan import Plan
 from .tables import across_seeds
 
@@ -79,11 +80,19 @@ def assemble(plan: Plan, results) -> Results:
     return out
 
 
-def run_plan(plan: Plan, engine=None, progress: Callable[[int, int], None] | None = None, lm=None) -> Results:
+def run_plan(plan: Plan, engine=None, progress: Callable[[int, int], None] | None = None, lm=None,
+             reuse_inputs: bool = False) -> Results:
     """Run every job of `plan` on `engine` (default: in-process) and assemble the tables.
 
     lm: a loaded model to run the plan on in this process (no second copy is loaded); the plan then names
-    that one model, plan.models == (lm.info.name,), and has no revisions."""
+    that one model, plan.models == (lm.info.name,), and has no revisions.
+    reuse_inputs (with lm): keep each input's sweep rows in the model's memo (sinklab.experiments.memo) and reuse
+    them in later plans on the same model: a larger n computes only the new inputs.
+
+        >>> res = run_plan(Plan(models=("textbook",), experiments=("table1",), n=5), lm=lm, reuse_inputs=True)"""
+    if reuse_inputs and lm is None:
+        raise BadInput("reuse_inputs needs a loaded model (lm=): the memo lives beside it in this process")
+    memo = memo_for(lm.model) if reuse_inputs else None
     if lm is not None:
         if plan.models != (lm.info.name,) or plan.revisions or engine is not None:
             raise BadInput(f"a plan run on the loaded model {lm.info.name!r} names only it (models="
@@ -91,7 +100,7 @@ def run_plan(plan: Plan, engine=None, progress: Callable[[int, int], None] | Non
         jobs = plan.jobs()
         results = []
         for i, job in enumerate(jobs):
-            results.append(execute(job, lm=lm))
+            results.append(execute(job, lm=lm, memo=memo))
             if progress is not None:
                 progress(i + 1, len(jobs))
         res = assemble(plan, results)

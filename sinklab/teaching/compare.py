@@ -35,8 +35,9 @@ def signature_table(lm: LoadedModel, n: int = 8, n_tokens: int = 40, target: int
                             target=target, factor=factor, metric=metric,
                             band=bands.for_metric(metric, lm.info.n_layer))
     jobs = plan.jobs()
-    res = experiments.run_plan(plan, lm=lm, progress=None if progress is None else (
-        lambda done, total: progress(jobs[done - 1].regime, done / total)))
+    res = experiments.run_plan(plan, lm=lm, reuse_inputs=True,  # visitors' different n share their inputs
+                               progress=None if progress is None else (
+                                   lambda done, total: progress(jobs[done - 1].regime, done / total)))
     failed = res.errors[res.errors["error_type"] != "not run"]
     if len(failed):
         raise BadInput(failed["error"].iloc[0])
