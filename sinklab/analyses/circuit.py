@@ -109,6 +109,10 @@ def plan(lm, ids: torch.Tensor, route: str = "structural") -> Plan:
     if not found.neurons:
         notes["neuron"] = (f"the finder sees no super neuron in layer {L}, so this cut skips that layer's whole MLP "
                            "(intervention g in one layer)")
+    if not families.has_position_embeddings(lm.model):
+        notes["wk"] = (f"here the rows of coordinate{'s' if len(coords) > 1 else ''} {', '.join(map(str, coords))}, "
+                       "the finder's massive coordinates at position 0: this model has no position embeddings, so no "
+                       "EPE_0")
     if not has_bq:
         notes["bq"] = ("this model has no query bias b_Q: the queries' own content, not a bias, lines up with the key "
                        "of position 0; no single intervention cuts that")
