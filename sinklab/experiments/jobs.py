@@ -26,6 +26,7 @@ from ..model.forward import Trace
 from ..model.tokens import prepends_bos
 from ..published import reference
 from .experiment import REGISTRY
+from .memo import CHUNK
 from .settings import KeyCoords, resolve_setting, signature
 
 JOB_COLUMNS = ["model", "revision", "seed", "regime", "n_tokens"]
@@ -153,20 +154,32 @@ def _memo_sweep(memo, job: Job, lm, ids: torch.Tensor, settings: dict, band: tup
     if not ok:
         raise BadInput("none of the interventions applies to this model: " + "; ".join(skipped.values()))
     keys = [memo.key_of(row) for row in ids]
-    with memo.computing(context):  # concurrent jobs with overlapping inputs compute each input once
-        have = {name: memo.get(context, name, keys) for name in ok}
-        missing = sorted({i for rows in have.values() for i, r in enumerate(rows) if r is None})
-        if missing:
-            sw = sweep(lm.model, ids[missing], ok, metric=job.metric, batch_size=batch, layers=band, keys=job.keys,
+    have = {name: memo.get(context, name, keys) for name in ok}  # no lock: a job with every input never waits
+
+    def missing() -> list[int]:
+        return sorted({i for rows in have.values() for i, r in enumerate(rows) if r is None})
+
+    while missing():
+        with memo.computing(context):  # concurrent jobs with overlapping inputs compute each input once
+            for name in have:  # what others computed while this job waited
+                gaps = [i for i, r in enumerate(have[name]) if r is None]
+                for i, r in zip(gaps, memo.get(context, name, [keys[i] for i in gaps], count=False)):
+                    have[name][i] = r
+            chunk = missing()[:CHUNK]  # the smallest indices first: the inputs that smaller n share
+            if not chunk:
+                break
+            sw = sweep(lm.model, ids[chunk], ok, metric=job.metric, batch_size=batch, layers=band, keys=job.keys,
                        ce=job.ce, per_layer=False)
             skipped.update(sw.skipped)
             for name, grp in sw.examples.groupby("intervention", sort=False):
                 rows = grp.to_dict("records")
-                at = [missing[int(r["example"])] for r in rows]  # the example's index among all of ids
+                at = [chunk[int(r["example"])] for r in rows]  # the example's index among all of ids
                 memo.put(context, name, [keys[i] for i in at], rows)
                 for i, r in zip(at, rows):
                     have[name][i] = r
-    records = [{**have[name][i], "example": i} for name in ok if name not in skipped for i in range(len(keys))]
+            for name in skipped:  # a setting the sweep could not run has no rows to wait for
+                have.pop(name, None)
+    records = [{**have[name][i], "example": i} for name in ok if name in have for i in range(len(keys))]
     return pd.DataFrame(records), skipped
 
 

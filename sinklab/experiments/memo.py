@@ -9,7 +9,7 @@ number agrees with a recomputed one to float rounding (~1e-7), not bit for bit.
 
     >>> memo = memo_for(lm.model)                       # one per loaded model, gone with it
     >>> run_job(job, lm, memo=memo)                     # computes the inputs memo lacks, reuses the rest
-    >>> memo.stats()                                    # {'rows': ..., 'hits': ..., 'misses': ...}
+    >>> memo.stats()                                    # {'rows': ..., 'hits': ..., 'computed': ...}
 """
 from __future__ import annotations
 
@@ -20,30 +20,32 @@ from contextlib import contextmanager
 
 import torch
 
+CHUNK = 4  # inputs computed per turn of a context's compute lock (smallest input index first)
 MAX_ROWS = 200_000  # per model: a (setting, input) row is ~0.5 kB with its key, so at most ~100 MB
 
 
 class InputMemo:
     """{(context, setting, input tokens): sweep row}, least recently used dropped past `max_rows`; thread-safe.
 
-    `computing(context)` serialises the computation of missing rows per context, so concurrent jobs asking for
-    overlapping inputs compute each once (the second re-reads the memo when the first is done)."""
+    `computing(context)` serialises the computation of missing rows per context, a few inputs at a time, so
+    concurrent jobs asking for overlapping inputs compute each once (each re-reads the memo before computing), and
+    a job whose inputs are all there never waits for one that computes."""
 
     def __init__(self, max_rows: int = MAX_ROWS):
         self.max_rows = max_rows
         self._rows: OrderedDict[tuple, dict] = OrderedDict()
         self._lock = threading.Lock()
         self._computing: dict[tuple, threading.Lock] = {}
-        self.hits = 0
-        self.misses = 0
+        self.hits = 0  # rows found on a job's first look
+        self.computed = 0  # rows computed and stored
 
     @staticmethod
     def key_of(row_ids: torch.Tensor) -> bytes:
         """The memo's key for one input: its token ids [pos] as bytes."""
         return row_ids.detach().to("cpu", torch.int64).contiguous().numpy().tobytes()
 
-    def get(self, context: tuple, setting: str, inputs: list[bytes]) -> list[dict | None]:
-        """The stored rows for `inputs` (None where missing); counts hits and misses."""
+    def get(self, context: tuple, setting: str, inputs: list[bytes], count: bool = True) -> list[dict | None]:
+        """The stored rows for `inputs` (None where missing); `count`: add the found ones to the hits."""
         out = []
         with self._lock:
             for k in inputs:
@@ -51,14 +53,15 @@ class InputMemo:
                 if row is not None:
                     self._rows.move_to_end((context, setting, k))
                 out.append(row)
-            found = sum(r is not None for r in out)
-            self.hits += found
-            self.misses += len(out) - found
+            if count:
+                self.hits += sum(r is not None for r in out)
         return out
 
     def put(self, context: tuple, setting: str, inputs: list[bytes], rows: list[dict]) -> None:
+        """Store computed rows (counted as computed)."""
         with self._lock:
             for k, row in zip(inputs, rows):
+                self.computed += 1  # a row computed twice counts twice (the tests check it never is)
                 self._rows[(context, setting, k)] = row
                 self._rows.move_to_end((context, setting, k))
             while len(self._rows) > self.max_rows:
@@ -74,12 +77,12 @@ class InputMemo:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"rows": len(self._rows), "hits": self.hits, "misses": self.misses}
+            return {"rows": len(self._rows), "hits": self.hits, "computed": self.computed}
 
     def clear(self) -> None:
         with self._lock:
             self._rows.clear()
-            self.hits = self.misses = 0
+            self.hits = self.computed = 0
 
 
 _MEMOS: "weakref.WeakKeyDictionary[torch.nn.Module, InputMemo]" = weakref.WeakKeyDictionary()

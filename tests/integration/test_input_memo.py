@@ -31,14 +31,14 @@ def test_a_larger_n_computes_only_the_new_inputs_and_equals_a_fresh_run(lm):
     memo = memo_for(lm.model)
     small, _ = compare.signature_table(lm, n=3)
     first = memo.stats()
-    assert first["hits"] == 0 and first["rows"] == first["misses"] > 0
+    assert first["hits"] == 0 and first["rows"] == first["computed"] > 0
     per_input = first["rows"] // (3 * 3)  # three domains of three inputs: the settings that ran
     large, _ = compare.signature_table(lm, n=5)
     second = memo.stats()
     assert second["hits"] - first["hits"] == first["rows"], "the three inputs of each domain were reused"
     assert second["rows"] - first["rows"] == 3 * 2 * per_input, "only the two new inputs per domain were computed"
     again, _ = compare.signature_table(lm, n=5)
-    assert memo.stats()["rows"] == second["rows"] and memo.stats()["misses"] == second["misses"]
+    assert memo.stats()["rows"] == second["rows"] and memo.stats()["computed"] == second["computed"]
     pd.testing.assert_frame_equal(again, large)
     memo.clear()
     fresh, _ = compare.signature_table(lm, n=5)  # nothing reused
@@ -72,7 +72,7 @@ def test_concurrent_plans_with_overlapping_inputs_compute_each_once(lm):
         t.join()
     assert not errors
     s = memo.stats()
-    assert s["misses"] == s["rows"], "no (setting, input) row was computed twice"
+    assert s["computed"] == s["rows"], "no (setting, input) row was computed twice"
     assert s["rows"] == 3 * 4 * (s["rows"] // 12)
 
 
@@ -83,3 +83,16 @@ def test_the_memo_is_bounded_and_needs_a_loaded_model(lm):
     plan = ex.Plan(models=("textbook",), experiments=("table1",), n=2, domains=("nl",))
     with pytest.raises(sinklab.BadInput, match="needs a loaded model"):
         ex.run_plan(plan, reuse_inputs=True)
+
+
+def test_a_job_whose_inputs_are_all_there_takes_no_compute_turn(lm, monkeypatch):
+    """A visitor asking a smaller n than one already computed never queues behind a visitor who computes."""
+    memo = memo_for(lm.model)
+    compare.signature_table(lm, n=4)
+
+    def busy(context):
+        raise AssertionError("took a compute turn although every input was in the memo")
+
+    monkeypatch.setattr(memo, "computing", busy)
+    small, _ = compare.signature_table(lm, n=2)
+    assert set(small["n"].dropna()) <= {0, 2, 6}  # two per domain, six pooled (0: a row that did not run)
