@@ -40,6 +40,8 @@ def main(argv=None) -> int:
     from sidebar import make_settings
     from sinklab.config import Config
 
+    for name in ("streamlit", "streamlit.runtime.scriptrunner_utils.script_run_context"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # bare mode: no ScriptRunContext warnings
     config = Config.load()
     for name in args.model or ["smollm2-135m"]:
         t0 = time.perf_counter()
