@@ -596,7 +596,7 @@ class NoPE(Intervention, label="h", title="No PE", points={"pos_embed", "pos_ids
 @dataclass(frozen=True, kw_only=True)
 class ZeroKeyCoords(Intervention, label="i", title="Zero W_k at massive coords", points={"k"}, per_layer=True,
                     needs={"x"}):
-    """Zero the rows of the key weight W_k at the coordinates where EPE_0 is massive.
+    """Zero the rows of the key weight W_k at massive coordinates: where EPE_0 is massive, or the ones passed (coords).
 
     Formula: k <- k - x[:, c] W_k[c] for the chosen input coordinates c.
     Wire: W_k at the massive coordinates
