@@ -147,7 +147,8 @@ def _batch_for(lm, band: tuple[int, int], n_tokens: int, requested: int, ce: boo
 
 def _memo_sweep(memo, job: Job, lm, ids: torch.Tensor, settings: dict, band: tuple[int, int], batch: int):
     """The sweep's examples on `ids` [n, pos], each (setting, input) row taken from `memo` (sinklab.experiments.memo)
-    when present and computed (in one sweep of the inputs missing any row) when not; (examples, skipped)."""
+    when present and computed when not (CHUNK inputs per turn of the context's compute lock, smallest index first);
+    (examples, skipped)."""
     context = (job.metric, band, tuple(job.keys), job.ce, job.target, job.key_coords, job.factor, job.n_tokens,
                job.bos, job.dtype, job.device)
     ok, skipped = runnable(lm.model, settings, ids.shape[1], ids)
