@@ -175,7 +175,8 @@ def _model_class(path_or_id: str, **kw):
     return getattr(transformers, HF_CLASSES[cfg.model_type])
 
 
-def _from_pretrained(path_or_id: str, **kw):
+def _from_pretrained(path_or_id: str, tokenizer_loader=None, **kw):
+    """(model, tokenizer) of a checkpoint; `tokenizer_loader(path)` replaces AutoTokenizer where given."""
     from transformers import AutoTokenizer
 
     from transformers.utils import logging as hf_logging
@@ -189,6 +190,8 @@ def _from_pretrained(path_or_id: str, **kw):
     finally:
         if bars:
             hf_logging.enable_progress_bar()
+    if tokenizer_loader is not None:
+        return model, tokenizer_loader(Path(path_or_id))
     tokenizer = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=False, **kw)
     return model, tokenizer
 
@@ -221,7 +224,7 @@ def _load(spec: str, device, dtype, revision, cache_dir) -> LoadedModel:
         if revision is not None:
             raise BadInput(f"revision {revision!r}: {spec!r} is a GGUF model without revisions")
         entry, src = gguf.prepare(spec, cache_dir)
-        model, tokenizer = _from_pretrained(str(entry), local_files_only=True)
+        model, tokenizer = _from_pretrained(str(entry), gguf.load_tokenizer, local_files_only=True)
         meta = {"kind": "pretrained", "real": True, "summary": f"{src['display']}: {src['about']}", "source": src}
         where = "package index" if spec in REAL else "GGUF file"
         return _finish(model, tokenizer, spec, f"{where} (GGUF, cached as float32)", dev, dt, meta, src["display"])

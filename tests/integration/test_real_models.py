@@ -3,6 +3,7 @@ transparent forward equal to HF eager on their real weights, their cards, and ev
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import sys
 
@@ -97,6 +98,35 @@ def test_super_neurons_of_layer_11_found_on_real_text(smollm2):
     assert all(507 in c for c in found["coords"])
 
 
+TOKENIZER_TEXTS = PROMPTS + ["", "a", "  leading spaces\n\n\tnewlines and tabs  ", "Ünïcödé 日本語 🙂 ∑x²",
+                              "<bos>hello<eos> <|im_start|>user<|im_end|>", "x" * 300]
+
+
+@pytest.mark.parametrize("name", ["smollm2", "gemma"])
+def test_the_cache_entrys_tokenizer_equals_autotokenizer(name, request):
+    """load_tokenizer builds the tokenizer straight from tokenizer.json (fast); it must behave exactly as
+    AutoTokenizer's class does: ids, tokens, special tokens, decoding, BOS, vocabulary, padding side."""
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    lm = request.getfixturevalue(name)
+    entry, _ = gguf.prepare(lm.info.name)
+    auto, fast = AutoTokenizer.from_pretrained(str(entry)), lm.tokenizer
+    assert type(fast) is PreTrainedTokenizerFast  # the fast path is the one loaded
+    assert type(auto).__name__ == ("GemmaTokenizer" if name == "gemma" else "TokenizersBackend")
+    for text in TOKENIZER_TEXTS:
+        ids = auto(text)["input_ids"]
+        assert fast(text)["input_ids"] == ids, text
+        assert fast.convert_ids_to_tokens(ids) == auto.convert_ids_to_tokens(ids)
+        assert fast.decode(ids) == auto.decode(ids) and fast.decode(ids, skip_special_tokens=True) == \
+            auto.decode(ids, skip_special_tokens=True)
+        assert sinklab.tokenize(fast, text or " ").strings == sinklab.tokenize(auto, text or " ").strings
+    for attr in ("bos_token", "eos_token", "unk_token", "pad_token", "bos_token_id", "eos_token_id",
+                 "pad_token_id", "all_special_tokens", "all_special_ids", "padding_side", "model_max_length"):
+        assert getattr(fast, attr) == getattr(auto, attr), attr
+    assert len(fast) == len(auto) and fast.get_vocab() == auto.get_vocab()
+    assert cards.prepends_bos(fast) == cards.prepends_bos(auto) == (name == "gemma")
+
+
 # ------------------------------------------------------------------------------ loading paths
 def test_a_gguf_path_and_a_directory_holding_one_load_the_same_weights(smollm2, tmp_path):
     src = gguf.packaged_files("smollm2-135m")[0]
@@ -120,6 +150,31 @@ def test_a_cold_conversion_into_a_fresh_cache_equals_the_cached_one(smollm2, tmp
     a, b = lm.model.state_dict(), smollm2.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert lm.tokenizer("Hello world")["input_ids"] == smollm2.tokenizer("Hello world")["input_ids"]
+
+
+def test_unchanged_files_are_not_hashed_again_and_changed_ones_are(smollm2, monkeypatch, tmp_path):
+    """A warm load skips hashing files recorded unchanged (path, size, mtime) in the entry; a copy, a touched
+    file or a cleared record is hashed again, and a flipped byte is still refused."""
+    copy = tmp_path / "smollm2.gguf"
+    shutil.copy(gguf.packaged_files("smollm2-135m")[0], copy)
+    monkeypatch.setattr(gguf, "packaged_files", lambda name: [copy])
+    hashed = []
+    real_hash = gguf.sha256_of
+    monkeypatch.setattr(gguf, "sha256_of", lambda paths: hashed.append(paths) or real_hash(paths))
+    entry, _ = gguf.prepare("smollm2-135m")  # a new path: hashed, then recorded
+    assert len(hashed) == 1 and entry.name == gguf.PACKAGED["smollm2-135m"].sha256
+    assert gguf.prepare("smollm2-135m")[0] == entry and len(hashed) == 1  # unchanged: not hashed
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # touched
+    assert gguf.prepare("smollm2-135m")[0] == entry and len(hashed) == 2
+    with open(copy, "r+b") as f:  # one flipped byte, a new modification time
+        f.seek(5000)
+        b = f.read(1)
+        f.seek(5000)
+        f.write(bytes([b[0] ^ 0xFF]))
+    with pytest.raises(ModelUnavailable, match="SHA-256"):
+        gguf.prepare("smollm2-135m")
+    assert len(hashed) == 3
 
 
 def test_a_missing_package_names_the_pip_command(monkeypatch, tmp_path):
