@@ -10,6 +10,8 @@ Scenarios, each after one warm-up run of the page:
   start/layer          Start page, move the layer slider (the lesson is cached: charts + rerun only)
   decomposition/head   Decomposition page, move the head slider (a new lesson call each time)
   interventions/alpha  Interventions page, move α to a new value each time (a new forward pass each time)
+  interventions/amplify  (real models, no b_Q) Interventions page on "Amplify variance at k", move its factor
+  origin/factor        Structural origin page, move the amplification factor
 
 Real models (issue 17: the single-prompt pages <= 1 s per slider move): --real (or --only-real) adds
 SmolLM2-135M and Gemma 3 270M (from their wheels; the Decomposition page stops early on them: no scenario).
@@ -45,14 +47,18 @@ def gpt2_small_shaped(dirname: str) -> str:
     return dirname
 
 
-def time_slider(model: str, page: str | None, pick, values, timeout: float = 600) -> list[float]:
-    """Open `page`, warm it up, then time at.run() after setting the widget `pick(at)` to each value."""
+def time_slider(model: str, page: str | None, pick, values, timeout: float = 600, setup=None) -> list[float]:
+    """Open `page` (then `setup(at)`, e.g. pick an intervention), warm it up, then time at.run() after setting
+    the widget `pick(at)` to each value."""
     from streamlit.testing.v1 import AppTest
 
     os.environ["SINKLAB_MODEL"] = model
     at = AppTest.from_file(str(APP), default_timeout=timeout).run()
     if page:
         at.switch_page(page).run()
+    if setup is not None:
+        setup(at)
+        at.run()
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     times = []
     for v in values:
@@ -70,14 +76,21 @@ def scenarios(n_layer: int, n_head: int, repeats: int, positional: bool = True):
     heads = [(i + 1) % n_head for i in range(repeats)]
     alphas = [round(0.05 * (i + 1), 2) for i in range(repeats)]
     factors = [1.0 + i for i in range(repeats)]
+    pick_amplify = lambda at: at.main.selectbox(key="iv").set_value("amplify")  # noqa: E731
     out = [
         ("start/rerun", None, None, [None] * repeats),
         ("start/layer", None, lambda at: at.main.slider(key="layer"), layers),
         ("decomposition/head", "lesson_pages/3_decomposition.py", lambda at: at.main.slider(key="dhead"), heads),
         ("interventions/alpha", "lesson_pages/6_interventions.py", lambda at: at.main.slider(key="alpha"), alphas),
+        # no b_Q on the real models: (b) does not run there; amplifying position k's variance does
+        ("interventions/amplify", "lesson_pages/6_interventions.py", lambda at: at.main.slider(key="factor"),
+         factors, pick_amplify),
         ("origin/factor", "lesson_pages/8_origin.py", lambda at: at.main.slider(key="factor"), factors),
     ]
-    return [o for o in out if positional or not o[0].startswith("decomposition")]  # rotary: the page stops early
+    out = [o if len(o) == 5 else (*o, None) for o in out]
+    if positional:
+        return [o for o in out if o[0] != "interventions/amplify"]
+    return [o for o in out if o[0] not in ("decomposition/head", "interventions/alpha")]  # rotary, no b_Q
 
 
 def main(argv=None) -> None:
@@ -104,8 +117,8 @@ def main(argv=None) -> None:
             models.append(("gpt2-small-shaped", gpt2_small_shaped(tmp), 12, 12))
             print(f"built the GPT-2-small-shaped model in {time.perf_counter() - t0:.1f} s")
         for label, spec, L, H in models:
-            for name, page, pick, values in scenarios(L, H, args.repeats, positional=label not in REAL):
-                ts = time_slider(spec, page, pick, values)
+            for name, page, pick, values, setup in scenarios(L, H, args.repeats, positional=label not in REAL):
+                ts = time_slider(spec, page, pick, values, setup=setup)
                 med = statistics.median(ts)
                 rows.append((label, name, med, min(ts), max(ts), TARGETS[label]))
                 print(f"{label:18s} {name:22s} median {med * 1000:7.0f} ms  (min {min(ts) * 1000:.0f}, "
