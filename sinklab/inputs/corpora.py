@@ -23,6 +23,9 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -227,6 +230,46 @@ def _texts(domain: str, source: str) -> tuple[tuple[str, ...], str]:
     return fn(), f"{desc} [not online: {why}]"
 
 
+_TOKENIZED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # tokenizer -> {(texts, n_tokens): ...}
+_TOKENIZED_SIZE = 24  # (corpus, length) pairs kept per tokenizer
+_TOKENIZED_LOCK = threading.Lock()
+
+
+def _long_enough(tokenizer, texts: tuple, n_tokens: int) -> tuple[list[str], list[torch.Tensor], int]:
+    """(the texts with >= n_tokens tokens, their first n_tokens ids [n_tokens] each, the longest's length),
+    kept per tokenizer: a corpus is tokenised once per length, not once per request (a class asking for 30
+    different n would otherwise tokenise every text 30 times). The ids are never written to (callers stack)."""
+    key = (tuple(texts), n_tokens)
+    try:
+        with _TOKENIZED_LOCK:
+            kept = _TOKENIZED.get(tokenizer)
+            if kept is not None and key in kept:
+                kept.move_to_end(key)
+                return kept[key]
+    except TypeError:  # a tokenizer that cannot be weakly referenced or hashed: tokenise every time
+        pass
+    kept_texts, kept_ids = [], []
+    longest = 0
+    for text in texts:
+        if not isinstance(text, str) or not text.strip():
+            continue
+        toks = tokenize(tokenizer, text, max_tokens=n_tokens)
+        longest = max(longest, toks.truncated_from or len(toks))
+        if len(toks) == n_tokens:
+            kept_texts.append(text)
+            kept_ids.append(toks.ids)
+    out = (kept_texts, kept_ids, longest)
+    try:
+        with _TOKENIZED_LOCK:
+            kept = _TOKENIZED.setdefault(tokenizer, OrderedDict())
+            kept[key] = out
+            while len(kept) > _TOKENIZED_SIZE:
+                kept.popitem(last=False)
+    except TypeError:  # as above: not kept
+        pass
+    return out
+
+
 def load_corpus(domain: str, tokenizer, n: int = 100, n_tokens: int = 40, seed: int = 42,
                 source: str = "auto") -> Corpus:
     """Inputs of `domain` with >= n_tokens tokens, truncated to n_tokens, `n` sampled with `seed`.
@@ -245,16 +288,7 @@ def load_corpus(domain: str, tokenizer, n: int = 100, n_tokens: int = 40, seed: 
         raise BadInput(f"seed must be an integer; got {seed!r}")
 
     texts, desc = _texts(domain, source)
-    kept_texts, kept_ids = [], []
-    longest = 0
-    for text in texts:
-        if not isinstance(text, str) or not text.strip():
-            continue
-        toks = tokenize(tokenizer, text, max_tokens=n_tokens)
-        longest = max(longest, toks.truncated_from or len(toks))
-        if len(toks) == n_tokens:
-            kept_texts.append(text)
-            kept_ids.append(toks.ids)
+    kept_texts, kept_ids, longest = _long_enough(tokenizer, texts, n_tokens)
     if not kept_texts:
         raise BadInput(
             f"no {domain!r} input from {desc} has {n_tokens} tokens (the longest has {longest}); "

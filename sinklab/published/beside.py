@@ -14,6 +14,7 @@ Complete_Results_Synthesis.md); the authors' tables come from sinklab.published.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 import pandas as pd
@@ -40,9 +41,15 @@ def match(info, spec: str | None = None) -> str | None:
     return reference.identify(info, spec)
 
 
+@lru_cache(maxsize=None)
+def _depths() -> dict[str, int]:
+    """reference_model -> its number of layers (the published models' table, read once)."""
+    m = reference.published_models()
+    return {str(k): int(v) for k, v in zip(m["reference_model"], m["n_layer"])}
+
+
 def _depth(reference_model: str) -> int:
-    m = reference.published_models().set_index("reference_model")
-    return int(m.loc[reference_model, "n_layer"])
+    return _depths()[reference_model]
 
 
 def _banded(df: pd.DataFrame) -> pd.DataFrame:
@@ -163,15 +170,16 @@ def for_models(rows: Callable[[], pd.DataFrame], infos: pd.DataFrame) -> pd.Data
     beside. None when nothing matches."""
     if rows is None or infos is None or infos.empty:
         return None
+    matched = [(info["model"], name) for _, info in infos.drop_duplicates("model").iterrows()
+               if (name := match(info, info.get("model"))) is not None]
+    if not matched:  # built only when some computed model is a published one
+        return None
     frames = []
     pub = rows()
-    for _, info in infos.drop_duplicates("model").iterrows():
-        name = match(info, info.get("model"))
-        if name is None:
-            continue
+    for model, name in matched:
         found = pub[pub["reference_model"] == name]
         if len(found):
-            frames.append(found.assign(model=info["model"]))
+            frames.append(found.assign(model=model))
     if not frames:
         return None
     out = pd.concat(frames, ignore_index=True)

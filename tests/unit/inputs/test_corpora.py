@@ -172,3 +172,26 @@ def test_example_prompts_and_constants():
     assert set(ex) == set(DOMAINS) and all(isinstance(v, str) and len(v) > 100 for v in ex.values())
     assert OZYMANDIAS.startswith("I met a traveller from an antique land, Who said")
     assert OZYMANDIAS.endswith("stamped on these lifeless things,")
+
+
+def test_a_corpus_is_tokenised_once_per_tokenizer_and_length(monkeypatch):
+    """Different n and seeds reuse one tokenisation of the domain; another length or tokenizer tokenises
+    again; the inputs equal those of a fresh tokenisation, and a caller writing to them changes nothing kept."""
+    tok = byte_tokenizer()
+    calls = []
+    real = corpora.tokenize
+    monkeypatch.setattr(corpora, "tokenize", lambda *a, **k: calls.append(1) or real(*a, **k))
+    a = load_corpus("nl", tok, n=5, n_tokens=40, seed=1, source="offline")
+    once = len(calls)
+    assert once > 5  # every text of the domain was tokenised
+    b = load_corpus("nl", tok, n=20, n_tokens=40, seed=2, source="offline")
+    assert len(calls) == once  # reused
+    a.ids[:] = 0  # the caller's own tensor
+    again = load_corpus("nl", tok, n=5, n_tokens=40, seed=1, source="offline")
+    assert len(calls) == once and bool((again.ids != 0).any())
+    load_corpus("nl", tok, n=5, n_tokens=30, seed=1, source="offline")
+    assert len(calls) == 2 * once  # another length
+    other = byte_tokenizer()
+    fresh = load_corpus("nl", other, n=20, n_tokens=40, seed=2, source="offline")
+    assert len(calls) == 3 * once  # another tokenizer
+    assert torch.equal(fresh.ids, b.ids) and fresh.texts == b.texts
