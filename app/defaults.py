@@ -20,7 +20,8 @@ from sinklab.teaching import lessons
 LAYER = 5  # the layer shown first (Start, Decomposition, Interventions), capped at the model's last
 EPE = dict(k_sigma=3.0, n=12)  # EPE (k_sigma also on γ and alignment)
 INTERVENTION = "b"  # the Interventions page's first intervention
-DOMAINS = dict(n=10, target=1)  # Across domains
+DOMAINS = dict(n=10, target=1, n_max=100)  # Across domains (n's slider: 2 .. n_max)
+FILL_STEP = 5  # inputs per domain each of the warm-up's Across domains fills adds (see fill_requests)
 ORIGIN = dict(position=5, factor=4.0)  # Structural origin (position capped at the prompt's last)
 COMPARE = dict(n=8, target=5, factor=5.0)  # the Compare page's slider defaults
 CURVES = dict(n=4, seeds=2, domain="nl")  # the Length and dose page's widget defaults
@@ -90,15 +91,30 @@ def default_requests(s) -> dict[str, list[tuple[Callable, str | tuple[str, ...],
     return out
 
 
+def fill_requests(s) -> list[tuple[Callable, str, dict]]:
+    """The warm-up's work after the default views: Across domains' per-input rows for n = 15, 20, … up to the
+    operator's fill_n (SINKLAB_FILL_N, at most the slider's n_max), each request computing only the inputs the one
+    before lacked (lessons.fill_domains; sinklab.experiments.memo keeps them), so a class asking for many different
+    n waits for its views to be assembled, not for the model. Small steps keep one job short (~7 s on SmolLM2)."""
+    top = min(s.config.fill_n, DOMAINS["n_max"])
+    ns = list(range(DOMAINS["n"] + FILL_STEP, top + 1, FILL_STEP))
+    if top > DOMAINS["n"] and (not ns or ns[-1] != top):
+        ns.append(top)
+    return [(lessons.fill_domains, s.model, dict(n=n, since=prev, n_tokens=s.n_tokens, target=DOMAINS["target"],
+                                                 metric=s.metric))
+            for prev, n in zip([DOMAINS["n"], *ns], ns)]
+
+
 def warm(s) -> int:
-    """Queue every page's default view for settings `s` once per server (lowest priority). Returns #queued."""
+    """Queue every page's default view for settings `s` once per server, then the Across domains fills
+    (fill_requests), all at the lowest priority. Returns #queued."""
     sched = serving.pool(s.config.workers, s.config.timeout)
     with sched._lock:
         if s.model in sched.warmed:
             return 0
         sched.warmed.add(s.model)
     n = 0
-    for requests in default_requests(s).values():
+    for requests in [*default_requests(s).values(), fill_requests(s)]:
         for fn, model, kwargs in requests:
             key, task = serving.request(fn, model, s.config, **kwargs)
             if not sched.cached(key)[0]:

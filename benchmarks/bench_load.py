@@ -316,11 +316,13 @@ def _self_cpu_seconds() -> float:
 class Server:
     """`streamlit run` of the app on a free loopback port, optionally pinned with taskset."""
 
-    def __init__(self, cores: list[int] | None, model: str = "textbook"):
+    def __init__(self, cores: list[int] | None, model: str = "textbook", server_mode: bool = False):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="bench_load_server_", suffix=".log", delete=False)
         env = dict(os.environ, SINKLAB_MODEL=model, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+        if server_mode:  # the classroom configuration: the first request queues the warm-up (and its fills)
+            env.update(SINKLAB_SERVER="1")
         cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                "--server.port", str(self.port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -504,6 +506,17 @@ async def warm_up(url: str, args) -> dict:
     return {"first_chart": r.first_chart, "elapsed": r.elapsed}
 
 
+def wait_idle(pid: int, quiet: float = 0.05, window: float = 3.0, limit: float = 1800) -> float:
+    """Seconds until the process used < `quiet` of a core over `window` seconds (its warm-up has finished)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < limit:
+        c0 = _proc_cpu_seconds(pid)
+        time.sleep(window)
+        if _proc_cpu_seconds(pid) - c0 < quiet * window:
+            return time.perf_counter() - t0 - window
+    raise SystemExit(f"the server was still busy after {limit:.0f} s")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=30, help="simultaneous sessions (students)")
@@ -521,6 +534,9 @@ def main(argv=None) -> int:
                     help="class: Start, then sliders on three pages; domains: each session opens Across domains "
                          "once with its own n (inputs shared across n: sinklab.experiments.memo)")
     ap.add_argument("--n-min", type=int, default=2, help="--scenario domains: the smallest n (then n+1, ...)")
+    ap.add_argument("--server-mode", action="store_true",
+                    help="start the server with SINKLAB_SERVER=1 (its warm-up computes every default view and "
+                         "Across domains' inputs up to SINKLAB_FILL_N) and wait until it is idle before the load")
     args = ap.parse_args(argv)
     try:
         import websockets  # noqa: F401  (streamlit depends on it)
@@ -537,7 +553,7 @@ def main(argv=None) -> int:
         url, pid = args.url.rstrip("/"), args.server_pid
         args.server_cores_text = "not started here"
     else:
-        server = Server(server_cores, args.model)
+        server = Server(server_cores, args.model, server_mode=args.server_mode)
         url = server.url
         pid = server.proc.pid
         args.server_cores_text = f"pinned to cores {server_cores}" if server_cores else "not pinned"
@@ -552,6 +568,8 @@ def main(argv=None) -> int:
             server.wait_healthy()
             print(f"server healthy after {time.perf_counter() - t0:.1f} s")
         warm = asyncio.run(warm_up(url, args))
+        if args.server_mode and pid:
+            print(f"the server's own warm-up went idle after {wait_idle(pid):.1f} s more", flush=True)
         cpu_s0 = _proc_cpu_seconds(pid) if pid else None
         cpu_g0 = _self_cpu_seconds()
         t0 = time.perf_counter()

@@ -13,6 +13,7 @@ SINKLAB_CUSTOM       allow_custom_models  1 (0 if server)         1: visitors ma
 SINKLAB_WORKERS      workers              number of cores         model computations run at once
 SINKLAB_MEMORY_MB    memory_budget_mb     4096                    memory for loaded models; LRU beyond it
 SINKLAB_TIMEOUT      timeout              300                     seconds one computation may run (0: no limit)
+SINKLAB_FILL_N       fill_n               100                     server warm-up: Across domains' inputs up to this n
 SINKLAB_ERRORS       show_error_details   1 (0 if server)         1: visitors see exception details
 SINKLAB_SOLUTIONS    solutions            0                       1: tutorials use the reference solutions
 SINKLAB_TUTORIAL_N   tutorial_n           8                       inputs per domain in the tutorials
@@ -53,6 +54,7 @@ class Config:
     workers: int = max(1, os.cpu_count() or 1)
     memory_budget_mb: int = 4096
     timeout: int = 300  # seconds one page computation may run before the visitor is told and the worker freed
+    fill_n: int = 100  # server mode: after the default views, the warm-up computes Across domains' inputs up to this n
     show_error_details: bool = True
     solutions: bool = False
     tutorial_n: int = 8
@@ -77,7 +79,7 @@ class Config:
         names = {"SINKLAB_MODEL": "model", "SINKLAB_OFFLINE": "offline", "SINKLAB_MODELS": "models",
                  "SINKLAB_THREADS": "threads", "SINKLAB_SERVER": "server", "SINKLAB_CUSTOM": "allow_custom_models",
                  "SINKLAB_WORKERS": "workers", "SINKLAB_MEMORY_MB": "memory_budget_mb", "SINKLAB_TIMEOUT": "timeout",
-                 "SINKLAB_ERRORS": "show_error_details", "SINKLAB_SOLUTIONS": "solutions",
+                 "SINKLAB_FILL_N": "fill_n", "SINKLAB_ERRORS": "show_error_details", "SINKLAB_SOLUTIONS": "solutions",
                  "SINKLAB_TUTORIAL_N": "tutorial_n", "SINKLAB_CACHE_DIR": "cache_dir"}
         for var, key in names.items():
             if env.get(var, "").strip():
@@ -103,7 +105,7 @@ class Config:
                     out[key] = value if isinstance(value, bool) else _flag(value)
                 elif isinstance(default, int):
                     out[key] = int(value)
-                    if out[key] < (0 if key in ("memory_budget_mb", "timeout") else 1):
+                    if out[key] < (0 if key in ("memory_budget_mb", "timeout", "fill_n") else 1):
                         raise ValueError(value)
             except (TypeError, ValueError):
                 raise BadInput(f"sinklab setting {key} has an invalid value {value!r}") from None

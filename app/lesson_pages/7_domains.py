@@ -25,7 +25,7 @@ notice = st.container()
 
 c1, c2 = st.columns(2)
 with c1:
-    n = state.int_slider("Inputs per domain (n)", "dom_n", 2, 100, defaults.DOMAINS["n"],
+    n = state.int_slider("Inputs per domain (n)", "dom_n", 2, defaults.DOMAINS["n_max"], defaults.DOMAINS["n"],
                          help="The paper uses 100 per domain; small n is quick but noisier.")
 with c2:
     target = state.int_slider(f"Target position for {' / '.join(with_role('moves the sink'))}", "target", 1,

@@ -7,7 +7,8 @@ the page-facing side (serving/factory.py, serving/waiting.py) talks to Streamlit
   * a bounded pool (Config.workers threads) that is fair across sessions: the next job comes from the waiting
     session served least recently (round-robin), and a session has at most one job waiting (a newer request from
     the same session, e.g. after a rerun, replaces its older, not yet started one), so 100 rapid reruns of one
-    session cannot starve the others; the warm-up pseudo-session (WARMUP) runs only when nobody else waits;
+    session cannot starve the others; the warm-up pseudo-session (WARMUP) runs only when nobody else waits, and on
+    at most workers - 1 workers (one if there is one), so a visitor arriving while it computes finds a worker;
   * errors propagate to every waiter and are not cached; an exception that is not an Exception (SystemExit,
     KeyboardInterrupt raised inside a computation) is logged and handed on as an Interrupted error, so no waiter
     spins forever;
@@ -53,6 +54,7 @@ class Job:
         self.future: Future = Future()
         self.waiters = {owner}
         self.started = False
+        self.warm = False  # started as warm-up (counted against the warm-up's workers)
         self.progress: tuple[str, float] | None = None
         self.timeout = float(timeout)  # seconds (0: no limit)
         self.deadline: float | None = None  # time.monotonic() at which it must have finished, once it runs
@@ -83,6 +85,7 @@ class Scheduler:
         self._served: dict[str, int] = {}  # session -> tick of its last dispatched job (fairness)
         self._tick = 0
         self._running = 0
+        self._warming = 0  # running jobs that started as warm-up
         self.computed = 0  # results computed (not served from the cache or joined)
         self.warmed: set[str] = set()
 
@@ -189,6 +192,8 @@ class Scheduler:
             if not any(self._queues.values()):
                 return
             s = self._next_session(self._queues, self._served)
+            if s == WARMUP and self._warming >= max(1, self.workers - 1):
+                return  # one worker stays free for visitors
             job = self._queues[s].popleft()
             if not self._queues[s]:
                 del self._queues[s]
@@ -202,6 +207,8 @@ class Scheduler:
             if job.timeout:
                 job.deadline = time.monotonic() + job.timeout
             self._running += 1
+            job.warm = s == WARMUP
+            self._warming += job.warm
             self._pool.submit(self._execute, job)
 
     def _execute(self, job: Job) -> None:
@@ -218,6 +225,7 @@ class Scheduler:
             with self._lock:
                 self._inflight.pop(job.key, None)
                 self._running -= 1
+                self._warming -= job.warm
                 self._dispatch()
             job.future.set_exception(e)
             return
@@ -226,5 +234,6 @@ class Scheduler:
             self.computed += 1
             self._inflight.pop(job.key, None)
             self._running -= 1
+            self._warming -= job.warm
             self._dispatch()
         job.future.set_result(value)

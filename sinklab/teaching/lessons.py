@@ -26,7 +26,9 @@ from ..analyses.gamma import alignment, gamma_distribution, gamma_table
 from ..analyses.stats import percentiles
 from ..errors import BadInput
 from ..experiments.catalogue.table1 import table_markdown
-from ..inputs.corpora import OZYMANDIAS, load_corpora
+from ..experiments.memo import memo_for
+from ..inputs.corpora import DOMAINS, OZYMANDIAS, load_corpora
+from ..inputs.regimes import make_inputs
 from ..interventions import REGISTRY, AmplifyVariance, Baseline, Intervention, IsolatePosition, NotApplicable, ordered
 from ..model import families, layout
 from ..model.forward import Trace, run
@@ -399,6 +401,38 @@ def domains_lesson(lm: LoadedModel, n: int = 20, n_tokens: int = 40, seed: int =
     published = authors_table1() if is_gpt2_small(lm.info) else None
     return DomainsView(table=table, sources=sources, published=published,
                        markdown=table_markdown(table, lm.info.name, sources, metric, published))
+
+
+def _sampled(lm: LoadedModel, n: int, n_tokens: int, seed: int) -> dict[str, set[bytes]]:
+    """{domain: its n inputs' token ids as bytes}, as the table1 experiment draws them (cheap: the corpora's
+    tokenisation is kept)."""
+    return {d: {row.numpy().tobytes() for row in make_inputs(lm.tokenizer, lm.info.vocab_size, d, n, n_tokens, seed)[0]}
+            for d in DOMAINS}
+
+
+def fill_domains(lm: LoadedModel, n: int, since: int | None = None, n_tokens: int = 40, seed: int = 42,
+                 target: int = 1, metric: metrics.Metric = "paper",
+                 progress: Callable[[str, float], None] | None = None) -> dict:
+    """Compute (and keep, sinklab.experiments.memo) the per-input rows domains_lesson needs at this n, and at every
+    n in (since, n) whose inputs are not among n's, without building a view: what a server's warm-up runs so that a
+    class asking for other n finds them computed. (The draw of n inputs is a prefix of a larger draw except where
+    Python's random.sample switches algorithm -- at n = 22 for 120 or 164 texts -- hence the check.)
+
+        fill_domains(lm, n=30, since=25)   # {'rows': ..., 'computed': rows this call computed, 'n': [30]}
+    """
+    n_tokens = min(n_tokens, lm.info.n_positions)
+    ns = [n]
+    if since is not None:
+        top = _sampled(lm, n, n_tokens, seed)
+        ns += [k for k in range(max(1, since + 1), n)
+               if any(not rows <= top[d] for d, rows in _sampled(lm, k, n_tokens, seed).items())]
+    memo = memo_for(lm.model)
+    before = memo.stats()["computed"]
+    for k in ns:
+        compare.signature_table(lm, n=k, n_tokens=n_tokens, target=target, seed=seed, metric=metric,
+                                progress=progress)
+    after = memo.stats()
+    return {"rows": after["rows"], "computed": after["computed"] - before, "n": ns}
 
 
 # ---------------------------------------------------------------- Structural origin

@@ -174,6 +174,23 @@ def test_warm_up_runs_only_when_nobody_waits_and_a_visitor_takes_it_over():
     assert order == ["busy", "v", "w2", "w0", "w1"]
 
 
+def test_the_warm_up_leaves_a_worker_for_visitors():
+    sched = scheduler.Scheduler(workers=2)
+    order, gate = [], threading.Event()
+    warm = [sched.submit(f"w{i}", _gated(order, f"w{i}", gate), scheduler.WARMUP) for i in range(3)]
+    wait_until(lambda: warm[0].started)
+    time.sleep(0.1)
+    assert [j.started for j in warm] == [True, False, False], "the warm-up runs on one of the two workers"
+    visitor = sched.submit("v", _gated(order, "v"), "A")
+    assert visitor.future.result(30) == "v" and order == ["v"]  # served while the warm-up computes
+    gate.set()
+    for j in warm:
+        j.future.result(30)
+    assert order == ["v", "w0", "w1", "w2"]
+    alone = scheduler.Scheduler(workers=1)  # one worker: the warm-up may use it
+    assert alone.submit("w", _gated([], "w"), scheduler.WARMUP).future.result(30) == "w"
+
+
 def test_errors_reach_every_waiter_and_are_not_cached():
     attempts = []
 
@@ -211,6 +228,38 @@ def test_server_mode_warms_every_default_view(monkeypatch):
         at = app(page.url_path)
         ok(at)
     assert sched.computed == computed, "every page's default view came from the cache"
+
+
+def test_the_warm_up_fills_across_domains_inputs_up_to_fill_n(monkeypatch):
+    """After the default views, the warm-up computes Across domains' inputs for n up to SINKLAB_FILL_N: a visitor
+    asking for any n up to it computes no input (only its view is assembled); past it, the model runs again."""
+    import defaults
+    from sinklab.experiments.memo import memo_for
+
+    monkeypatch.setenv("SINKLAB_SERVER", "1")
+    monkeypatch.setenv("SINKLAB_FILL_N", "22")
+    config = Config.load()
+    import sidebar
+
+    s = sidebar.default_settings(config)
+    assert [kw["n"] for _, _, kw in defaults.fill_requests(s)] == [15, 20, 22]
+    sched = serving.pool(config.workers, config.timeout)
+    sched.cache.clear()
+    sched.warmed.clear()
+    memo = memo_for(models.get(s.model, config).model)
+    memo.clear()
+    app()  # the first request queues the warm-up and the fills
+    wait_until(lambda: sched.pending() == 0 and not sched._inflight, timeout=600)
+    filled = memo.stats()["computed"]
+    assert filled > 0
+    for n in (13, 17, 21, 22):
+        v = lessons.domains_lesson(models.get(s.model, config), n=n, n_tokens=s.n_tokens,
+                                   target=defaults.DOMAINS["target"], metric=s.metric)
+        assert (v.table[v.table["domain"] == "nl"]["n"].dropna() == n).any()
+    assert memo.stats()["computed"] == filled, "every input of n <= fill_n was computed by the warm-up"
+    lessons.domains_lesson(models.get(s.model, config), n=26, n_tokens=s.n_tokens,
+                           target=defaults.DOMAINS["target"], metric=s.metric)
+    assert memo.stats()["computed"] > filled
 
 
 # ---------------------------------------------------------------- sessions are separate
