@@ -30,9 +30,12 @@ measured only if --server-pid is given too.
 the server's warm-up computes), then each other session opens it once with its own n (2, 3, …, shuffled), arriving
 over --ramp seconds; the inputs' sweep rows are shared across n, sessions and pages (sinklab.experiments.memo), so
 a later session computes only the inputs nobody asked for yet. Target: p95 <= 5 s after the first session.
+--server-mode starts the server as a class would (SINKLAB_SERVER=1): its warm-up also computes Across domains'
+inputs up to SINKLAB_FILL_N, and the load starts once the server has gone idle (the time is printed).
 
 Run:  .venv/bin/python benchmarks/bench_load.py [--sessions 30] [--interactions 10] [--think 2]
       .venv/bin/python benchmarks/bench_load.py --scenario domains --model smollm2-135m --sessions 30
+      .venv/bin/python benchmarks/bench_load.py --scenario domains --model smollm2-135m --server-mode --ramp 30
       .venv/bin/python benchmarks/bench_load.py --sessions 4 --interactions 6      (a quick check)
       .venv/bin/python benchmarks/bench_load.py --url http://127.0.0.1:8501 --server-pid PID
 """
