@@ -64,7 +64,8 @@ SLIDER_P95_TARGET = 2.0  # s, per slider move at 30 sessions
 FIRST_CHART_TARGET = 5.0  # s, new session on a warm server
 DOMAINS_P95_TARGET = 5.0  # s, Across domains with a new n, after the first session (issue 20.6)
 DOMAINS_KIND = "page: Across domains (its own n)"
-SLIDER_KINDS = ("slider: α (interventions)", "slider: head (decomposition)", "slider: factor (origin)")
+SLIDER_KINDS = ("slider: α (interventions)", "slider: head (decomposition)", "slider: factor (origin)",
+                "slider: factor (interventions, amplify)")
 CHART_TYPES = ("vega_lite_chart", "arrow_vega_lite_chart")
 
 
@@ -228,21 +229,24 @@ async def student(i: int, url: str, args, stats: Stats, t_end: float, start_dela
         n_done += 1
         return r
 
+    iv = args.iv  # "b", or "amplify" where (b) does not run (warm_up decides)
     try:
         await s.open()
         # a student opens the teacher's link: a new session on Start
         await do("new session: Start (first chart)", "", f"model={args.model}")  # the link: "/"
         while room():
-            # Interventions with intervention b; alpha values differ per student and per move
+            # Interventions with intervention b (amplify where b does not run); values differ per student and move
             await think()
             if not room():
                 break
-            await do("page: Interventions", "interventions", _merge(s.query_string, iv="b"))
-            for a in _values(0.05, 1.0, 0.05, rng, args.moves):
+            await do("page: Interventions", "interventions", _merge(s.query_string, iv=iv))
+            key, kind = ("alpha", SLIDER_KINDS[0]) if iv == "b" else ("factor", SLIDER_KINDS[3])
+            lo, hi, step = s.ranges.get(key, (0.05, 1.0, 0.05) if iv == "b" else (1.0, 20.0, 0.5))
+            for a in _values(lo, hi, step, rng, args.moves, avoid=4.0 if iv == "amplify" else None):
                 if not room():
                     break
                 await think()
-                await do(SLIDER_KINDS[0], "interventions", widget=("alpha", a))
+                await do(kind, "interventions", widget=(key, a))
             # Decomposition: change the head
             if not room():
                 break
@@ -267,10 +271,15 @@ async def student(i: int, url: str, args, stats: Stats, t_end: float, start_dela
     except Exception as e:  # noqa: BLE001 - count it, keep the other students going
         stats.failures.append(f"session {i}: {e.__class__.__name__}: {e}")
     finally:
-        try:
-            await s.close()
-        except Exception:  # noqa: BLE001
-            pass
+        await _close_quietly(s)
+
+
+async def _close_quietly(s: "StreamlitSession") -> None:
+    """Close a session; a failure to close is not the measurement's business."""
+    try:
+        await s.close()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _merge(query: str, **kw) -> str:
@@ -374,11 +383,11 @@ def report(stats: Stats, wall: float, server_cpu: float | None, gen_cpu: float, 
         by_kind[r.kind].append(r)
     print(f"\n== {args.sessions} sessions, {len(stats.runs)} interactions in {wall:.1f} s "
           f"(throughput {len(stats.runs) / wall:.2f} interactions/s), think time {args.think:g} s ± 50 %")
-    print(f"{'interaction':36s} {'n':>4s} {'p50 s':>7s} {'p95 s':>7s} {'max s':>7s} {'MB/run':>7s} {'problems':>8s}")
+    print(f"{'interaction':40s} {'n':>4s} {'p50 s':>7s} {'p95 s':>7s} {'max s':>7s} {'MB/run':>7s} {'problems':>8s}")
     for kind in sorted(by_kind, key=lambda k: (not k.startswith("new"), k)):
         rs = by_kind[kind]
         el = [r.elapsed for r in rs]
-        print(f"{kind:36s} {len(rs):4d} {pct(el, .5):7.2f} {pct(el, .95):7.2f} {max(el):7.2f} "
+        print(f"{kind:40s} {len(rs):4d} {pct(el, .5):7.2f} {pct(el, .95):7.2f} {max(el):7.2f} "
               f"{statistics.mean(r.nbytes for r in rs) / 1e6:7.3f} {sum(bool(r.problems) for r in rs):8d}")
     sliders = [r.elapsed for r in stats.runs if r.kind in SLIDER_KINDS]
     firsts = [r.first_chart for r in by_kind.get("new session: Start (first chart)", []) if r.first_chart is not None]
@@ -453,10 +462,7 @@ async def domains_phase(url: str, args) -> tuple[Stats, list[tuple[int, int, flo
         except Exception as e:  # noqa: BLE001 - count it, keep the other sessions going
             stats.failures.append(f"session {i} (n={n}): {e.__class__.__name__}: {e}")
         finally:
-            try:
-                await s.close()
-            except Exception:  # noqa: BLE001
-                pass
+            await _close_quietly(s)
 
     await asyncio.wait_for(one(0, ns[0]), timeout=args.timeout + 30)  # the first, alone
     await asyncio.wait_for(asyncio.gather(*(one(i, n) for i, n in enumerate(ns) if i > 0)),
@@ -498,6 +504,16 @@ async def warm_up(url: str, args) -> dict:
             q = _merge(s.query_string, iv="b") if page == "interventions" else None
             r = await s.run("warm-up", page, q, timeout=args.timeout)
             print(f"warm-up: {page}: {r.elapsed:.2f} s" + (f"  problems: {r.problems}" if r.problems else ""))
+            if page == "interventions" and r.first_chart is None:  # (b) refused (no b_Q: no maps drawn)
+                args.iv = "amplify"  # the students move "Amplify variance at k"'s factor instead of α
+                other = StreamlitSession(url)  # a fresh session: this one's selectbox keeps (b)
+                await other.open()
+                try:
+                    r = await other.run("warm-up", page, f"model={args.model}&iv=amplify", timeout=args.timeout)
+                finally:
+                    await _close_quietly(other)
+                print(f"warm-up: {page} with amplify ((b) does not run here): {r.elapsed:.2f} s"
+                      + (f"  problems: {r.problems}" if r.problems else ""))
     finally:
         await s.close()
     s = StreamlitSession(url)
@@ -541,6 +557,7 @@ def main(argv=None) -> int:
                     help="start the server with SINKLAB_SERVER=1 (its warm-up computes every default view and "
                          "Across domains' inputs up to SINKLAB_FILL_N) and wait until it is idle before the load")
     args = ap.parse_args(argv)
+    args.iv = "b"  # the class scenario's intervention (warm_up switches to amplify where (b) does not run)
     try:
         import websockets  # noqa: F401  (streamlit depends on it)
     except ImportError:

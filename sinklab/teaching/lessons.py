@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -352,16 +352,61 @@ def found_layer(lm: LoadedModel, prompt: Prompt = Prompt()) -> int | None:
     return found.layer
 
 
+_KEPT_SIZE = 8  # settings kept per loaded model by each store below
+_KEPT_LOCK = threading.Lock()
+_BEFORE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> OrderedDict: prompt -> intervention "before"
+_ORIGIN_BASE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> OrderedDict: settings -> origin part
+
+
+def _kept(store: weakref.WeakKeyDictionary, lm: LoadedModel, key, compute: Callable[[], dict]) -> dict:
+    """compute(), kept in `store` per loaded model for the last _KEPT_SIZE keys (pure: the weights never change;
+    two sessions asking at once may both compute, one result is kept). Callers never write to what it returns."""
+    with _KEPT_LOCK:
+        kept = store.setdefault(lm.model, OrderedDict())
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    value = compute()
+    with _KEPT_LOCK:
+        kept[key] = value
+        while len(kept) > _KEPT_SIZE:
+            kept.popitem(last=False)
+    return value
+
+
+def _before(lm: LoadedModel, prompt: Prompt) -> dict:
+    """The prompt's tokens, its cross-entropy and its attention patterns without intervention (a Trace holding the
+    patterns only), kept per loaded model: every intervention on a prompt shares its "before"."""
+    def compute() -> dict:
+        toks = encode(lm, prompt)
+        tr = run(lm.model, toks.ids[None], names=lambda n: is_point(n, "pattern") or n == "logits")
+        return dict(toks=toks, ce=effects.cross_entropy(tr.logits, tr.ids).cpu(),  # [1]
+                    trace=replace(tr, cache={k: v for k, v in tr.cache.items() if k != "logits"}))
+    return _kept(_BEFORE, lm, prompt, compute)
+
+
+def _stacked(a: Trace, b: Trace) -> Trace:
+    """One Trace of a's and b's examples (the names they share), a's first."""
+    return replace(a, ids=torch.cat([a.ids, b.ids]), mask=torch.cat([a.mask, b.mask]),
+                   cache={k: torch.cat([a.cache[k], b.cache[k]]) for k in a.cache if k in b.cache})
+
+
 @waiting("Running the model with and without the intervention…")
 def intervention_lesson(lm: LoadedModel, setting: Intervention | tuple, prompt: Prompt = Prompt(),
                         metric: metrics.Metric = "paper") -> InterventionView:
-    """Before/after maps, the sink per layer and the cross-entropy change of one (composed) intervention."""
-    toks = encode(lm, prompt)
+    """Before/after maps, the sink per layer and the cross-entropy change of one (composed) intervention.
+
+        v = intervention_lesson(load_model("textbook"), make("b"))
+        v.summary            # run (before, after), key, sink, sink_first, ce
+    """
     ivs = (setting,) if isinstance(setting, Intervention) else tuple(setting)
-    ids = toks.ids[None].repeat(2, 1)
-    tr = run(lm.model, ids, per_example=[None, ivs])
+    before = _before(lm, prompt)
+    toks = before["toks"]
+    after = run(lm.model, toks.ids[None], interventions=ivs,
+                names=lambda n: is_point(n, "pattern") or n == "logits")
+    ce = torch.cat([before["ce"], effects.cross_entropy(after.logits, after.ids).cpu()])  # [before, after]
+    tr = _stacked(before["trace"], after)
     key = effects._target(ivs)
-    ce = effects.cross_entropy(tr.logits, tr.ids).cpu()
     frames = []
     for k in sorted({0, key}):
         a = metrics.attention_to(tr, k).mean(-1).cpu()  # [run, layer]
@@ -456,9 +501,6 @@ class OriginView:
         return t.assign(coords=t["coords"].map(lambda c: ", ".join(map(str, c))))
 
 
-_ORIGIN_BASE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> OrderedDict: settings -> part
-_ORIGIN_BASE_SIZE = 8  # settings kept per loaded model
-_ORIGIN_LOCK = threading.Lock()
 
 
 def _moves(moved: Trace, names: list[str], position: int, metric: metrics.Metric) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -475,12 +517,11 @@ def _moves(moved: Trace, names: list[str], position: int, metric: metrics.Metric
 def _origin_part(lm: LoadedModel, prompt: Prompt, position: int, layers, metric: metrics.Metric) -> dict:
     """Everything on the Structural origin page that the amplification factor does not change, kept per loaded
     model for the last few settings (pure: the weights never change), so that a factor move runs one forward."""
-    key = (prompt, position, layers, metric)
-    with _ORIGIN_LOCK:
-        kept = _ORIGIN_BASE.setdefault(lm.model, OrderedDict())
-        if key in kept:
-            kept.move_to_end(key)
-            return kept[key]
+    return _kept(_ORIGIN_BASE, lm, (prompt, position, layers, metric),
+                 lambda: _origin_compute(lm, prompt, position, layers, metric))
+
+
+def _origin_compute(lm: LoadedModel, prompt: Prompt, position: int, layers, metric: metrics.Metric) -> dict:
     toks, tr = _trace(lm, prompt)
     checks.position(position, len(toks), low=1)
     found, chain = structural.found_in(tr, lm.model, metric)
@@ -497,10 +538,6 @@ def _origin_part(lm: LoadedModel, prompt: Prompt, position: int, layers, metric:
                 top_neuron=(int(top["layer"]), int(top["neuron"])), moves=_moves(moved, ["baseline", "isolate"],
                                                                                   position, metric),
                 chain=chain, found=found, cuts=measured["effects"])
-    with _ORIGIN_LOCK:
-        kept[key] = part
-        while len(kept) > _ORIGIN_BASE_SIZE:
-            kept.popitem(last=False)
     return part
 
 

@@ -1,6 +1,7 @@
-"""The Structural origin lesson keeps what the amplification factor does not change (per loaded model): a factor
-move runs one forward pass, and its view equals one computed from nothing, on the planted specimen and a random
-Gemma 3 (the two ways position 0's coordinate shows up)."""
+"""Lessons keep, per loaded model, what a slider move does not change: the Structural origin lesson what the
+amplification factor does not change (a factor move runs one forward pass), the Interventions lesson the prompt's
+"before" run (shared by every intervention). Their views equal ones computed from nothing, on the planted specimen
+and a random Gemma 3."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,8 @@ import pandas as pd
 import pytest
 
 import sinklab
-from sinklab.analyses import structural
+from sinklab.analyses import effects, metrics, structural
+from sinklab.interventions import make
 from sinklab.model import families, loading
 from sinklab.teaching import lessons
 
@@ -63,4 +65,26 @@ def test_the_kept_settings_are_bounded(lm):
     for k in range(1, 6):
         for layers in (None, (0, 1)):
             lessons.origin_lesson(lm, prompt=lessons.Prompt(n_tokens=8), position=k, layers=layers)
-    assert len(lessons._ORIGIN_BASE[lm.model]) == lessons._ORIGIN_BASE_SIZE
+    assert len(lessons._ORIGIN_BASE[lm.model]) == lessons._KEPT_SIZE
+
+
+def test_interventions_share_the_prompts_before_run_and_equal_one_batch_of_two(lm, monkeypatch):
+    from sinklab.model.forward import run as real_run
+
+    lessons._BEFORE.pop(lm.model, None)
+    runs = []
+    monkeypatch.setattr(lessons, "run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    for i, setting in enumerate([make("isolate", position=2), make("amplify", position=3, factor=6.0),
+                                 make("rmsnorm"), make("a")]):
+        v = lessons.intervention_lesson(lm, setting)
+        assert len(runs) == i + 2, "the before run happens once per prompt"
+        toks = lessons.encode(lm, lessons.Prompt())
+        ref = real_run(lm.model, toks.ids[None].repeat(2, 1), per_example=[None, (setting,)])  # the former way
+        ce = effects.cross_entropy(ref.logits, ref.ids)
+        assert v.ce_change == pytest.approx(float(ce[1] - ce[0]), abs=1e-6)
+        np.testing.assert_allclose(v.summary["sink"], metrics.sink_score(ref, v.key), atol=1e-6)
+        np.testing.assert_allclose(v.after.mean, ref.patterns()[:, 1].mean(1).numpy(), atol=1e-6)
+        np.testing.assert_allclose(v.before.mean, ref.patterns()[:, 0].mean(1).numpy(), atol=1e-6)
+    assert v.ce_change == 0.0 and np.array_equal(v.before.mean, v.after.mean)  # (a): "after" is "before"
+    lessons.intervention_lesson(lm, make("a"), prompt=lessons.Prompt(n_tokens=9))
+    assert len(runs) == 7  # another prompt: its own before run
