@@ -360,7 +360,8 @@ _ORIGIN_BASE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -
 
 def _kept(store: weakref.WeakKeyDictionary, lm: LoadedModel, key, compute: Callable[[], dict]) -> dict:
     """compute(), kept in `store` per loaded model for the last _KEPT_SIZE keys (pure: the weights never change;
-    two sessions asking at once may both compute, one result is kept). Callers never write to what it returns."""
+    two sessions asking at once may both compute, one result is kept). Callers never write to what it returns; a
+    key holds the tokenizer where the result depends on it (one model object may be registered with two)."""
     with _KEPT_LOCK:
         kept = store.setdefault(lm.model, OrderedDict())
         if key in kept:
@@ -382,7 +383,7 @@ def _before(lm: LoadedModel, prompt: Prompt) -> dict:
         tr = run(lm.model, toks.ids[None], names=lambda n: is_point(n, "pattern") or n == "logits")
         return dict(toks=toks, ce=effects.cross_entropy(tr.logits, tr.ids).cpu(),  # [1]
                     trace=replace(tr, cache={k: v for k, v in tr.cache.items() if k != "logits"}))
-    return _kept(_BEFORE, lm, prompt, compute)
+    return _kept(_BEFORE, lm, (prompt, lm.tokenizer), compute)
 
 
 def _stacked(a: Trace, b: Trace) -> Trace:
@@ -517,7 +518,7 @@ def _moves(moved: Trace, names: list[str], position: int, metric: metrics.Metric
 def _origin_part(lm: LoadedModel, prompt: Prompt, position: int, layers, metric: metrics.Metric) -> dict:
     """Everything on the Structural origin page that the amplification factor does not change, kept per loaded
     model for the last few settings (pure: the weights never change), so that a factor move runs one forward."""
-    return _kept(_ORIGIN_BASE, lm, (prompt, position, layers, metric),
+    return _kept(_ORIGIN_BASE, lm, (prompt, lm.tokenizer, position, layers, metric),
                  lambda: _origin_compute(lm, prompt, position, layers, metric))
 
 

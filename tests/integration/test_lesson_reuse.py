@@ -4,6 +4,8 @@ amplification factor does not change (a factor move runs one forward pass), the 
 and a random Gemma 3."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,3 +90,8 @@ def test_interventions_share_the_prompts_before_run_and_equal_one_batch_of_two(l
     assert v.ce_change == 0.0 and np.array_equal(v.before.mean, v.after.mean)  # (a): "after" is "before"
     lessons.intervention_lesson(lm, make("a"), prompt=lessons.Prompt(n_tokens=9))
     assert len(runs) == 7  # another prompt: its own before run
+    from sinklab.model.bytetok import byte_tokenizer
+
+    other = dataclasses.replace(lm, tokenizer=byte_tokenizer())  # the same weights under another tokenizer
+    lessons.intervention_lesson(other, make("a"), prompt=lessons.Prompt(n_tokens=9))
+    assert len(runs) == 9  # not the first tokenizer's "before"
